@@ -1,0 +1,285 @@
+"""Repositories: every query that touches patient data takes the caller's clinic id and filters on it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from hipext.store.models import (
+    AuditEvent,
+    Clinic,
+    Patient,
+    PatientLink,
+    ProgramOverride,
+    SessionLog,
+    User,
+    Visit,
+)
+from hipext.store.passwords import hash_password
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# --- clinics and users ---------------------------------------------------------------------------------------
+
+
+def get_or_create_clinic(s: Session, name: str, *, now: dt.datetime | None = None) -> Clinic:
+    clinic = s.scalar(select(Clinic).where(Clinic.name == name))
+    if clinic is None:
+        clinic = Clinic(name=name, created_at=now or utcnow())
+        s.add(clinic)
+        s.flush()
+    return clinic
+
+
+def create_user(
+    s: Session,
+    clinic: Clinic,
+    username: str,
+    password: str,
+    *,
+    role: str = "clinician",
+    display_name: str | None = None,
+    now: dt.datetime | None = None,
+) -> User:
+    user = User(
+        clinic_id=clinic.id,
+        username=username,
+        display_name=display_name or username,
+        password_hash=hash_password(password),
+        role=role,
+        active=True,
+        created_at=now or utcnow(),
+    )
+    s.add(user)
+    s.flush()
+    return user
+
+
+def user_by_username(s: Session, username: str) -> User | None:
+    return s.scalar(select(User).where(User.username == username))
+
+
+def user_by_api_token(s: Session, token: str) -> User | None:
+    return s.scalar(select(User).where(User.api_token_hash == sha256(token), User.active.is_(True)))
+
+
+def clinic_users(s: Session, clinic_id: int) -> list[User]:
+    return list(s.scalars(select(User).where(User.clinic_id == clinic_id).order_by(User.username)))
+
+
+# --- patients and visits ------------------------------------------------------------------------------------------
+
+
+def list_patients(s: Session, clinic_id: int, q: str | None = None, limit: int = 200) -> list[Patient]:
+    stmt = select(Patient).where(Patient.clinic_id == clinic_id)
+    if q:
+        like = f"%{q.strip().lower()}%"
+        stmt = stmt.where(or_(func.lower(Patient.external_id).like(like)))
+    return list(s.scalars(stmt.order_by(Patient.updated_at.desc(), Patient.id.desc()).limit(limit)))
+
+
+def get_patient(s: Session, clinic_id: int, patient_id: int) -> Patient | None:
+    return s.scalar(select(Patient).where(Patient.id == patient_id, Patient.clinic_id == clinic_id))
+
+
+def patient_by_external_id(s: Session, clinic_id: int, external_id: str) -> Patient | None:
+    return s.scalar(select(Patient).where(Patient.clinic_id == clinic_id, Patient.external_id == external_id))
+
+
+def create_patient(
+    s: Session, clinic_id: int, patient: dict[str, Any], history: dict[str, Any], *, now: dt.datetime | None = None
+) -> Patient:
+    now = now or utcnow()
+    row = Patient(
+        clinic_id=clinic_id,
+        external_id=patient["id"],
+        age=patient["age"],
+        sex=patient["sex"],
+        body_mass_kg=patient["body_mass_kg"],
+        patient_json=patient,
+        history_json=history,
+        created_at=now,
+        updated_at=now,
+    )
+    s.add(row)
+    s.flush()
+    return row
+
+
+def update_patient(
+    s: Session, row: Patient, patient: dict[str, Any], history: dict[str, Any], *, now: dt.datetime | None = None
+) -> None:
+    row.external_id = patient["id"]
+    row.age = patient["age"]
+    row.sex = patient["sex"]
+    row.body_mass_kg = patient["body_mass_kg"]
+    row.patient_json = patient
+    row.history_json = history
+    row.updated_at = now or utcnow()
+
+
+def add_visit(
+    s: Session, row: Patient, visit: dict[str, Any], *, user_id: int | None, now: dt.datetime | None = None
+) -> Visit:
+    now = now or utcnow()
+    v = Visit(
+        clinic_id=row.clinic_id,
+        patient_id=row.id,
+        date=dt.date.fromisoformat(visit["date"]),
+        data_json=visit,
+        created_by=user_id,
+        created_at=now,
+    )
+    s.add(v)
+    row.updated_at = now
+    s.flush()
+    s.refresh(row, ["visits"])
+    return v
+
+
+def case_data(row: Patient) -> dict[str, Any]:
+    """The patient's case file as plain data (validate with `hipext.caseio.parse_case`)."""
+    return {
+        "hipext_case": 1,
+        "patient": dict(row.patient_json),
+        "history": dict(row.history_json),
+        "visits": [dict(v.data_json) for v in row.visits],
+    }
+
+
+# --- program overrides ------------------------------------------------------------------------------------------
+
+
+def overrides(s: Session, clinic_id: int, patient_id: int) -> list[ProgramOverride]:
+    return list(
+        s.scalars(
+            select(ProgramOverride)
+            .where(ProgramOverride.clinic_id == clinic_id, ProgramOverride.patient_id == patient_id)
+            .order_by(ProgramOverride.created_at, ProgramOverride.id)
+        )
+    )
+
+
+def add_override(
+    s: Session,
+    row: Patient,
+    *,
+    exercise_id: str,
+    field: str,
+    old_value: str | None,
+    new_value: str,
+    reason: str,
+    user_id: int,
+    now: dt.datetime | None = None,
+) -> ProgramOverride:
+    o = ProgramOverride(
+        clinic_id=row.clinic_id,
+        patient_id=row.id,
+        exercise_id=exercise_id,
+        field=field,
+        old_value=old_value,
+        new_value=new_value,
+        reason=reason,
+        user_id=user_id,
+        created_at=now or utcnow(),
+    )
+    s.add(o)
+    s.flush()
+    return o
+
+
+# --- patient links and home sessions ------------------------------------------------------------------------------
+
+
+def create_link(
+    s: Session, row: Patient, token: str, *, user_id: int, now: dt.datetime, lifetime: dt.timedelta
+) -> PatientLink:
+    link = PatientLink(
+        clinic_id=row.clinic_id,
+        patient_id=row.id,
+        token_hash=sha256(token),
+        created_by=user_id,
+        created_at=now,
+        expires_at=now + lifetime,
+    )
+    s.add(link)
+    s.flush()
+    return link
+
+
+def links(s: Session, clinic_id: int, patient_id: int) -> list[PatientLink]:
+    return list(
+        s.scalars(
+            select(PatientLink)
+            .where(PatientLink.clinic_id == clinic_id, PatientLink.patient_id == patient_id)
+            .order_by(PatientLink.created_at.desc())
+        )
+    )
+
+
+def active_link(s: Session, token: str, now: dt.datetime) -> PatientLink | None:
+    link = s.scalar(select(PatientLink).where(PatientLink.token_hash == sha256(token)))
+    if link is None or link.revoked_at is not None or link.expires_at <= now:
+        return None
+    return link
+
+
+def session_logs(s: Session, clinic_id: int, patient_id: int) -> list[SessionLog]:
+    return list(
+        s.scalars(
+            select(SessionLog)
+            .where(SessionLog.clinic_id == clinic_id, SessionLog.patient_id == patient_id)
+            .order_by(SessionLog.date, SessionLog.id)
+        )
+    )
+
+
+# --- audit --------------------------------------------------------------------------------------------------------
+
+
+def audit(
+    s: Session,
+    *,
+    action: str,
+    actor: str,
+    clinic_id: int | None,
+    user_id: int | None = None,
+    patient_id: int | None = None,
+    detail: str | None = None,
+    ip: str | None = None,
+    outcome: str = "ok",
+    now: dt.datetime | None = None,
+) -> AuditEvent:
+    ev = AuditEvent(
+        at=now or utcnow(),
+        clinic_id=clinic_id,
+        user_id=user_id,
+        actor=actor,
+        action=action,
+        patient_id=patient_id,
+        detail=(detail or None) and detail.replace("\r", " ").replace("\n", " ")[:2000],
+        ip=ip,
+        outcome=outcome,
+    )
+    s.add(ev)
+    return ev
+
+
+def audit_events(
+    s: Session, clinic_id: int, *, patient_id: int | None = None, limit: int = 500
+) -> list[AuditEvent]:
+    stmt = select(AuditEvent).where(AuditEvent.clinic_id == clinic_id)
+    if patient_id is not None:
+        stmt = stmt.where(AuditEvent.patient_id == patient_id)
+    return list(s.scalars(stmt.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)))
