@@ -1,0 +1,3 @@
+from hipext.cli import main
+
+main()

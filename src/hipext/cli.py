@@ -1,0 +1,143 @@
+"""Command line: `hipext evaluate`, `hipext schema`, `hipext evidence`, and the commands other modules add."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from hipext.core.errors import CaseInputError
+
+app = typer.Typer(
+    help="hipext: hip extensor assessment, rehabilitation and biomechanics. Decision support for clinicians.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+schema_app = typer.Typer(help="Print JSON Schemas of the public file formats.", no_args_is_help=True)
+evidence_app = typer.Typer(help="Browse the evidence base: sources, protocols, norms, MDCs, MCIDs.",
+                           no_args_is_help=True)
+app.add_typer(schema_app, name="schema")
+app.add_typer(evidence_app, name="evidence")
+
+
+class ReportFormat(str, Enum):
+    json = "json"
+    markdown = "markdown"
+    html = "html"
+
+
+def _fail(problems: list[str], code: int = 2) -> None:
+    for p in problems:
+        typer.echo(f"error: {p}", err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def evaluate(
+    case_file: Path = typer.Argument(..., metavar="CASE", help="Case file, YAML or JSON."),
+    format: ReportFormat = typer.Option(ReportFormat.json, "--format", "-f", help="Output format."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write here instead of standard output."),
+) -> None:
+    """Interpret a case: screening, results against norms, sides and the last visit, and findings."""
+    from hipext.app import evaluate_case
+    from hipext.caseio import read_case_file
+
+    try:
+        case = read_case_file(case_file)
+    except CaseInputError as exc:
+        typer.echo(f"{case_file}: {len(exc.problems)} problem(s) in the case file:", err=True)
+        _fail([str(p) for p in exc.problems])
+    evaluation = evaluate_case(case)
+    if format is ReportFormat.json:
+        text = evaluation.model_dump_json(indent=2)
+    else:
+        from hipext.reports import render
+
+        text = render(evaluation, format.value)
+    if out is None:
+        typer.echo(text)
+    else:
+        try:
+            out.write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            _fail([f"--out {out}: cannot write ({exc.strerror}); expected a writable file path"])
+        typer.echo(f"wrote {out}", err=True)
+
+
+class SchemaName(str, Enum):
+    case = "case"
+    evaluation = "evaluation"
+
+
+@schema_app.callback(invoke_without_command=True)
+def schema(ctx: typer.Context, name: SchemaName | None = typer.Argument(None, help="case or evaluation")) -> None:
+    """Print the JSON Schema of a case file or of the evaluation document."""
+    if name is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
+    from hipext.schemas import case_schema, evaluation_schema
+
+    doc = case_schema() if name is SchemaName.case else evaluation_schema()
+    typer.echo(json.dumps(doc, indent=2))
+
+
+@evidence_app.command("list")
+def evidence_list(kind: str | None = typer.Option(
+    None, "--kind", help="sources, protocols, norms, errors, mcids or proms; all when omitted")) -> None:
+    """List evidence records with their source and evidence level."""
+    from hipext.evidence_view import list_lines
+
+    try:
+        typer.echo("\n".join(list_lines(kind)))
+    except KeyError:
+        _fail([f"--kind: got {kind!r}; expected one of sources, protocols, norms, errors, mcids, proms"])
+
+
+@evidence_app.command("show")
+def evidence_show(record_id: str = typer.Argument(..., metavar="ID")) -> None:
+    """Show one record (a source, protocol, norm, MDC, MCID or questionnaire) with its full citation."""
+    from hipext.evidence_view import show
+
+    text = show(record_id)
+    if text is None:
+        _fail([f"ID: got {record_id!r}; expected an id from `hipext evidence list`"])
+    typer.echo(text)
+
+
+def _mount_optional_commands() -> None:
+    """Commands that live with their own module (exercise library, musculoskeletal model)."""
+    try:
+        from hipext.care.cli import register as register_care
+    except ImportError:
+        pass
+    else:
+        register_care(app)
+    try:
+        from hipext.biomech.cli import app as model_app
+    except ImportError:
+        pass
+    else:
+        app.add_typer(model_app, name="model", help="Musculoskeletal model: compile, moment arms, torque, tasks.")
+
+
+def main() -> None:
+    _mount_optional_commands()
+    try:
+        app()
+    except (KeyboardInterrupt, BrokenPipeError):
+        sys.exit(130)
+    except Exception as exc:  # the last line of defence: no tracebacks for users
+        if os.environ.get("HIPEXT_DEBUG"):
+            raise
+        typer.echo(f"error: internal problem ({exc.__class__.__name__}: {exc}). "
+                   "Please report it; set HIPEXT_DEBUG=1 for details.", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

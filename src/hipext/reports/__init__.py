@@ -1,0 +1,45 @@
+"""Reports a clinician reads: Markdown and HTML renderings of the evaluation document."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from hipext.core.evaluation import Evaluation
+
+
+def _num(x: Any, digits: int = 1) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, float):
+        return f"{x:.{digits}f}".rstrip("0").rstrip(".")
+    return str(x)
+
+
+def _words(x: Any) -> str:
+    return str(x).replace("_", " ") if x is not None else "–"
+
+
+@lru_cache(maxsize=2)
+def _env(autoescape: bool) -> Environment:
+    env = Environment(
+        loader=PackageLoader("hipext", "reports/templates"),
+        autoescape=select_autoescape(["html"]) if autoescape else False,
+        undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+    )
+    env.filters["num"] = _num
+    env.filters["words"] = _words
+    return env
+
+
+def render(evaluation: Evaluation, fmt: str) -> str:
+    """Render as 'markdown' or 'html'. Both show the screening decision first, then results and findings."""
+    doc = evaluation.model_dump(mode="json")
+    latest = [r for r in doc["results"] if r["date"] == doc["evaluated_visit"]]
+    earlier = [r for r in doc["results"] if r["date"] != doc["evaluated_visit"]]
+    template = {"markdown": "report.md.j2", "html": "report.html.j2"}[fmt]
+    return _env(fmt == "html").get_template(template).render(
+        e=doc, latest=latest, earlier=earlier, source_ids=[s["id"] for s in doc["sources"]]
+    ).strip() + "\n"

@@ -1,0 +1,26 @@
+"""JSON Schemas of the public formats, generated from the pydantic models so they cannot drift."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hipext import evidence
+from hipext.core.case import Case
+from hipext.core.evaluation import Evaluation
+
+
+def case_schema() -> dict[str, Any]:
+    schema = Case.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "hipext case file, version 1"
+    # Test ids are data (protocols.yaml): publish them as an enum so editors can complete them.
+    test = schema["$defs"]["Measurement"]["properties"]["test"]
+    test["enum"] = sorted(evidence.load().protocols)
+    return schema
+
+
+def evaluation_schema() -> dict[str, Any]:
+    schema = Evaluation.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "hipext evaluation document"
+    return schema
