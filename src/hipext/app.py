@@ -55,7 +55,7 @@ def evaluate_case(case: Case, *, today: dt.date | None = None) -> Evaluation:
     refs = []
     for sid in cited_sources(doc):
         ref = ev.references[sid]  # a KeyError here is a data bug; tests walk every shipped case for it
-        citation = f"{ref.authors} ({ref.year}). {ref.title}." + (f" {ref.journal}." if ref.journal else "")
+        citation = f"{ref.authors} ({ref.year or 'n.d.'}). {ref.title}." + (f" {ref.journal}." if ref.journal else "")
         refs.append(SourceRef(id=sid, citation=citation, doi=ref.doi, url=ref.url))
     evaluation.sources = refs
     return evaluation

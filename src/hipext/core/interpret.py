@@ -51,15 +51,20 @@ def age_group(age: int) -> str:
     return f"{lo}-{lo + 9}"
 
 
-def _norm_row(norm: Norm, patient: Patient) -> NormRow | None:
-    for row in norm.rows:
-        if row.age_min is not None and patient.age < row.age_min:
-            continue
-        if row.age_max is not None and patient.age > row.age_max:
-            continue
-        if row.sex is not None and row.sex != patient.sex:
-            continue
-        return row
+def _rows_for(norm: Norm, patient: Patient) -> list[NormRow]:
+    """Rows that describe this person (age band, sex); rows without age or sex describe everyone."""
+    return [r for r in norm.rows
+            if (r.age_min is None or patient.age >= r.age_min) and (r.age_max is None or patient.age <= r.age_max)
+            and (r.sex is None or r.sex == patient.sex)]
+
+
+def _row_for(norm: Norm, rows: list[NormRow], value: float) -> NormRow | None:
+    """The first matching row; for bands, the band [low, high) that holds the value."""
+    if norm.kind != "bands":
+        return rows[0] if rows else None
+    for r in rows:
+        if (r.low is None or value >= r.low) and (r.high is None or value < r.high):
+            return r
     return None
 
 
@@ -90,14 +95,14 @@ def compare_with_norms(result: Result, proto: Protocol, patient: Patient, ev: Ev
         if norm.applies_age_max is not None and patient.age > norm.applies_age_max:
             reasons.append(f"{norm.population} (applied up to age {norm.applies_age_max})")
             continue
-        row = _norm_row(norm, patient)
+        value = _norm_quantity(result, norm.quantity, patient.body_mass_kg)
+        if value is None:
+            continue
+        row = _row_for(norm, _rows_for(norm, patient), value)
         if row is None:
             ages = [r for r in norm.rows if r.age_min is not None]
             span = f"ages {min(r.age_min or 0 for r in ages)}-{max(r.age_max or 0 for r in ages)}" if ages else ""
             reasons.append(f"{norm.population} ({span or 'no row for this person'})")
-            continue
-        value = _norm_quantity(result, norm.quantity, patient.body_mass_kg)
-        if value is None:
             continue
         return _read_against(value, norm, row, proto)
     prom_ref = _prom_reference(result, proto, ev)
@@ -385,10 +390,12 @@ def change_since(now: _Entry, before: _Entry, ev: Evidence) -> Change:
                              "so this change cannot be separated from measurement error.")
     mdc, pct_range, kind, source, population = th
     if mdc is not None:
-        real = abs(delta) > mdc
+        # A detectable change must exceed the MDC; an important change need only reach the MCID.
+        real = abs(delta) > mdc if kind == "mdc" else abs(delta) >= mdc
         word = {"mdc": "minimal detectable change", "mcid": "minimal clinically important difference",
                 "mic": "minimal important change"}[kind]
-        reason = (f"Change of {delta:+.3g} {cur.unit} is {'beyond' if real else 'within'} the {word} of "
+        relation = ("beyond" if kind == "mdc" else "at or beyond") if real else "within"
+        reason = (f"Change of {delta:+.3g} {cur.unit} is {relation} the {word} of "
                   f"{mdc:g} {cur.unit} ({population}).")
         return Change(**common, mdc=mdc, threshold_kind=kind, meaningful=real,  # type: ignore[arg-type]
                       verdict="real_change" if real else "within_measurement_error", reason=reason, sources=[source])
@@ -501,7 +508,7 @@ def findings_for(entries: list[_Entry], case: Case, ev: Evidence) -> list[Findin
             out.append(Finding(topic="measurement", sources=r.change.sources,
                                statement=f"{_label(r).capitalize()}: {r.change.reason}"))
         if r.kind == "pain" and isinstance(r.value, (int, float)):
-            out.append(Finding(topic="pain", concern=r.value > 0, sources=r.sources,
+            out.append(Finding(topic="pain", sources=r.sources,
                                statement=f"Pain {r.value:g}/10 ({(r.context or 'context not stated').replace('_', ' ')})."))
         if r.kind == "special" and r.value == "positive":
             out.append(Finding(topic="movement", concern=True, sources=r.sources,
