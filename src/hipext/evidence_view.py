@@ -59,7 +59,9 @@ def show(record_id: str) -> str | None:
         for r in items:
             if r.id != record_id:
                 continue
-            lines = [f"{kind[:-1]} {r.id}"]
+            label = {"sources": "source", "protocols": "protocol", "norms": "norm", "errors": "measurement error",
+                     "mcids": "important change", "proms": "questionnaire scoring"}[kind]
+            lines = [f"{label} {r.id}"]
             lines += _fields(r)
             source = getattr(r, "source", None)
             if kind != "sources" and source in ev.references:
