@@ -127,7 +127,8 @@ def _read_against(value: float, norm: Norm, row: NormRow, proto: Protocol) -> No
         assert row.high is not None
         status = "below" if value < row.high else "within"
         statement = (
-            f"{value:.3g} {unit} is {'below' if status == 'below' else 'at or above'} the cut-off of {row.high:g} {unit}"
+            f"{value:.3g} {unit} is {'below' if status == 'below' else 'at or above'} "
+            f"the cut-off of {row.high:g} {unit}"
         )
         if label:
             statement += f" ({label})"
@@ -147,7 +148,7 @@ def _read_against(value: float, norm: Norm, row: NormRow, proto: Protocol) -> No
     statement += f"; reference: {norm.population}{who}."
     return NormComparison(
         available=True, statement=statement, norm_id=norm.id, population=norm.population, quantity=norm.quantity,
-        unit=unit, low=row.low, high=row.high, label=label, status=status,  # type: ignore[arg-type]
+        unit=unit, low=row.low, high=row.high, label=label, status=status,
         caveat=norm.caveat, level=norm.applies_level or norm.level, sources=[norm.source],
     )
 
@@ -205,7 +206,7 @@ def measurement_results(m: Measurement, proto: Protocol, visit: Visit, patient: 
                 "removed between-tester bias in hip testing."
             )
             sources.append(SRC_BELT)
-        results = [Result(**_base(  # type: ignore[arg-type]
+        results = [Result(**_base(
             m, proto, visit, value=mx.rounded(torque), unit="N m",
             trials=TrialSummary(n=len(forces), trials=[round(f, 1) for f in forces], best=round(best, 1),
                                 mean=round(mean, 1), cv_percent=mx.rounded(cv), unit="N"),
@@ -215,7 +216,7 @@ def measurement_results(m: Measurement, proto: Protocol, visit: Visit, patient: 
     elif proto.kind == "isokinetic":
         trials = list(m.trials_nm or [])
         best, mean, cv = mx.summarize_trials(trials)
-        results = [Result(**_base(  # type: ignore[arg-type]
+        results = [Result(**_base(
             m, proto, visit, value=mx.rounded(best), unit="N m",
             context=m.context or f"{m.mode} {m.velocity_deg_s:g} deg/s",
             trials=TrialSummary(n=len(trials), trials=trials, best=best, mean=round(mean, 1),
@@ -231,7 +232,7 @@ def measurement_results(m: Measurement, proto: Protocol, visit: Visit, patient: 
                 "consider hand-held dynamometry to quantify strength and side-to-side difference."
             )
             sources += list(SRC_MMT_CEILING)
-        results = [Result(**_base(m, proto, visit, value=m.grade, unit="MRC grade", flags=flags, notes=notes,  # type: ignore[arg-type]
+        results = [Result(**_base(m, proto, visit, value=m.grade, unit="MRC grade", flags=flags, notes=notes,
                                   sources=sources))]
     elif proto.kind == "prom":
         results = _prom_results(m, proto, visit, ev)
@@ -252,7 +253,7 @@ def measurement_results(m: Measurement, proto: Protocol, visit: Visit, patient: 
             value = m.result
             if m.pain_provoked:
                 notes.append("Pain was provoked during the test.")
-        results = [Result(**_base(m, proto, visit, value=value, unit=proto.unit, flags=flags,  # type: ignore[arg-type]
+        results = [Result(**_base(m, proto, visit, value=value, unit=proto.unit, flags=flags,
                                   notes=notes, sources=sources))]
     for r in results:
         if proto.kind not in ("special", "mmt"):
@@ -271,11 +272,11 @@ def _prom_results(m: Measurement, proto: Protocol, visit: Visit, ev: Evidence) -
     level_note = [] if rule.missing_rule_level != "clinical_default" else [
         f"Missing-item rule is a clinical default: {rule.missing_rule}"]
     if sc.subscales:
-        return [Result(**_base(  # type: ignore[arg-type]
+        return [Result(**_base(
             m, proto, visit, context=name, value=mx.rounded(v), unit=proto.unit,
             notes=[n for n in sc.notes if n.startswith(name)] + (level_note if v is None else []), sources=srcs))
             for name, v in sc.subscales.items()]
-    return [Result(**_base(m, proto, visit, value=mx.rounded(sc.total), unit=proto.unit,  # type: ignore[arg-type]
+    return [Result(**_base(m, proto, visit, value=mx.rounded(sc.total), unit=proto.unit,
                            notes=sc.notes + (level_note if sc.total is None else []), sources=srcs))]
 
 
@@ -303,9 +304,8 @@ def apply_symmetry(entries: list[_Entry], involved_side: str) -> None:
         basis = "torque_nm" if proto.kind in ("hhd", "isokinetic") else "value"
         if involved_side in ("left", "right"):
             other = "right" if involved_side == "left" else "left"
-            inv, uninv = pair[involved_side].result, pair[other].result
-            lsi = mx.lsi_percent(involved=float(inv.value), uninvolved=float(uninv.value),  # type: ignore[arg-type]
-                                 better=proto.better)
+            values = {"left": float(left.value), "right": float(right.value)}
+            lsi = mx.lsi_percent(involved=values[involved_side], uninvolved=values[other], better=proto.better)
             for r in (left, right):
                 r.lsi_percent, r.lsi_basis = round(lsi, 1), basis
                 r.sources = _unique(r.sources + [SRC_LSI])
@@ -341,41 +341,51 @@ def _error_record(m: Measurement, ev: Evidence) -> MeasurementError | None:
     return None
 
 
-def _threshold(m: Measurement, proto: Protocol, ev: Evidence, context: str | None):  # type: ignore[no-untyped-def]
+@dataclass(frozen=True)
+class _Threshold:
+    kind: str  # mdc, mcid or mic
+    source: str
+    population: str
+    value: float | None = None  # in the result's unit
+    percent_range: tuple[float, float] | None = None  # an MDC% range, for protocols published that way
+
+
+def _threshold(m: Measurement, proto: Protocol, ev: Evidence) -> _Threshold | None:
     """The change a result must exceed: MCID for questionnaires and pain, else the protocol's MDC."""
     if proto.kind in ("prom", "pain"):
         instrument = proto.instrument or proto.id
-        for rec in ev.mcids:
-            if rec.instrument == instrument and rec.value is not None and rec.kind in ("mcid", "mic"):
-                return rec.value, None, rec.kind, rec.source, rec.population
+        for mc in ev.mcids:
+            if mc.instrument == instrument and mc.value is not None and mc.kind in ("mcid", "mic"):
+                return _Threshold(mc.kind, mc.source, mc.population, value=mc.value)
     rec = _error_record(m, ev)
     if rec is None:
         return None
     if rec.mdc is not None:
-        return rec.mdc, None, "mdc", rec.source, rec.population
-    return None, (rec.mdc_percent_low, rec.mdc_percent_high), "mdc", rec.source, rec.population
+        return _Threshold("mdc", rec.source, rec.population, value=rec.mdc)
+    assert rec.mdc_percent_low is not None and rec.mdc_percent_high is not None
+    return _Threshold("mdc", rec.source, rec.population, percent_range=(rec.mdc_percent_low, rec.mdc_percent_high))
 
 
 def change_since(now: _Entry, before: _Entry, ev: Evidence) -> Change:
     prev, cur = before.result, now.result
     base = {"previous_date": before.visit.date, "unit": cur.unit}
     if now.proto.kind == "special":
-        return Change(**base, verdict="no_error_estimate",  # type: ignore[arg-type]
+        return Change(**base, verdict="no_error_estimate",
                       reason=f"Qualitative test: {prev.value} before, {cur.value} now.")
     diff = _setup_difference(now.m, before.m)
     if diff:
-        return Change(**base, verdict="not_comparable",  # type: ignore[arg-type]
+        return Change(**base, verdict="not_comparable",
                       reason=f"Not compared: {diff}; results from different set-ups are not interchangeable.",
                       sources=[SRC_TECHNIQUE] if now.proto.kind == "hhd" else [])
     if now.proto.kind == "mmt":
         a, b = mx.mmt_ordinal(str(prev.value)), mx.mmt_ordinal(str(cur.value))
         direction = "better" if b > a else "worse" if b < a else "unchanged"
-        return Change(**base, previous_value=None, verdict="no_error_estimate", direction=direction,  # type: ignore[arg-type]
+        return Change(**base, previous_value=None, verdict="no_error_estimate", direction=direction,
                       reason=f"Grade {prev.value} before, {cur.value} now. MMT grades are ordinal and the force behind "
                              "a grade differs between testers, so no measurement error can be attached.",
                       sources=[SRC_MMT_TESTERS])
     if not isinstance(prev.value, (int, float)) or not isinstance(cur.value, (int, float)):
-        return Change(**base, verdict="no_error_estimate",  # type: ignore[arg-type]
+        return Change(**base, verdict="no_error_estimate",
                       reason="No score at one of the two visits (for example too many items missing).")
     delta = float(cur.value) - float(prev.value)
     pct = delta / prev.value * 100 if prev.value else None
@@ -383,33 +393,33 @@ def change_since(now: _Entry, before: _Entry, ev: Evidence) -> Change:
     direction = "unchanged" if delta == 0 else ("better" if (delta > 0) == (better == "higher") else "worse")
     common = {**base, "previous_value": prev.value, "delta": round(delta, 2),
               "delta_percent": mx.rounded(pct), "direction": direction}
-    th = _threshold(now.m, now.proto, ev, cur.context)
+    th = _threshold(now.m, now.proto, ev)
     if th is None:
-        return Change(**common, verdict="no_error_estimate",  # type: ignore[arg-type]
+        return Change(**common, verdict="no_error_estimate",
                       reason="No published measurement error (MDC) or important change was found for this protocol, "
                              "so this change cannot be separated from measurement error.")
-    mdc, pct_range, kind, source, population = th
-    if mdc is not None:
+    if th.value is not None:
         # A detectable change must exceed the MDC; an important change need only reach the MCID.
-        real = abs(delta) > mdc if kind == "mdc" else abs(delta) >= mdc
+        real = abs(delta) > th.value if th.kind == "mdc" else abs(delta) >= th.value
         word = {"mdc": "minimal detectable change", "mcid": "minimal clinically important difference",
-                "mic": "minimal important change"}[kind]
-        relation = ("beyond" if kind == "mdc" else "at or beyond") if real else "within"
+                "mic": "minimal important change"}[th.kind]
+        relation = ("beyond" if th.kind == "mdc" else "at or beyond") if real else "within"
         reason = (f"Change of {delta:+.3g} {cur.unit} is {relation} the {word} of "
-                  f"{mdc:g} {cur.unit} ({population}).")
-        return Change(**common, mdc=mdc, threshold_kind=kind, meaningful=real,  # type: ignore[arg-type]
-                      verdict="real_change" if real else "within_measurement_error", reason=reason, sources=[source])
-    lo_pct, hi_pct = pct_range
+                  f"{th.value:g} {cur.unit} ({th.population}).")
+        return Change(**common, mdc=th.value, threshold_kind=th.kind, meaningful=real,
+                      verdict="real_change" if real else "within_measurement_error", reason=reason, sources=[th.source])
+    assert th.percent_range is not None
+    lo_pct, hi_pct = th.percent_range
     lo, hi = prev.value * lo_pct / 100, prev.value * hi_pct / 100
     size = abs(delta)
     verdict = "real_change" if size > hi else "possibly_real" if size > lo else "within_measurement_error"
     reason = (f"Change of {delta:+.3g} {cur.unit} ({pct:+.0f}%) against a published MDC of {lo_pct:g}-{hi_pct:g}% "
-              f"({lo:.3g}-{hi:.3g} {cur.unit}; {population}): "
+              f"({lo:.3g}-{hi:.3g} {cur.unit}; {th.population}): "
               + {"real_change": "beyond the whole range, a real change.",
                  "possibly_real": "inside the range, possibly real; re-test to confirm.",
                  "within_measurement_error": "within measurement error."}[verdict])
-    return Change(**common, mdc=round(hi, 2), mdc_range=(round(lo, 2), round(hi, 2)), threshold_kind="mdc",  # type: ignore[arg-type]
-                  meaningful=verdict == "real_change", verdict=verdict, reason=reason, sources=[source])
+    return Change(**common, mdc=round(hi, 2), mdc_range=(round(lo, 2), round(hi, 2)), threshold_kind="mdc",
+                  meaningful=verdict == "real_change", verdict=verdict, reason=reason, sources=[th.source])
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -448,6 +458,10 @@ def interpret(case: Case, ev: Evidence, *, blocked_tests: Iterable[str] = ()) ->
     return all_results, findings
 
 
+def _words(x: str) -> str:
+    return x.replace("_", " ")
+
+
 def _unique(items: list[str]) -> list[str]:
     return list(dict.fromkeys(i for i in items if i))
 
@@ -464,7 +478,6 @@ def _label(r: Result) -> str:
 
 def findings_for(entries: list[_Entry], case: Case, ev: Evidence) -> list[Finding]:
     out: list[Finding] = []
-    results = [e.result for e in entries]
     involved = case.history.involved_side
     target = _lsi_target(ev)
     seen_lsi: set[tuple[object, ...]] = set()
@@ -509,7 +522,7 @@ def findings_for(entries: list[_Entry], case: Case, ev: Evidence) -> list[Findin
                                statement=f"{_label(r).capitalize()}: {r.change.reason}"))
         if r.kind == "pain" and isinstance(r.value, (int, float)):
             out.append(Finding(topic="pain", sources=r.sources,
-                               statement=f"Pain {r.value:g}/10 ({(r.context or 'context not stated').replace('_', ' ')})."))
+                               statement=f"Pain {r.value:g}/10 ({_words(r.context or 'context not stated')})."))
         if r.kind == "special" and r.value == "positive":
             out.append(Finding(topic="movement", concern=True, sources=r.sources,
                                statement=f"{r.name} positive on the {r.side} side; consider it alongside history and "
@@ -567,7 +580,8 @@ def _pattern_findings(entries: list[_Entry], case: Case) -> list[Finding]:
 _OBSERVATION_TEXT: dict[str, tuple[str, str | None]] = {
     "lumbar_extension_substitution": (
         "the low back may be doing work meant for the hip. Cue hip extension without lumbar extension; note that "
-        "lumbar extension during prone hip extension also occurs in people without back pain.", SRC_LUMBAR_SUBSTITUTION),
+        "lumbar extension during prone hip extension also occurs in people without back pain.",
+        SRC_LUMBAR_SUBSTITUTION),
     "reduced_terminal_stance_hip_extension": (
         "less hip extension late in stance. Reduced walking hip extension is a dynamic feature seen with age, not a "
         "standing posture; consider hip extensor and flexor-length work with gait practice.", SRC_GAIT_HIP_EXTENSION),

@@ -1,4 +1,5 @@
-"""Questionnaire scoring from item responses, with each instrument's published (or labelled default) missing-item rule."""
+"""Questionnaire scoring from item responses, with each instrument's missing-item rule (published, or a labelled
+default where none was found)."""
 
 from __future__ import annotations
 

@@ -10,8 +10,8 @@ import yaml
 
 from hipext.evidence.models import (
     Evidence,
-    MeasurementError,
     Mcid,
+    MeasurementError,
     Norm,
     PromScoring,
     Protocol,
