@@ -84,9 +84,14 @@ def _norm_quantity(result: Result, quantity: str, body_mass_kg: float) -> float 
     return None
 
 
-def compare_with_norms(result: Result, proto: Protocol, patient: Patient, ev: Evidence) -> NormComparison:
-    """Pick the first norm that applies to this person and read the value against it."""
-    candidates = [n for n in ev.norms if _norm_applies(n, proto)]
+def _setup_matches(applies_when: dict[str, str], m: Measurement) -> bool:
+    return all(str(getattr(m, k, None)) == v for k, v in applies_when.items())
+
+
+def compare_with_norms(result: Result, m: Measurement, proto: Protocol, patient: Patient,
+                       ev: Evidence) -> NormComparison:
+    """Pick the first norm that applies to this person and set-up, and read the value against it."""
+    candidates = [n for n in ev.norms if _norm_applies(n, proto) and _setup_matches(n.applies_when, m)]
     reasons = []
     for norm in candidates:
         if norm.applies_age_min is not None and patient.age < norm.applies_age_min:
@@ -257,7 +262,7 @@ def measurement_results(m: Measurement, proto: Protocol, visit: Visit, patient: 
                                   notes=notes, sources=sources))]
     for r in results:
         if proto.kind not in ("special", "mmt"):
-            r.norm = compare_with_norms(r, proto, patient, ev)
+            r.norm = compare_with_norms(r, m, proto, patient, ev)
             r.sources = _unique(r.sources + r.norm.sources)
         else:
             r.norm = NormComparison(available=False, statement="Not compared with norms: ordinal or qualitative test.")
@@ -336,7 +341,7 @@ def _error_record(m: Measurement, ev: Evidence) -> MeasurementError | None:
     for rec in ev.measurement_error:
         if m.test not in rec.protocols or (rec.mdc is None and rec.mdc_percent_high is None):
             continue
-        if all(str(getattr(m, k, None)) == v for k, v in rec.applies_when.items()):
+        if _setup_matches(rec.applies_when, m):
             return rec
     return None
 

@@ -98,6 +98,9 @@ class Norm(Cited):
     unit: str
     rows: list[NormRow]
     caveat: str | None = None
+    applies_when: dict[str, str] = Field(
+        default_factory=dict, description="Set-up fields that must match, e.g. {steps: '11'}."
+    )
     applies_age_min: int | None = None
     applies_age_max: int | None = None
     applies_level: Level | None = Field(
