@@ -7,7 +7,8 @@ from typing import Any
 
 from hipext import __version__, evidence
 from hipext.core.case import Case
-from hipext.core.evaluation import Evaluation, PatientSummary, SourceRef
+from hipext.core.evaluation import Evaluation, PatientSummary, Result, SourceRef
+from hipext.evidence.models import Evidence
 from hipext.core.interpret import age_group, evaluated_visit_date, interpret
 from hipext.core.measures import STANDARD_GRAVITY
 
@@ -42,6 +43,40 @@ def cited_sources(document: Any) -> list[str]:
     return list(found)
 
 
+def capacity_section(case: Case, results: list[Result], ev: Evidence) -> dict[str, Any] | None:
+    """Torque capacity over hip angle and speed, and the share of it that tasks use, from measured strength.
+
+    Scaled from the latest isometric (else isokinetic) hip extension torque of the involved side, or of the weaker
+    side when no single side is involved.
+    """
+    from hipext.biomech.capacity import capacity_report  # numpy only; imported here to keep start-up lean
+
+    visit = case.latest_visit
+    if visit is None:
+        return None
+    strength = [r for r in results if r.date == visit.date and r.kind in ("hhd", "isokinetic") and r.torque_nm]
+    if not strength:
+        return None
+    measured = strength
+    strength = [r for r in strength if ev.protocols[r.test].hip_angle_deg is not None]
+    if not strength:
+        return {"available": False, "reason": (
+            f"Strength was measured ({', '.join(sorted({r.name for r in measured}))}), but the protocol does not fix "
+            "the hip angle, so the torque-angle capacity cannot be scaled to it.")}
+    strength.sort(key=lambda r: (r.kind != "hhd", r.torque_nm))  # isometric first, then the weaker side
+    involved = case.history.involved_side
+    pick = next((r for r in strength if r.side == involved), strength[0])
+    m = next(m for m in visit.measurements if m.test == pick.test and m.side == pick.side)
+    proto = ev.protocols[pick.test]
+    p = case.patient
+    report = capacity_report(
+        sex=p.sex, age=p.age, body_mass_kg=p.body_mass_kg, height_m=p.height_m, measured_torque_nm=pick.torque_nm,
+        test_hip_flexion_deg=proto.hip_angle_deg, test_knee_flexion_deg=proto.knee_angle_deg,
+        test_velocity_deg_s=m.velocity_deg_s or 0.0, test_mode=m.mode or "isometric",
+    )
+    return {"available": True, "side": pick.side, "from_test": pick.test, **report}
+
+
 def evaluate_case(case: Case, *, today: dt.date | None = None) -> Evaluation:
     """Screen, interpret, prescribe and explain one case."""
     ev = evidence.load()
@@ -49,7 +84,7 @@ def evaluate_case(case: Case, *, today: dt.date | None = None) -> Evaluation:
     results, findings = interpret(case, ev)
     evaluation = Evaluation(
         hipext_version=__version__, evaluated_visit=evaluated_visit_date(case), patient=patient_summary(case),
-        results=results, findings=findings,
+        results=results, findings=findings, capacity=capacity_section(case, results, ev),
     )
     doc = evaluation.model_dump(mode="json")
     refs = []
