@@ -49,6 +49,8 @@ def test_case_gives_expected_results(case_file):
                 assert actual == pytest.approx(value, abs=0.051), f"{pick} {key}"
             else:
                 assert actual == value, f"{pick} {key}: {actual!r} != {value!r}"
+    for key, value in expected.get("document", {}).items():
+        assert dig(doc, key) == value, f"{key}: {dig(doc, key)!r} != {value!r}"
     statements = " ".join(f["statement"] for f in doc["findings"])
     for text in expected.get("findings_contain", []):
         assert text in statements, f"finding containing {text!r} missing"
