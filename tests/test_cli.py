@@ -79,3 +79,11 @@ def test_evidence_list_and_show(cli):
 def test_evidence_list_rejects_an_unknown_kind(cli):
     proc = cli("evidence", "list", "--kind", "gossip")
     assert proc.returncode == 2 and "gossip" in proc.stderr
+
+
+def test_every_test_id_is_documented():
+    from hipext import evidence
+
+    doc = (ROOT / "docs" / "case-format.md").read_text()
+    missing = [t for t in evidence.load().protocols if f"`{t}`" not in doc]
+    assert not missing, f"document these tests in docs/case-format.md: {missing}"
