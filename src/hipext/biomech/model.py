@@ -1,0 +1,334 @@
+"""Runtime musculoskeletal model of the hip extensors (numpy only), vectorised over any number of poses.
+
+Poses are arrays of shape (N, 4): hip flexion, hip adduction, hip rotation and knee flexion in rad (OpenSim's
+conventions, except that knee flexion is always positive in flexion). Moment arms follow OpenSim's sign: moment
+arm = -dL/dq, so a hip extensor has a negative hip-flexion moment arm and a knee flexor a positive knee-flexion
+moment arm.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from hipext.biomech import surrogate
+from hipext.biomech._data import data_path
+from hipext.biomech.curves import DeGrooteCurves, TableCurves
+
+COORDINATES = ("hip_flexion", "hip_adduction", "hip_rotation", "knee_flexion")
+DEFAULT_MODEL_FILE = "rajagopal_lai_uhlrich2023_hip_extensors.npz"
+CHUNK = 4096
+BISECTION_STEPS = 48
+OutOfRange = Literal["clip", "raise", "extrapolate"]
+
+
+class _Group:
+    """Muscles sharing one polynomial basis; one product gives their lengths and moment arms."""
+
+    def __init__(self, muscle_index: np.ndarray, variables: np.ndarray, exps: np.ndarray, coef: np.ndarray,
+                 centre: np.ndarray, half: np.ndarray) -> None:
+        self.muscle_index = muscle_index
+        self.variables = variables
+        self.parent, self.var = surrogate.recurrence(exps)
+        self.centre = centre[variables][:, None]
+        self.inv_half = (1.0 / half[variables])[:, None]
+        mg = len(muscle_index)
+        rows = [coef.T]  # lengths (mg, T)
+        for k, v in enumerate(variables):
+            d = surrogate.derivative_matrix(exps, k)
+            rows.append(-(d @ coef).T / half[v])  # moment arm = -dL/dq
+        self.weights = np.ascontiguousarray(np.vstack(rows))  # (mg * (1 + nv), T)
+        self.n_terms = exps.shape[0]
+        self.mg = mg
+
+
+class HipExtensorModel:
+    """A compiled hip extensor model: lengths, moment arms, fibre states, forces and torques.
+
+    Load the shipped RajagopalLaiUhlrich2023 model with ``HipExtensorModel.load()`` or a compiled file with
+    ``HipExtensorModel.load(path)``.
+    """
+
+    def __init__(self, arrays: dict[str, np.ndarray], provenance: dict[str, Any] | None = None,
+                 path: Path | None = None) -> None:
+        self.path = path
+        self.provenance = provenance or {}
+        self.muscles: tuple[str, ...] = tuple(str(m) for m in arrays["muscles"])
+        self.range_low_rad = np.asarray(arrays["range_low_rad"], dtype=float)
+        self.range_high_rad = np.asarray(arrays["range_high_rad"], dtype=float)
+        centre = (self.range_low_rad + self.range_high_rad) / 2
+        half = (self.range_high_rad - self.range_low_rad) / 2
+        self._groups = [
+            _Group(arrays[f"group{g}_muscle_index"], arrays[f"group{g}_variables"], arrays[f"group{g}_exponents"],
+                   arrays[f"group{g}_coefficients"], centre, half)
+            for g in np.atleast_1d(arrays["groups"])
+        ]
+        self.max_isometric_force_n = np.asarray(arrays["param_max_isometric_force_n"], dtype=float)
+        self.optimal_fiber_length_m = np.asarray(arrays["param_optimal_fiber_length_m"], dtype=float)
+        self.tendon_slack_length_m = np.asarray(arrays["param_tendon_slack_length_m"], dtype=float)
+        self.pennation_at_optimal_rad = np.asarray(arrays["param_pennation_at_optimal_rad"], dtype=float)
+        self.max_contraction_velocity_lopt_per_s = np.asarray(
+            arrays["param_max_contraction_velocity_lopt_per_s"], dtype=float)
+        self.rigid_tendon = np.asarray(arrays["param_rigid_tendon"], dtype=bool)
+        self._tables: TableCurves | None = None
+        if "curve_active_fl" in arrays:
+            self._tables = TableCurves(
+                grids={k: arrays[f"grid_{k}"] for k in ("fiber_length_norm", "fiber_velocity_norm",
+                                                        "tendon_length_norm")},
+                tables={k: np.ascontiguousarray(arrays[f"curve_{k}"]) for k in ("active_fl", "passive_fl", "fv",
+                                                                                  "tendon_fl")},
+                min_fiber_length_m=np.asarray(arrays["curve_min_fiber_length_m"], dtype=float),
+            )
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> HipExtensorModel:
+        """Load a compiled model (``.npz`` with a ``.json`` provenance sidecar); default: the shipped model."""
+        if path is None:
+            return _default_model()
+        p = Path(path)
+        if not p.is_file():
+            raise ValueError(f"model: no such file {str(p)!r}; expected a compiled .npz (hipext model compile)")
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is a user error here
+            raise ValueError(f"model: {str(p)!r} is not a compiled hipext model ({exc})") from None
+        if "muscles" not in arrays or "groups" not in arrays:
+            raise ValueError(f"model: {str(p)!r} is not a compiled hipext model (missing arrays)")
+        side = p.with_suffix(".json")
+        prov = json.loads(side.read_text(encoding="utf-8")) if side.is_file() else None
+        return cls(arrays, prov, p)
+
+    @property
+    def n_muscles(self) -> int:
+        return len(self.muscles)
+
+    @property
+    def default_curves(self) -> str:
+        """'model' when the compiled file holds the model's own curves (matches OpenSim), else 'degroote2016'."""
+        return "model" if self._tables is not None else "degroote2016"
+
+    def curves(self, name: str | None = None) -> DeGrooteCurves | TableCurves:
+        """Curve set by name: 'degroote2016', 'model' (the model's own curves sampled from OpenSim) or None
+        for ``default_curves``."""
+        name = self.default_curves if name is None else name
+        if name == "degroote2016":
+            return _degroote()
+        if name == "model":
+            if self._tables is None:
+                raise ValueError("curves: got 'model' but this compiled model holds no sampled curves; "
+                                 "expected 'degroote2016'")
+            return self._tables
+        raise ValueError(f"curves: got {name!r}; expected 'degroote2016' or 'model'")
+
+    # ------------------------------------------------------------------ kinematics
+    def check_poses(self, poses_rad: Any, *, out_of_range: OutOfRange = "clip") -> tuple[np.ndarray, np.ndarray]:
+        """Validate poses, shape (N, 4) rad; returns (poses to evaluate, in-range mask)."""
+        q = np.asarray(poses_rad, dtype=float)
+        if q.ndim == 1:
+            q = q[None, :]
+        if q.ndim != 2 or q.shape[1] != 4:
+            raise ValueError(f"poses_rad: got shape {np.shape(poses_rad)}; expected (N, 4) = hip flexion, "
+                             "hip adduction, hip rotation, knee flexion in rad")
+        if not np.isfinite(q).all():
+            raise ValueError("poses_rad: contains NaN or infinite values; expected finite angles in rad")
+        tol = 1e-9
+        inside = np.all((q >= self.range_low_rad - tol) & (q <= self.range_high_rad + tol), axis=1)
+        if out_of_range == "raise" and not inside.all():
+            bad = np.flatnonzero(~inside)
+            raise ValueError(
+                f"poses_rad: {bad.size} pose(s) outside the fitted range (first rows {bad[:5].tolist()}); expected "
+                + ", ".join(f"{c} {np.rad2deg(lo):.0f} to {np.rad2deg(hi):.0f} deg" for c, lo, hi in
+                            zip(COORDINATES, self.range_low_rad, self.range_high_rad, strict=True)))
+        if out_of_range == "clip":
+            q = np.clip(q, self.range_low_rad, self.range_high_rad)
+        elif out_of_range not in ("raise", "extrapolate"):
+            raise ValueError(f"out_of_range: got {out_of_range!r}; expected 'clip', 'raise' or 'extrapolate'")
+        return q, inside
+
+    def lengths_and_moment_arms(
+        self, *, poses_rad: Any, out_of_range: OutOfRange = "clip"
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Muscle-tendon lengths (N, M) in m and moment arms (N, M, 4) in m about the four coordinates."""
+        q, _ = self.check_poses(poses_rad, out_of_range=out_of_range)
+        n = q.shape[0]
+        lengths = np.empty((self.n_muscles, n))
+        mas = np.zeros((4, self.n_muscles, n))
+        qt = np.ascontiguousarray(q.T)
+        for g in self._groups:
+            buf = np.empty((g.n_terms, min(n, CHUNK)))
+            for s in range(0, n, CHUNK):
+                e = min(n, s + CHUNK)
+                x = (qt[g.variables, s:e] - g.centre) * g.inv_half
+                b = surrogate.basis(x, g.parent, g.var, out=buf)
+                y = g.weights @ b
+                lengths[g.muscle_index, s:e] = y[: g.mg]
+                for k, v in enumerate(g.variables):
+                    mas[v, g.muscle_index, s:e] = y[g.mg * (k + 1): g.mg * (k + 2)]
+        return lengths.T, mas.transpose(2, 1, 0)
+
+    def lengths_m(self, *, poses_rad: Any, out_of_range: OutOfRange = "clip") -> np.ndarray:
+        """Muscle-tendon lengths (N, M) in m."""
+        return self.lengths_and_moment_arms(poses_rad=poses_rad, out_of_range=out_of_range)[0]
+
+    def moment_arms_m(self, *, poses_rad: Any, out_of_range: OutOfRange = "clip") -> np.ndarray:
+        """Moment arms (N, M, 4) in m about hip flexion, adduction, rotation and knee flexion."""
+        return self.lengths_and_moment_arms(poses_rad=poses_rad, out_of_range=out_of_range)[1]
+
+    # ------------------------------------------------------------------ muscle mechanics
+    def _tendon_rigid(self, tendon: str) -> np.ndarray:
+        if tendon == "model":
+            return self.rigid_tendon
+        if tendon == "rigid":
+            return np.ones(self.n_muscles, dtype=bool)
+        if tendon == "compliant":
+            return np.zeros(self.n_muscles, dtype=bool)
+        raise ValueError(f"tendon: got {tendon!r}; expected 'model', 'rigid' or 'compliant'")
+
+    def fiber_states(
+        self,
+        *,
+        lengths_m: np.ndarray,
+        mt_velocity_m_s: np.ndarray | float = 0.0,
+        activation: np.ndarray | float = 1.0,
+        curves: str | None = None,
+        tendon: str = "model",
+    ) -> dict[str, np.ndarray]:
+        """Fibre length, pennation and forces of every muscle, arrays (N, M).
+
+        Parameters
+        ----------
+        lengths_m
+            Muscle-tendon lengths (N, M) in m.
+        mt_velocity_m_s
+            Muscle-tendon lengthening velocity (N, M) in m/s (negative = shortening). The fibre velocity is
+            taken as ``mt_velocity * cos(pennation)``: the tendon length is held at its equilibrium value
+            (exact for a rigid tendon, a quasi-static approximation for a compliant one).
+        activation
+            Activation in [0, 1].
+        curves
+            'degroote2016', 'model' or None (``default_curves``: the model's own curves when compiled with
+            them, which reproduce OpenSim; De Groote et al. 2016 otherwise).
+        tendon
+            'model' (as in the source model), 'rigid' or 'compliant' (equilibrium solved by bisection).
+
+        Returns
+        -------
+        dict with fiber_length_m, pennation_rad, fiber_velocity_norm, tendon_force_n, active_force_n,
+        passive_force_n (fibre forces along the fibre).
+        """
+        c = self.curves(curves)
+        lmt = np.asarray(lengths_m, dtype=float)
+        a = np.clip(np.broadcast_to(np.asarray(activation, dtype=float), lmt.shape), 0.0, 1.0)
+        vmt = np.broadcast_to(np.asarray(mt_velocity_m_s, dtype=float), lmt.shape)
+        lopt, lts, f0 = self.optimal_fiber_length_m, self.tendon_slack_length_m, self.max_isometric_force_n
+        h = lopt * np.sin(self.pennation_at_optimal_rad)
+        vmax = self.max_contraction_velocity_lopt_per_s * lopt
+        lf_min = (self._tables.min_fiber_length_m if isinstance(c, TableCurves) and self._tables is not None
+                  else np.maximum(c.min_norm_fiber_length * lopt, h * 1.0001))
+        x_min = np.sqrt(np.maximum(lf_min**2 - h**2, 1e-12))
+
+        def along(x: np.ndarray) -> tuple[np.ndarray, ...]:
+            lf = np.sqrt(x * x + h * h)
+            cos_a = x / lf
+            vn = vmt * cos_a / vmax
+            ln = lf / lopt
+            fa = a * c.active_fl(ln) * c.fv(vn)
+            fp = c.passive_fl(ln)
+            return lf, cos_a, vn, fa, fp
+
+        rigid = self._tendon_rigid(tendon)
+        x_rigid = np.maximum(lmt - lts, x_min)
+        x = x_rigid.copy()
+        if not rigid.all():
+            lo = np.broadcast_to(x_min, lmt.shape).copy()
+            hi = np.maximum(lmt - lts, lo)
+            for _ in range(BISECTION_STEPS):
+                mid = 0.5 * (lo + hi)
+                _, cos_a, _, fa, fp = along(mid)
+                r = (fa + fp) * cos_a - c.tendon_fl((lmt - mid) / lts)
+                pos = r > 0
+                hi = np.where(pos, mid, hi)
+                lo = np.where(pos, lo, mid)
+            x = np.where(rigid, x_rigid, 0.5 * (lo + hi))
+        lf, cos_a, vn, fa, fp = along(x)
+        fibre_along = f0 * (fa + fp) * cos_a
+        tendon_force = np.where(rigid, fibre_along, f0 * c.tendon_fl((lmt - x) / lts))
+        return {
+            "fiber_length_m": lf,
+            "pennation_rad": np.arccos(np.clip(cos_a, -1, 1)),
+            "fiber_velocity_norm": vn,
+            "tendon_force_n": tendon_force,
+            "active_force_n": f0 * fa,
+            "passive_force_n": f0 * fp,
+        }
+
+    def hip_extension_torque(
+        self,
+        *,
+        poses_rad: Any,
+        hip_extension_velocity_rad_s: np.ndarray | float = 0.0,
+        knee_flexion_velocity_rad_s: np.ndarray | float = 0.0,
+        activation: np.ndarray | float = 1.0,
+        curves: str | None = None,
+        tendon: str = "model",
+        out_of_range: OutOfRange = "clip",
+    ) -> dict[str, np.ndarray]:
+        """Maximum hip extension torque per muscle and in total, and each muscle's share.
+
+        Parameters
+        ----------
+        poses_rad
+            (N, 4) poses in rad.
+        hip_extension_velocity_rad_s
+            Hip extension angular velocity (rad/s): positive concentric for the extensors, negative eccentric.
+        knee_flexion_velocity_rad_s
+            Knee flexion angular velocity (rad/s).
+        activation, curves, tendon
+            See ``fiber_states``.
+
+        Returns
+        -------
+        dict with ``per_muscle_nm`` (N, M; only muscles with an extensor moment arm count), ``total_nm`` (N,),
+        ``share_percent`` (N, M), ``tendon_force_n`` (N, M), ``moment_arms_m`` (N, M, 4), ``lengths_m`` (N, M),
+        ``in_range`` (N,).
+        """
+        q, inside = self.check_poses(poses_rad, out_of_range=out_of_range)
+        lengths, mas = self.lengths_and_moment_arms(poses_rad=q, out_of_range="extrapolate")
+        w_ext = np.broadcast_to(np.asarray(hip_extension_velocity_rad_s, dtype=float), (q.shape[0],))
+        w_knee = np.broadcast_to(np.asarray(knee_flexion_velocity_rad_s, dtype=float), (q.shape[0],))
+        # dL/dt = sum_j dL/dq_j qdot_j = -sum_j ma_j qdot_j ; hip flexion rate = -extension velocity
+        vmt = mas[:, :, 0] * w_ext[:, None] - mas[:, :, 3] * w_knee[:, None]
+        st = self.fiber_states(lengths_m=lengths, mt_velocity_m_s=vmt, activation=activation, curves=curves,
+                               tendon=tendon)
+        per = np.clip(-mas[:, :, 0], 0.0, None) * st["tendon_force_n"]
+        total = per.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = np.where(total[:, None] > 0, 100.0 * per / total[:, None], 0.0)
+        return {"per_muscle_nm": per, "total_nm": total, "share_percent": share,
+                "tendon_force_n": st["tendon_force_n"], "moment_arms_m": mas, "lengths_m": lengths,
+                "in_range": inside}
+
+
+@functools.cache
+def _degroote() -> DeGrooteCurves:
+    return DeGrooteCurves()
+
+
+@functools.cache
+def _default_model() -> HipExtensorModel:
+    return HipExtensorModel.load(data_path(DEFAULT_MODEL_FILE))
+
+
+def poses_from_degrees(
+    *, hip_flexion_deg: Any, hip_adduction_deg: Any = 0.0, hip_rotation_deg: Any = 0.0, knee_flexion_deg: Any = 0.0
+) -> np.ndarray:
+    """Stack broadcast angle arrays (deg) into (N, 4) poses in rad."""
+    arrs = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=float)) for v in
+                                 (hip_flexion_deg, hip_adduction_deg, hip_rotation_deg, knee_flexion_deg)))
+    return np.deg2rad(np.stack([a.ravel() for a in arrs], axis=1))
