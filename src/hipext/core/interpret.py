@@ -455,6 +455,15 @@ def interpret(case: Case, ev: Evidence, *, blocked_tests: Iterable[str] = ()) ->
             if key in history:
                 e.result.change = change_since(e, history[key], ev)
                 e.result.sources = _unique(e.result.sources + e.result.change.sources)
+            elif (other := _other_setup(e, history)) is not None:
+                e.result.change = Change(
+                    previous_date=other.visit.date, unit=e.result.unit, verdict="not_comparable",
+                    reason=f"Not compared with {other.proto.name}{_setup_words(other)} on {other.visit.date}: "
+                           "a different position, knee angle or speed gives different values, so results from "
+                           "different set-ups are not interchangeable.",
+                    sources=[SRC_TECHNIQUE])
+                e.result.flags.append("first_with_this_setup")
+                e.result.sources = _unique(e.result.sources + [SRC_TECHNIQUE])
         for e in entries:
             history[(*e.key, e.m.side)] = e
         all_results += [e.result for e in entries]
@@ -467,6 +476,19 @@ def _words(x: str) -> str:
     return x.replace("_", " ")
 
 
+def _other_setup(e: _Entry, history: dict[tuple[object, ...], _Entry]) -> _Entry | None:
+    """The latest earlier strength result of the same side taken with a different set-up, if any."""
+    if e.proto.kind not in ("hhd", "isokinetic", "mmt"):
+        return None
+    earlier = [h for h in history.values()
+               if h.proto.kind == e.proto.kind and h.m.side == e.m.side and h.visit.date < e.visit.date]
+    return max(earlier, key=lambda h: h.visit.date) if earlier else None
+
+
+def _setup_words(e: _Entry) -> str:
+    return f" ({e.result.context})" if e.proto.kind == "isokinetic" and e.result.context else ""
+
+
 def _unique(items: list[str]) -> list[str]:
     return list(dict.fromkeys(i for i in items if i))
 
@@ -477,7 +499,7 @@ def _unique(items: list[str]) -> list[str]:
 
 def _label(r: Result) -> str:
     side = f"{r.side} " if r.side else ""
-    ctx = f" ({r.context})" if r.context and r.kind in ("prom", "pain", "isokinetic") else ""
+    ctx = f" ({_words(r.context)})" if r.context and r.kind in ("prom", "pain", "isokinetic") else ""
     return f"{side}{r.name[0].lower()}{r.name[1:]}{ctx}"
 
 
@@ -522,7 +544,7 @@ def findings_for(entries: list[_Entry], case: Case, ev: Evidence) -> list[Findin
             out.append(Finding(topic="change", sources=r.change.sources,
                                statement=f"{_label(r).capitalize()} since {r.change.previous_date}: {r.change.reason} "
                                          "Treat it as no change yet."))
-        elif r.change and r.change.verdict == "not_comparable":
+        elif r.change and r.change.verdict == "not_comparable" and "first_with_this_setup" not in r.flags:
             out.append(Finding(topic="measurement", sources=r.change.sources,
                                statement=f"{_label(r).capitalize()}: {r.change.reason}"))
         if r.kind == "pain" and isinstance(r.value, (int, float)):
