@@ -1,0 +1,126 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from hipext import __version__
+from hipext.store import make_engine, migrate, session_factory
+from hipext.web.config import Settings
+from hipext.web.security import LoginRequired, LoginThrottle
+from hipext.web.services import EvaluationCache
+
+HERE = Path(__file__).parent
+log = logging.getLogger("hipext.web")
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+ERROR_TITLES = {400: "Bad request", 401: "Sign-in required", 403: "Not allowed", 404: "Not found",
+                405: "Not allowed", 422: "Invalid input", 500: "Something went wrong"}
+
+
+def create_app(
+    database_url: str | None = None,
+    *,
+    schema: str | None = None,
+    settings: Settings | None = None,
+    run_migrations: bool = True,
+    seed_demo: bool = False,
+) -> FastAPI:
+    """Build the clinic web app over a database (SQLite by default, `HIPEXT_DATABASE_URL` or `database_url`).
+
+    `schema` keeps every table in one PostgreSQL schema (tests, benchmarks). Migrations run at start-up.
+    """
+    settings = settings or Settings()
+    engine = make_engine(database_url, schema=schema)
+    if run_migrations:
+        migrate(engine)
+    app = FastAPI(
+        title="hipext clinic API",
+        version=__version__,
+        description="Patients, cases and evaluations of the hipext clinic app. Authenticate with a session cookie "
+        "(send X-CSRF-Token on writes) or `Authorization: Bearer <token>` from your account page. Invalid cases "
+        "get HTTP 422 with the same problem list as `hipext evaluate`.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.engine = engine
+    app.state.sessionmaker = session_factory(engine)
+    app.state.settings = settings
+    app.state.cache = EvaluationCache()
+    app.state.throttle = LoginThrottle()
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.globals["version"] = __version__
+    app.state.templates = templates
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    from hipext.web import api, pages, patient_link  # noqa: PLC0415 - routes need the app state above
+
+    app.include_router(pages.router)
+    app.include_router(patient_link.router)
+    app.include_router(api.router)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response = await call_next(request)
+        for k, v in SECURITY_HEADERS.items():
+            if k == "Cache-Control" and request.url.path.startswith("/static"):
+                continue
+            response.headers.setdefault(k, v)
+        return response
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired) -> Response:
+        return RedirectResponse("/login", status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if request.url.path.startswith("/api"):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        return error_page(request, exc.status_code, str(exc.detail) if exc.status_code != 404 else None)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        problems = [
+            {"path": ".".join(str(x) for x in e["loc"] if x != "body"), "value": None, "expected": e["msg"]}
+            for e in exc.errors()
+        ]
+        if request.url.path.startswith("/api"):
+            return JSONResponse({"detail": "invalid input", "problems": problems}, status_code=422)
+        return error_page(request, 422, "The request was not understood.")
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        if request.url.path.startswith("/api"):
+            return JSONResponse({"detail": "internal error"}, status_code=500)
+        return error_page(request, 500, None)
+
+    return app
+
+
+def error_page(request: Request, status: int, message: str | None) -> Response:
+    templates = request.app.state.templates
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {"status": status, "title": ERROR_TITLES.get(status, "Error"), "message": message, "user": None},
+        status_code=status,
+    )

@@ -1,0 +1,198 @@
+"""Server-rendered inline SVG charts: strength by side against the norm band, LSI against the 90 % line,
+trends over visits with the MDC band, and home-session pain. Each chart carries a <title> and <desc>."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from markupsafe import Markup
+
+LEFT, RIGHT, BAND, BAD, GOOD, INK, MUTED = "#2f6db5", "#d9822b", "#cfe8cf", "#c0392b", "#2e8b57", "#222", "#777"
+NORM_QUANTITY_FIELD = {
+    "torque_nm_per_kg": "torque_nm_per_kg",
+    "force_percent_bw": "force_percent_bw",
+    "value": "value",
+}
+
+
+def _e(x: Any) -> str:
+    return escape(str(x), quote=True)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.2f}" if abs(x) < 10 else f"{x:.0f}"
+
+
+def _svg(width: int, height: int, title: str, desc: str, body: list[str], css_class: str) -> Markup:
+    return Markup(
+        f'<svg class="chart {css_class}" role="img" viewBox="0 0 {width} {height}" width="100%" '
+        f'preserveAspectRatio="xMinYMin meet" xmlns="http://www.w3.org/2000/svg">'
+        f"<title>{_e(title)}</title><desc>{_e(desc)}</desc>" + "".join(body) + "</svg>"
+    )
+
+
+def _plotted_value(r: dict[str, Any]) -> tuple[float | None, str]:
+    norm = r.get("norm") or {}
+    q = norm.get("quantity") if norm.get("available") else None
+    if q and q in NORM_QUANTITY_FIELD and isinstance(r.get(NORM_QUANTITY_FIELD[q]), (int, float)):
+        return float(r[NORM_QUANTITY_FIELD[q]]), norm.get("unit") or r.get("unit", "")
+    if isinstance(r.get("torque_nm_per_kg"), (int, float)):
+        return float(r["torque_nm_per_kg"]), "N m/kg"
+    if isinstance(r.get("value"), (int, float)):
+        return float(r["value"]), r.get("unit", "")
+    return None, ""
+
+
+def strength_chart(results: list[dict[str, Any]]) -> Markup | None:
+    """Left and right bars per bilateral test, with the norm band behind them."""
+    rows: dict[str, dict[str, Any]] = {}
+    for r in results:
+        if r.get("side") not in ("left", "right") or r.get("kind") not in ("hhd", "isokinetic", "count", "time", "rom"):
+            continue
+        v, unit = _plotted_value(r)
+        if v is None:
+            continue
+        row = rows.setdefault(r["test"], {"name": r.get("name", r["test"]), "unit": unit, "norm": None})
+        row[r["side"]] = v
+        norm = r.get("norm") or {}
+        if norm.get("available") and (norm.get("low") is not None or norm.get("high") is not None):
+            row["norm"] = (norm.get("low"), norm.get("high"))
+    if not rows:
+        return None
+    width, label_w, row_h = 640, 230, 46
+    height = 30 + row_h * len(rows) + 20
+    body = [
+        f'<rect x="{label_w}" y="6" width="12" height="10" fill="{LEFT}"/><text x="{label_w + 16}" y="15" '
+        f'font-size="11">left</text><rect x="{label_w + 60}" y="6" width="12" height="10" fill="{RIGHT}"/>'
+        f'<text x="{label_w + 76}" y="15" font-size="11">right</text><rect x="{label_w + 120}" y="6" width="12" '
+        f'height="10" fill="{BAND}"/><text x="{label_w + 136}" y="15" font-size="11">norm band</text>'
+    ]
+    desc = []
+    for i, (_test, row) in enumerate(rows.items()):
+        y = 30 + i * row_h
+        vals = [row.get("left") or 0, row.get("right") or 0]
+        if row["norm"]:
+            vals += [x for x in row["norm"] if x is not None]
+        top = max(vals) * 1.15 or 1
+        scale = (width - label_w - 60) / top
+        body.append(f'<text x="4" y="{y + 16}" font-size="11">{_e(row["name"][:36])}</text>')
+        body.append(f'<text x="4" y="{y + 30}" font-size="10" fill="{MUTED}">{_e(row["unit"])}</text>')
+        if row["norm"]:
+            lo, hi = row["norm"]
+            x0 = label_w + (lo or 0) * scale
+            x1 = label_w + (hi if hi is not None else top) * scale
+            body.append(f'<rect class="norm-band" x="{x0:.1f}" y="{y}" width="{max(x1 - x0, 1):.1f}" '
+                        f'height="{row_h - 8}" fill="{BAND}"><title>norm {lo}–{hi} {_e(row["unit"])}</title></rect>')
+        for j, side in enumerate(("left", "right")):
+            if side not in row:
+                continue
+            v = row[side]
+            body.append(f'<rect class="bar-{side}" x="{label_w}" y="{y + 3 + j * 17}" width="{v * scale:.1f}" '
+                        f'height="14" fill="{LEFT if side == "left" else RIGHT}"><title>{side} {_fmt(v)} '
+                        f'{_e(row["unit"])}</title></rect>')
+            body.append(f'<text x="{label_w + v * scale + 4:.1f}" y="{y + 14 + j * 17}" font-size="10">{_fmt(v)}'
+                        f"</text>")
+            desc.append(f"{row['name']} {side} {_fmt(v)} {row['unit']}")
+    return _svg(width, height, "Strength by side against the norm band", "; ".join(desc), body, "strength-chart")
+
+
+def lsi_chart(results: list[dict[str, Any]], target: float = 90.0) -> Markup | None:
+    """One bar per test's limb symmetry index, with the 90 % line."""
+    seen: dict[str, tuple[str, float]] = {}
+    for r in results:
+        if isinstance(r.get("lsi_percent"), (int, float)) and r["test"] not in seen:
+            seen[r["test"]] = (r.get("name", r["test"]), float(r["lsi_percent"]))
+    if not seen:
+        return None
+    width, label_w, row_h = 640, 230, 26
+    top = max(120.0, max(v for _, v in seen.values()) * 1.05)
+    scale = (width - label_w - 50) / top
+    height = 24 + row_h * len(seen) + 24
+    body = []
+    desc = []
+    for i, (name, v) in enumerate(seen.values()):
+        y = 16 + i * row_h
+        color = GOOD if v >= target else BAD
+        body.append(f'<text x="4" y="{y + 13}" font-size="11">{_e(name[:36])}</text>')
+        body.append(f'<rect class="lsi-bar" x="{label_w}" y="{y}" width="{v * scale:.1f}" height="18" fill="{color}">'
+                    f"<title>LSI {v:.0f} %</title></rect>")
+        body.append(f'<text x="{label_w + v * scale + 4:.1f}" y="{y + 13}" font-size="10">{v:.0f} %</text>')
+        desc.append(f"{name} LSI {v:.0f} %")
+    x = label_w + target * scale
+    body.append(f'<line class="lsi-target" x1="{x:.1f}" y1="8" x2="{x:.1f}" y2="{height - 16}" stroke="{INK}" '
+                f'stroke-dasharray="4 3"/><text x="{x - 14:.1f}" y="{height - 4}" font-size="10">{target:.0f} %</text>')
+    return _svg(width, height, f"Limb symmetry index against the {target:.0f} % line", "; ".join(desc), body,
+                "lsi-chart")
+
+
+def trend_chart(title: str, points: list[dict[str, Any]]) -> Markup:
+    """Values over visits; the shaded band is the first value ± the minimal detectable change."""
+    width, height, pad_l, pad_b, pad_t = 320, 170, 44, 28, 14
+    vals = [float(p["value"]) for p in points]
+    mdc = next((p["change"]["mdc"] for p in reversed(points) if (p.get("change") or {}).get("mdc")), None)
+    lo, hi = min(vals), max(vals)
+    if mdc:
+        lo, hi = min(lo, vals[0] - mdc), max(hi, vals[0] + mdc)
+    span = (hi - lo) or 1
+    lo, hi = lo - span * 0.1, hi + span * 0.1
+
+    def sx(i: int) -> float:
+        return pad_l + (width - pad_l - 14) * (i / max(len(points) - 1, 1))
+
+    def sy(v: float) -> float:
+        return pad_t + (height - pad_t - pad_b) * (1 - (v - lo) / (hi - lo))
+
+    body = [f'<line x1="{pad_l}" y1="{height - pad_b}" x2="{width - 8}" y2="{height - pad_b}" stroke="{MUTED}"/>']
+    if mdc:
+        y0, y1 = sy(vals[0] + mdc), sy(vals[0] - mdc)
+        body.append(f'<rect class="mdc-band" x="{pad_l}" y="{y0:.1f}" width="{width - pad_l - 8}" '
+                    f'height="{y1 - y0:.1f}" fill="#e8e8f4"><title>baseline ± MDC ({_fmt(mdc)})</title></rect>')
+    path = " ".join(f"{'M' if i == 0 else 'L'}{sx(i):.1f},{sy(v):.1f}" for i, v in enumerate(vals))
+    body.append(f'<path d="{path}" fill="none" stroke="{LEFT}" stroke-width="2"/>')
+    for i, p in enumerate(points):
+        v = vals[i]
+        meaningful = (p.get("change") or {}).get("meaningful")
+        body.append(f'<circle cx="{sx(i):.1f}" cy="{sy(v):.1f}" r="4" fill="{GOOD if meaningful else LEFT}">'
+                    f"<title>{_e(p['date'])}: {_fmt(v)} {_e(p.get('unit', ''))}</title></circle>")
+        body.append(f'<text x="{sx(i) - 18:.1f}" y="{height - 10}" font-size="9">{_e(str(p["date"])[5:])}</text>')
+        body.append(f'<text x="{sx(i) + 5:.1f}" y="{sy(v) - 6:.1f}" font-size="9">{_fmt(v)}</text>')
+    body.append(f'<text x="2" y="{pad_t + 4}" font-size="9" fill="{MUTED}">{_e(points[-1].get("unit", ""))}</text>')
+    desc = ", ".join(f"{p['date']} {_fmt(float(p['value']))}" for p in points)
+    return _svg(width, height, title, desc + (f"; MDC {_fmt(mdc)}" if mdc else ""), body, "trend-chart")
+
+
+def pain_chart(logs: list[Any]) -> Markup | None:
+    """Pain during and the next morning, per logged home session."""
+    pts = [lg for lg in logs if lg.pain_during is not None or lg.pain_next_morning is not None][-30:]
+    if not pts:
+        return None
+    width, height, pad_l, pad_b, pad_t = 640, 170, 30, 28, 12
+
+    def sx(i: int) -> float:
+        return pad_l + (width - pad_l - 14) * (i / max(len(pts) - 1, 1))
+
+    def sy(v: float) -> float:
+        return pad_t + (height - pad_t - pad_b) * (1 - v / 10)
+
+    body = []
+    for v in (0, 5, 10):
+        body.append(f'<line x1="{pad_l}" y1="{sy(v)}" x2="{width - 8}" y2="{sy(v)}" stroke="#eee"/>'
+                    f'<text x="4" y="{sy(v) + 3}" font-size="9">{v}</text>')
+    for attr, color, label in (("pain_during", LEFT, "during"), ("pain_next_morning", RIGHT, "next morning")):
+        series = [(i, getattr(lg, attr)) for i, lg in enumerate(pts) if getattr(lg, attr) is not None]
+        if not series:
+            continue
+        d = " ".join(f"{'M' if k == 0 else 'L'}{sx(i):.1f},{sy(v):.1f}" for k, (i, v) in enumerate(series))
+        body.append(f'<path class="pain-{label.replace(" ", "-")}" d="{d}" fill="none" stroke="{color}" '
+                    f'stroke-width="2"/>')
+        for i, v in series:
+            body.append(f'<circle cx="{sx(i):.1f}" cy="{sy(v):.1f}" r="3" fill="{color}"><title>{_e(pts[i].date)} '
+                        f"{label}: {v:g}</title></circle>")
+    for i, lg in enumerate(pts):
+        if len(pts) <= 12 or i % 3 == 0:
+            body.append(f'<text x="{sx(i) - 14:.1f}" y="{height - 8}" font-size="9">{_e(str(lg.date)[5:])}</text>')
+    body.append(f'<text x="{width - 190}" y="12" font-size="10" fill="{LEFT}">— during</text>'
+                f'<text x="{width - 120}" y="12" font-size="10" fill="{RIGHT}">— next morning</text>')
+    desc = "; ".join(f"{lg.date}: during {lg.pain_during}, next morning {lg.pain_next_morning}" for lg in pts)
+    return _svg(width, height, "Pain during home sessions and the next morning (0-10)", desc, body, "pain-chart")

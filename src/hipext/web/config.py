@@ -1,0 +1,36 @@
+"""Web settings. Every time-dependent check reads `clock`, so tests can move time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _minutes(env: str, default: float) -> dt.timedelta:
+    return dt.timedelta(minutes=float(os.environ.get(env, default)))
+
+
+@dataclass
+class Settings:
+    idle_timeout: dt.timedelta = field(default_factory=lambda: _minutes("HIPEXT_IDLE_MINUTES", 30))
+    absolute_lifetime: dt.timedelta = field(default_factory=lambda: _minutes("HIPEXT_SESSION_MAX_MINUTES", 12 * 60))
+    link_lifetime: dt.timedelta = field(default_factory=lambda: dt.timedelta(days=42))
+    secure_cookies: bool = field(default_factory=lambda: os.environ.get("HIPEXT_SECURE_COOKIES", "0") == "1")
+    secret_key: str = field(default_factory=lambda: os.environ.get("HIPEXT_SECRET_KEY") or secrets.token_hex(32))
+    login_max_failures: int = 5
+    login_window: dt.timedelta = field(default_factory=lambda: dt.timedelta(minutes=15))
+    clock: Callable[[], dt.datetime] = utc_now
+    # The one clinical entry point; replaceable only so a test can count calls.
+    evaluator: Callable[..., Any] | None = None
+    base_url: str | None = None
+
+    def now(self) -> dt.datetime:
+        return self.clock()

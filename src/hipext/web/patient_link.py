@@ -1,0 +1,120 @@
+"""The patient's own page, opened from a per-patient link: home program and session log. No account needed;
+the link token (256 bits, stored hashed) is the credential, and it expires and can be revoked."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from hipext.store import repo
+from hipext.store.models import PatientLink, SessionLog
+from hipext.web import services
+from hipext.web.security import check_signed, client_ip, get_db, signed_token
+
+router = APIRouter(include_in_schema=False)
+
+
+def _link(request: Request, db: Session, token: str) -> PatientLink:
+    link = repo.active_link(db, token, request.app.state.settings.now())
+    if link is None:
+        repo.audit(db, action="link.denied", actor="patient-link", clinic_id=None, ip=client_ip(request),
+                   outcome="denied", now=request.app.state.settings.now())
+        db.commit()
+        raise HTTPException(status_code=404, detail="This link is not valid. Ask your clinic for a new one.")
+    return link
+
+
+def _page(request: Request, db: Session, token: str, link: PatientLink, errors: dict | None = None,
+          values: dict | None = None, saved: bool = False, status: int = 200) -> Response:
+    settings = request.app.state.settings
+    row = repo.get_patient(db, link.clinic_id, link.patient_id)
+    if row is None:
+        raise HTTPException(status_code=404, detail="not found")
+    view = services.evaluate_data(repo.case_data(row), today=settings.now().date(), cache=request.app.state.cache,
+                                  evaluator=settings.evaluator)
+    _program, exercises = services.effective_program(view.data, repo.overrides(db, link.clinic_id, row.id))
+    logs = repo.session_logs(db, link.clinic_id, row.id)
+    ctx = {
+        "user": None, "token": token, "exercises": [e for e in exercises if not e["removed"]], "ev": view.data,
+        "logs": list(reversed(logs[-14:])), "errors": errors or {}, "saved": saved,
+        "values": values or {"date": settings.now().date().isoformat()},
+        "csrf": signed_token(settings, "plink", link.token_hash), "expires_at": link.expires_at,
+    }
+    return request.app.state.templates.TemplateResponse(request, "home.html", ctx, status_code=status)
+
+
+@router.get("/p/{token}", response_class=HTMLResponse)
+def home_program(token: str, request: Request, db: Session = Depends(get_db)) -> Response:
+    link = _link(request, db, token)
+    repo.audit(db, action="home.view", actor=f"patient-link:{link.id}", clinic_id=link.clinic_id,
+               patient_id=link.patient_id, ip=client_ip(request), now=request.app.state.settings.now())
+    db.commit()
+    return _page(request, db, token, link, saved=request.query_params.get("saved") == "1")
+
+
+def _pain(raw: str | None, name: str, errors: dict[str, list[str]]) -> float | None:
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        v = float(raw)
+    except ValueError:
+        v = -1
+    if not 0 <= v <= 10:
+        errors[name] = ["a number from 0 (no pain) to 10 (worst pain)"]
+        return None
+    return v
+
+
+@router.post("/p/{token}/log")
+async def log_session(token: str, request: Request, db: Session = Depends(get_db)) -> Response:
+    link = _link(request, db, token)
+    settings = request.app.state.settings
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    check_signed(settings, "plink", link.token_hash, form.get("csrf_token"))
+    errors: dict[str, list[str]] = {}
+    today = settings.now().date()
+    try:
+        day = dt.date.fromisoformat(form.get("date") or "")
+        if day > today or (today - day).days > 60:
+            errors["date"] = ["a date in the last 60 days"]
+    except ValueError:
+        errors["date"] = ["a date as YYYY-MM-DD"]
+        day = today
+    during = _pain(form.get("pain_during"), "pain_during", errors)
+    morning = _pain(form.get("pain_next_morning"), "pain_next_morning", errors)
+    if during is None and "pain_during" not in errors:
+        errors["pain_during"] = ["your pain during the session, 0 to 10"]
+    note = (form.get("note") or "").strip()[:1000] or None
+    if errors:
+        return _page(request, db, token, link, errors, form, status=422)
+    db.add(SessionLog(clinic_id=link.clinic_id, patient_id=link.patient_id, link_id=link.id, date=day,
+                      exercise_id=None, completed=form.get("completed", "yes") != "no", pain_during=during,
+                      pain_next_morning=morning, note=note, created_at=settings.now()))
+    repo.audit(db, action="home.log", actor=f"patient-link:{link.id}", clinic_id=link.clinic_id,
+               patient_id=link.patient_id, ip=client_ip(request), detail=f"session {day}", now=settings.now())
+    db.commit()
+    return RedirectResponse(f"/p/{token}?saved=1", status_code=303)
+
+
+@router.post("/p/{token}/log/{log_id}/morning")
+async def log_morning(token: str, log_id: int, request: Request, db: Session = Depends(get_db)) -> Response:
+    link = _link(request, db, token)
+    settings = request.app.state.settings
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    check_signed(settings, "plink", link.token_hash, form.get("csrf_token"))
+    errors: dict[str, list[str]] = {}
+    morning = _pain(form.get("pain_next_morning"), "pain_next_morning", errors)
+    lg = db.get(SessionLog, log_id)
+    if lg is None or lg.patient_id != link.patient_id or lg.clinic_id != link.clinic_id:
+        raise HTTPException(status_code=404, detail="not found")
+    if errors or morning is None:
+        return _page(request, db, token, link, errors or {"pain_next_morning": ["0 to 10"]}, status=422)
+    lg.pain_next_morning = morning
+    repo.audit(db, action="home.log_morning", actor=f"patient-link:{link.id}", clinic_id=link.clinic_id,
+               patient_id=link.patient_id, ip=client_ip(request), detail=f"session {lg.date}", now=settings.now())
+    db.commit()
+    return RedirectResponse(f"/p/{token}?saved=1", status_code=303)

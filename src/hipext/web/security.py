@@ -1,0 +1,220 @@
+"""Sessions, CSRF, roles, login throttling and the request's database session (FastAPI dependencies)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+import threading
+from collections import defaultdict, deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from hipext.store import repo
+from hipext.store.models import User, WebSession
+from hipext.web.config import Settings
+
+SESSION_COOKIE = "hipext_session"
+LOGIN_CSRF_COOKIE = "hipext_login_csrf"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+WRITER_ROLES = frozenset({"admin", "clinician"})
+
+
+class LoginRequired(Exception):
+    """Raised for an HTML page without a valid session; answered with a redirect to the login page."""
+
+
+@dataclass
+class Principal:
+    user: User
+    session: WebSession | None  # None when authenticated by bearer token
+    via_bearer: bool = False
+
+    @property
+    def clinic_id(self) -> int:
+        return self.user.clinic_id
+
+    @property
+    def csrf_token(self) -> str:
+        return self.session.csrf_token if self.session else ""
+
+    @property
+    def can_write(self) -> bool:
+        return self.user.role in WRITER_ROLES
+
+    @property
+    def is_admin(self) -> bool:
+        return self.user.role == "admin"
+
+    @property
+    def label(self) -> str:
+        return f"user:{self.user.username}"
+
+
+def settings_of(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    s = request.app.state.sessionmaker()
+    try:
+        yield s
+    finally:
+        s.rollback()
+        s.close()
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+# --- sessions -------------------------------------------------------------------------------------------------
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)  # 256 bits from the OS CSPRNG
+
+
+def start_session(s: Session, user: User, now: dt.datetime, old_token: str | None = None) -> str:
+    """Create a fresh session (a new id at every login) and end the one the browser came with."""
+    if old_token:
+        s.execute(delete(WebSession).where(WebSession.id == repo.sha256(old_token)))
+    token = new_token()
+    s.add(WebSession(id=repo.sha256(token), user_id=user.id, csrf_token=new_token(), created_at=now, last_seen_at=now))
+    return token
+
+
+def end_session(s: Session, token: str | None) -> None:
+    if token:
+        s.execute(delete(WebSession).where(WebSession.id == repo.sha256(token)))
+
+
+def _session_principal(request: Request, s: Session) -> Principal | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    settings = settings_of(request)
+    now = settings.now()
+    ws = s.get(WebSession, repo.sha256(token))
+    if ws is None:
+        return None
+    if now - ws.last_seen_at > settings.idle_timeout or now - ws.created_at > settings.absolute_lifetime:
+        s.delete(ws)
+        s.commit()
+        return None
+    user = s.get(User, ws.user_id)
+    if user is None or not user.active:
+        return None
+    if now - ws.last_seen_at > dt.timedelta(seconds=30):  # keep the idle clock without a write per request
+        ws.last_seen_at = now
+        s.commit()
+    return Principal(user=user, session=ws)
+
+
+def _bearer_principal(request: Request, s: Session) -> Principal | None:
+    auth = request.headers.get("authorization", "")
+    if not auth.lower().startswith("bearer "):
+        return None
+    user = repo.user_by_api_token(s, auth[7:].strip())
+    return Principal(user=user, session=None, via_bearer=True) if user else None
+
+
+def optional_principal(request: Request, s: Session = Depends(get_db)) -> Principal | None:
+    return _bearer_principal(request, s) if request.url.path.startswith("/api") and (
+        request.headers.get("authorization")
+    ) else _session_principal(request, s)
+
+
+def current_principal(request: Request, p: Principal | None = Depends(optional_principal)) -> Principal:
+    if p is None:
+        if request.url.path.startswith("/api"):
+            raise HTTPException(status_code=401, detail="authentication required", headers={"WWW-Authenticate": "Bearer"})
+        raise LoginRequired()
+    request.state.principal = p
+    return p
+
+
+def check_csrf(p: Principal, supplied: str | None) -> None:
+    if p.via_bearer:
+        return
+    if not supplied or not hmac.compare_digest(supplied.encode(), p.csrf_token.encode()):
+        raise HTTPException(status_code=403, detail="missing or invalid CSRF token")
+
+
+async def writer(request: Request, p: Principal = Depends(current_principal)) -> Principal:
+    """A user allowed to change data, on a request carrying a valid CSRF token (unless bearer-authenticated)."""
+    if not p.can_write:
+        raise HTTPException(status_code=403, detail="your role cannot change data")
+    if request.method not in SAFE_METHODS:
+        supplied = request.headers.get("x-csrf-token")
+        if supplied is None and "form" in request.headers.get("content-type", ""):
+            supplied = str((await request.form()).get("csrf_token") or "")
+        check_csrf(p, supplied)
+    return p
+
+
+async def admin(request: Request, p: Principal = Depends(current_principal)) -> Principal:
+    if not p.is_admin:
+        raise HTTPException(status_code=403, detail="administrators only")
+    if request.method not in SAFE_METHODS:
+        supplied = request.headers.get("x-csrf-token")
+        if supplied is None and "form" in request.headers.get("content-type", ""):
+            supplied = str((await request.form()).get("csrf_token") or "")
+        check_csrf(p, supplied)
+    return p
+
+
+# --- anonymous forms (login, patient link): stateless CSRF tokens -------------------------------------------------
+
+
+def signed_token(settings: Settings, purpose: str, value: str) -> str:
+    return hmac.new(settings.secret_key.encode(), f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def check_signed(settings: Settings, purpose: str, value: str, supplied: str | None) -> None:
+    expected = signed_token(settings, purpose, value)
+    if not supplied or not hmac.compare_digest(expected, supplied):
+        raise HTTPException(status_code=403, detail="missing or invalid CSRF token")
+
+
+# --- login throttling -----------------------------------------------------------------------------------------
+
+
+class LoginThrottle:
+    """At most N failed logins per username per window; further attempts are refused until it passes."""
+
+    def __init__(self) -> None:
+        self._fails: dict[str, deque[dt.datetime]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def blocked(self, username: str, settings: Settings) -> bool:
+        now = settings.now()
+        with self._lock:
+            q = self._fails[username.lower()]
+            while q and now - q[0] > settings.login_window:
+                q.popleft()
+            return len(q) >= settings.login_max_failures
+
+    def failed(self, username: str, settings: Settings) -> None:
+        with self._lock:
+            self._fails[username.lower()].append(settings.now())
+
+    def succeeded(self, username: str) -> None:
+        with self._lock:
+            self._fails.pop(username.lower(), None)
+
+
+def user_sessions_query(user_id: int):  # noqa: ANN201 - used by admin session termination
+    return select(WebSession).where(WebSession.user_id == user_id)
+
+
+async def csrf_checked(request: Request, p: Principal = Depends(current_principal)) -> Principal:
+    """Any role; unsafe methods still need the CSRF token when authenticated by cookie."""
+    if request.method not in SAFE_METHODS:
+        check_csrf(p, request.headers.get("x-csrf-token"))
+    return p

@@ -1,0 +1,208 @@
+"""Glue between the store and `hipext.app`. No clinical logic here: evaluation is `hipext.app.evaluate_case`;
+this module assembles cases, caches evaluations (pure function of the case) and shapes data for pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from hipext import app as hipext_app
+from hipext.caseio import parse_case
+from hipext.core.case import Case
+from hipext.core.errors import CaseInputError
+from hipext.store import repo
+from hipext.store.models import Patient, ProgramOverride, SessionLog
+
+NOT_DOSE_KEYS = {"id", "name", "rationale", "precautions", "sources", "notes", "targets", "taxonomy", "level",
+                 "demands", "cues", "description", "modified", "alternative_to", "phase", "reason", "why", "video"}
+
+
+@dataclass
+class EvaluationView:
+    """An evaluation as plain JSON data, or why there is none."""
+
+    data: dict[str, Any] | None
+    error: str | None = None
+    problems: list[dict[str, Any]] = field(default_factory=list)
+
+
+class EvaluationCache:
+    """evaluate_case is pure, so its output for the same case and day can be reused."""
+
+    def __init__(self, size: int = 512) -> None:
+        self._data: OrderedDict[str, EvaluationView] = OrderedDict()
+        self._lock = threading.Lock()
+        self.size = size
+
+    def get_or_compute(self, key: str, compute: Any) -> EvaluationView:
+        with self._lock:
+            hit = self._data.get(key)
+            if hit is not None:
+                self._data.move_to_end(key)
+                return hit
+        value = compute()
+        with self._lock:
+            self._data[key] = value
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+        return value
+
+
+def _key(data: dict[str, Any], today: dt.date) -> str:
+    raw = json.dumps(data, sort_keys=True, default=str) + today.isoformat()
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def evaluate_data(
+    data: dict[str, Any], *, today: dt.date, cache: EvaluationCache | None, evaluator: Any | None = None
+) -> EvaluationView:
+    """Validate and evaluate a case given as plain data, through the same functions as `hipext evaluate`."""
+
+    def compute() -> EvaluationView:
+        try:
+            case = parse_case(data)
+        except CaseInputError as exc:
+            return EvaluationView(None, "The case has input problems.", [p.as_dict() for p in exc.problems])
+        return evaluate_case_obj(case, today=today, evaluator=evaluator)
+
+    if cache is None:
+        return compute()
+    return cache.get_or_compute(_key(data, today), compute)
+
+
+def evaluate_case_obj(case: Case, *, today: dt.date, evaluator: Any | None = None) -> EvaluationView:
+    fn = evaluator or hipext_app.evaluate_case
+    try:
+        ev = fn(case, today=today)
+    except NotImplementedError:
+        return EvaluationView(None, "The evaluation engine is not available in this build.")
+    return EvaluationView(ev.model_dump(mode="json"))
+
+
+def trend_series(
+    row: Patient, *, today: dt.date, cache: EvaluationCache, evaluator: Any | None = None
+) -> dict[tuple[str, str | None], list[dict[str, Any]]]:
+    """Each test's results at each visit: the evaluation of the case as it stood after that visit."""
+    base = repo.case_data(row)
+    series: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
+    visits = sorted(base["visits"], key=lambda v: v["date"])
+    for i in range(len(visits)):
+        data = dict(base, visits=visits[: i + 1])
+        view = evaluate_data(data, today=today, cache=cache, evaluator=evaluator)
+        if not view.data:
+            continue
+        for r in view.data.get("results", []):
+            if r.get("date") != visits[i]["date"] or not isinstance(r.get("value"), (int, float)):
+                continue
+            series.setdefault((r["test"], r.get("side")), []).append(r)
+    return {k: v for k, v in series.items() if len(v) >= 2}
+
+
+# --- program and overrides -----------------------------------------------------------------------------------------
+
+
+def blocked_exercise_ids(evaluation: dict[str, Any] | None) -> dict[str, str]:
+    """Exercise ids screening blocked, with the reason when given."""
+    out: dict[str, str] = {}
+    screening = (evaluation or {}).get("screening") or {}
+    for b in screening.get("blocked_exercises") or []:
+        if isinstance(b, str):
+            out[b] = "blocked by screening"
+        elif isinstance(b, dict):
+            key = b.get("id") or b.get("exercise") or b.get("exercise_id")
+            if key:
+                out[str(key)] = str(b.get("reason") or b.get("why") or "blocked by screening")
+    return out
+
+
+def dose_fields(exercise: dict[str, Any]) -> dict[str, Any]:
+    """Scalar dose values of a prescribed exercise (sets, reps, load, frequency...), flattening a `dose` dict."""
+    out: dict[str, Any] = {}
+    for k, v in exercise.items():
+        if k == "dose" and isinstance(v, dict):
+            out.update({dk: dv for dk, dv in v.items() if isinstance(dv, (str, int, float, bool)) or dv is None})
+        elif k not in NOT_DOSE_KEYS and (isinstance(v, (str, int, float, bool))):
+            out[k] = v
+    return out
+
+
+def effective_program(
+    evaluation: dict[str, Any] | None, overrides: list[ProgramOverride]
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """The prescribed program with the clinician's overrides applied (latest per exercise and field)."""
+    program = (evaluation or {}).get("program")
+    if not program:
+        return None, []
+    blocked = blocked_exercise_ids(evaluation)
+    exercises = []
+    latest: dict[tuple[str, str], ProgramOverride] = {}
+    for o in overrides:
+        latest[(o.exercise_id, o.field)] = o
+    for ex in program.get("exercises") or []:
+        if not isinstance(ex, dict):
+            continue
+        ex_id = str(ex.get("id") or ex.get("name"))
+        dose = dose_fields(ex)
+        changed = {}
+        for (oid, f), o in latest.items():
+            if oid == ex_id and f != "include":
+                dose[f] = o.new_value
+                changed[f] = o
+        removed = (ex_id, "include") in latest and latest[(ex_id, "include")].new_value == "no"
+        exercises.append({"id": ex_id, "exercise": ex, "dose": dose, "overridden": changed, "removed": removed,
+                          "added": False})
+    known = {e["id"] for e in exercises}
+    for (oid, f), o in latest.items():
+        if f == "include" and o.new_value == "yes" and oid not in known and oid not in blocked:
+            exercises.append({"id": oid, "exercise": {"id": oid, "name": oid.replace("_", " ")}, "dose": {},
+                              "overridden": {"include": o}, "removed": False, "added": True})
+    return program, exercises
+
+
+# --- adherence -----------------------------------------------------------------------------------------------
+
+
+def adherence(logs: list[SessionLog], today: dt.date, planned_per_week: float | None) -> dict[str, Any]:
+    last14 = [lg for lg in logs if (today - lg.date).days < 14 and lg.completed]
+    done = len(last14)
+    percent = round(100 * done / (2 * planned_per_week)) if planned_per_week else None
+    weeks: dict[str, int] = {}
+    for lg in logs:
+        if lg.completed:
+            wk = (lg.date - dt.timedelta(days=lg.date.weekday())).isoformat()
+            weeks[wk] = weeks.get(wk, 0) + 1
+    return {"done_14d": done, "planned_per_week": planned_per_week, "percent": percent, "weeks": weeks,
+            "total": len(logs)}
+
+
+def planned_per_week(exercises: list[dict[str, Any]]) -> float | None:
+    for e in exercises:
+        for k, v in e["dose"].items():
+            if ("per_week" in k or k in {"frequency", "sessions_per_week"}) and isinstance(v, (int, float)):
+                return float(v)
+            if "per_week" in k and isinstance(v, str):
+                try:
+                    return float(v.split("-")[-1])
+                except ValueError:
+                    continue
+    return None
+
+
+def responses_from_logs(logs: list[SessionLog], since: dt.date | None) -> dict[str, Any]:
+    """Summary of the patient's home sessions since the last visit, to prefill the follow-up form."""
+    recent = [lg for lg in logs if since is None or lg.date > since]
+    if not recent:
+        return {}
+    during = [lg.pain_during for lg in recent if lg.pain_during is not None]
+    morning = [lg.pain_next_morning for lg in recent if lg.pain_next_morning is not None]
+    return {
+        "pain_during": max(during) if during else None,
+        "pain_next_morning": max(morning) if morning else None,
+        "sessions_done": sum(1 for lg in recent if lg.completed),
+        "count": len(recent),
+    }

@@ -1,0 +1,19 @@
+// Progressive enhancement only: every page works without this file.
+document.addEventListener("DOMContentLoaded", () => {
+  // Open the test sections that hold an error and move focus to the first problem.
+  document.querySelectorAll(".has-error").forEach((el) => {
+    const d = el.closest("details");
+    if (d) d.open = true;
+  });
+  const first = document.querySelector(".has-error input, .has-error select, #problems");
+  if (first && first.focus) first.focus();
+  document.querySelectorAll("[data-print]").forEach((b) => b.addEventListener("click", () => window.print()));
+  // Ask before leaving a half-filled visit form.
+  const form = document.getElementById("visit-form");
+  if (form) {
+    let dirty = false;
+    form.addEventListener("input", () => { dirty = true; });
+    form.addEventListener("submit", () => { dirty = false; });
+    window.addEventListener("beforeunload", (e) => { if (dirty) { e.preventDefault(); e.returnValue = ""; } });
+  }
+});
