@@ -157,7 +157,8 @@ def task_rows(cap: PersonCapacity | None, *, body_mass_kg: float) -> list[dict[s
             "note": t.get("note") or "",
         }
         if per_kg is None:
-            row["note"] = "no published value retrieved. " + row["note"]
+            if "no published value retrieved" not in row["note"].lower():
+                row["note"] = "No published value retrieved. " + row["note"]
             rows.append(row)
             continue
         demand = float(per_kg) * body_mass_kg

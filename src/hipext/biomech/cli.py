@@ -1,0 +1,510 @@
+"""``hipext model ...``: compile OpenSim models, moment arms, torque, muscle shares and task demand.
+
+Mounted by the main CLI with ``app.add_typer(biomech_cli.app, name="model")``. Heavy imports (opensim,
+matplotlib) happen inside the commands so ``hipext --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+app = typer.Typer(
+    help="Musculoskeletal model of the hip extensors: compile OpenSim models, moment arms, torque, muscle "
+    "shares and task demand against capacity.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+POSE_COLUMNS = ("hip_flexion_deg", "hip_adduction_deg", "hip_rotation_deg", "knee_flexion_deg")
+
+
+class UserError(Exception):
+    """Bad input: reported on stderr with exit status 2."""
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _run(fn: Any) -> Any:
+    try:
+        return fn()
+    except (UserError, ValueError, FileNotFoundError, RuntimeError) as exc:
+        _fail(str(exc))
+
+
+def _angles(spec: str, name: str) -> list[float]:
+    """'a:b:step' (inclusive) or 'a,b,c' in degrees."""
+    try:
+        if ":" in spec:
+            parts = [float(p) for p in spec.split(":")]
+            if len(parts) != 3 or parts[2] <= 0 or parts[1] < parts[0]:
+                raise ValueError
+            n = int(math.floor((parts[1] - parts[0]) / parts[2] + 1e-9)) + 1
+            return [parts[0] + i * parts[2] for i in range(n)]
+        vals = [float(p) for p in spec.split(",") if p.strip()]
+        if not vals:
+            raise ValueError
+        return vals
+    except ValueError:
+        raise UserError(f"{name}: got {spec!r}; expected 'start:stop:step' or a comma list of degrees") from None
+
+
+def _load_model(path: Path | None) -> Any:
+    from hipext.biomech.model import HipExtensorModel
+
+    return HipExtensorModel.load(path)
+
+
+def _check_out(path: Path | None, kinds: tuple[str, ...], name: str) -> None:
+    if path is not None and path.suffix.lower() not in kinds:
+        raise UserError(f"{name}: got {str(path)!r}; expected a file ending in {' or '.join(kinds)}")
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    cells = [[f"{c:.1f}" if isinstance(c, float) else ("-" if c is None else str(c)) for c in r] for r in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(header)]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------- compile
+@app.command("compile")
+def compile_cmd(
+    model: Path = typer.Argument(..., help="OpenSim .osim model file."),
+    out: Path = typer.Option(..., "--out", help="Compiled model (.npz); provenance written next to it (.json)."),
+    muscles: str = typer.Option("", help="Comma-separated muscle names (default: the hip extensors of the "
+                                "Rajagopal or gait2392 family)."),
+    samples: int = typer.Option(4000, help="Training poses sampled with OpenSim."),
+    holdout: int = typer.Option(500, help="Held-out random poses for the error figures."),
+    degree_hip: int = typer.Option(7, help="Polynomial degree for muscles that do not cross the knee."),
+    degree_knee: int = typer.Option(6, help="Polynomial degree for muscles crossing the knee."),
+    range_: list[str] = typer.Option([], "--range", help="Fitted range, e.g. --range hip_flexion=-30:110 "
+                                     "(deg; repeatable)."),
+    seed: int = typer.Option(0, help="Random seed."),
+) -> None:
+    """Sample an OpenSim model's hip extensors and fit a fast surrogate (needs the opensim extra)."""
+
+    def go() -> None:
+        from hipext.biomech.compiler import compile_model
+
+        _check_out(out, (".npz",), "--out")
+        ranges = {}
+        for r in range_:
+            k, _, v = r.partition("=")
+            try:
+                lo, hi = (float(x) for x in v.split(":"))
+            except ValueError:
+                raise UserError(f"--range: got {r!r}; expected coordinate=low:high in degrees") from None
+            ranges[k.strip()] = (lo, hi)
+        names = tuple(m.strip() for m in muscles.split(",") if m.strip()) or None
+        prov = compile_model(model_path=model, out_path=out, muscles=names, range_deg=ranges, n_samples=samples,
+                             n_holdout=holdout, degree_hip=degree_hip, degree_knee=degree_knee, seed=seed)
+        rows = [[m, e["length_rms_mm"], max(e[f"ma_{c}_rms_mm"] for c in
+                                             ("hip_flexion", "hip_adduction", "hip_rotation", "knee_flexion")),
+                 e["ma_max_mm"]] for m, e in prov["fit_error_vs_opensim_holdout"].items()]
+        typer.echo(f"compiled {prov['model_file']} ({len(prov['muscles'])} muscles) -> {out}")
+        typer.echo("held-out error against OpenSim (mm):")
+        typer.echo(_table(["muscle", "length_rms", "ma_rms_worst", "ma_max"],
+                          [[r[0], f"{r[1]:.3f}", f"{r[2]:.3f}", f"{r[3]:.2f}"] for r in rows]))
+
+    _run(go)
+
+
+# ----------------------------------------------------------------------------------------- moment-arms
+def _read_poses(path: Path) -> Any:
+    import numpy as np
+
+    if not path.is_file():
+        raise UserError(f"--poses: no such file {str(path)!r}")
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        cols = reader.fieldnames or []
+        missing = [c for c in POSE_COLUMNS if c not in cols]
+        if missing:
+            raise UserError(f"--poses: {path.name} lacks column(s) {', '.join(missing)}; expected "
+                            f"{', '.join(POSE_COLUMNS)}")
+        rows, problems = [], []
+        for i, row in enumerate(reader, start=2):
+            vals = []
+            for c in POSE_COLUMNS:
+                try:
+                    v = float(row[c])
+                    if not math.isfinite(v):
+                        raise ValueError
+                    vals.append(v)
+                except (TypeError, ValueError):
+                    problems.append(f"line {i}, {c}: got {row.get(c)!r}; expected a number of degrees")
+            rows.append(vals)
+    if problems:
+        raise UserError("; ".join(problems[:20]) + (f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""))
+    if not rows:
+        raise UserError(f"--poses: {path.name} has no rows")
+    return np.asarray(rows, dtype=float)
+
+
+@app.command("moment-arms")
+def moment_arms_cmd(
+    poses: Path = typer.Option(..., "--poses", help="CSV with hip_flexion_deg, hip_adduction_deg, "
+                               "hip_rotation_deg, knee_flexion_deg."),
+    out: Path = typer.Option(..., "--out", help="Output CSV: one row per pose and muscle."),
+    model: Path | None = typer.Option(None, "--model", help="Compiled model (.npz); default: the shipped "
+                                      "RajagopalLaiUhlrich2023."),
+    clip: bool = typer.Option(False, help="Clip poses outside the fitted range instead of failing."),
+) -> None:
+    """Muscle-tendon lengths and moment arms (OpenSim signs: negative hip-flexion moment arm = extensor)."""
+
+    def go() -> None:
+        import numpy as np
+
+        _check_out(out, (".csv",), "--out")
+        m = _load_model(model)
+        q_deg = _read_poses(poses)
+        q = np.deg2rad(q_deg)
+        _, inside = m.check_poses(q, out_of_range="extrapolate")
+        if not clip and not inside.all():
+            bad = (np.flatnonzero(~inside) + 2).tolist()
+            rng = ", ".join(f"{c} {np.rad2deg(lo):.0f} to {np.rad2deg(hi):.0f}" for c, lo, hi in
+                            zip(POSE_COLUMNS, m.range_low_rad, m.range_high_rad, strict=True))
+            raise UserError(f"--poses: line(s) {bad[:20]} outside the fitted range ({rng}); use --clip to clip")
+        lengths, mas = m.lengths_and_moment_arms(poses_rad=q, out_of_range="clip")
+        n, k = lengths.shape
+        header = ["pose", *POSE_COLUMNS, "muscle", "length_m", "ma_hip_flexion_m", "ma_hip_adduction_m",
+                  "ma_hip_rotation_m", "ma_knee_flexion_m"]
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(header)
+            for i in range(n):
+                pose = [f"{v:g}" for v in q_deg[i]]
+                for j in range(k):
+                    w.writerow([i, *pose, m.muscles[j], f"{lengths[i, j]:.6f}",
+                                *(f"{mas[i, j, c]:.6f}" for c in range(4))])
+        typer.echo(f"wrote {n * k} rows ({n} poses x {k} muscles) to {out}")
+
+    _run(go)
+
+
+# ---------------------------------------------------------------------------------------------- torque
+@app.command("torque")
+def torque_cmd(
+    hip_flexion_deg: str = typer.Option("-20:110:10", help="Hip angles (deg): start:stop:step or a,b,c."),
+    knee_flexion_deg: str = typer.Option("0,90", help="Knee angles (deg)."),
+    velocity_deg_s: float = typer.Option(0.0, help="Hip extension velocity (deg/s): + concentric, - eccentric."),
+    model: Path | None = typer.Option(None, "--model", help="Compiled model (.npz); default: shipped model."),
+    curves: str = typer.Option("", help="'model' (the model's own curves, as OpenSim) or 'degroote2016'; "
+                               "default: model when available."),
+    tendon: str = typer.Option("model", help="'model', 'rigid' or 'compliant'."),
+    csv_out: Path | None = typer.Option(None, "--csv", help="Write a CSV table."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write JSON."),
+    plot: Path | None = typer.Option(None, "--plot", help="Torque-angle plot (.png or .svg)."),
+) -> None:
+    """Maximum hip extension torque (N m, a = 1) against hip angle, at each knee angle."""
+
+    def go() -> None:
+        import numpy as np
+
+        from hipext.biomech.model import poses_from_degrees
+
+        _check_out(plot, (".png", ".svg"), "--plot")
+        _check_out(csv_out, (".csv",), "--csv")
+        _check_out(json_out, (".json",), "--json")
+        hips = _angles(hip_flexion_deg, "--hip-flexion-deg")
+        knees = _angles(knee_flexion_deg, "--knee-flexion-deg")
+        m = _load_model(model)
+        hh, kk = np.meshgrid(hips, knees, indexing="ij")
+        q = poses_from_degrees(hip_flexion_deg=hh.ravel(), knee_flexion_deg=kk.ravel())
+        m.check_poses(q, out_of_range="raise")
+        r = m.hip_extension_torque(poses_rad=q, hip_extension_velocity_rad_s=math.radians(velocity_deg_s),
+                                   curves=curves or None, tendon=tendon)
+        tot = r["total_nm"].reshape(len(hips), len(knees))
+        header = ["hip_flexion_deg", *[f"knee_{k:g}_nm" for k in knees]]
+        rows = [[h, *[round(float(v), 1) for v in tot[i]]] for i, h in enumerate(hips)]
+        typer.echo(f"Maximum hip extension torque (N m), {m.provenance.get('model_file', 'model')}, "
+                   f"velocity {velocity_deg_s:g} deg/s, curves {curves or m.default_curves}, tendon {tendon}")
+        typer.echo(_table(header, rows))
+        if csv_out:
+            _write_csv(csv_out, header, rows)
+        if json_out:
+            _write_json(json_out, {"model": m.provenance.get("model_file"), "velocity_deg_s": velocity_deg_s,
+                                   "curves": curves or m.default_curves, "tendon": tendon,
+                                   "hip_flexion_deg": hips, "knee_flexion_deg": knees,
+                                   "total_nm": tot.round(2).tolist(),
+                                   "per_muscle_nm": {mu: r["per_muscle_nm"][:, j].reshape(len(hips), len(knees))
+                                                     .round(2).tolist() for j, mu in enumerate(m.muscles)}})
+        if plot:
+            plt = _plt()
+            fig, ax = plt.subplots(figsize=(6, 4))
+            for j, k in enumerate(knees):
+                ax.plot(hips, tot[:, j], marker="o", ms=3, label=f"knee {k:g}°")
+            ax.set_xlabel("hip flexion (deg)")
+            ax.set_ylabel("max hip extension torque (N m)")
+            ax.set_title(f"Hip extension torque, {velocity_deg_s:g} deg/s")
+            ax.legend()
+            ax.grid(alpha=0.3)
+            fig.tight_layout()
+            plot.parent.mkdir(parents=True, exist_ok=True)
+            fig.savefig(plot)
+            plt.close(fig)
+
+    _run(go)
+
+
+# ---------------------------------------------------------------------------------------------- shares
+@app.command("shares")
+def shares_cmd(
+    hip_flexion_deg: str = typer.Option("0,30,60,90", help="Hip angles (deg)."),
+    knee_flexion_deg: float = typer.Option(0.0, help="Knee flexion (deg)."),
+    velocity_deg_s: float = typer.Option(0.0, help="Hip extension velocity (deg/s)."),
+    model: Path | None = typer.Option(None, "--model", help="Compiled model (.npz)."),
+    curves: str = typer.Option("", help="'model' or 'degroote2016'."),
+    tendon: str = typer.Option("model", help="'model', 'rigid' or 'compliant'."),
+    csv_out: Path | None = typer.Option(None, "--csv"),
+    json_out: Path | None = typer.Option(None, "--json"),
+    plot: Path | None = typer.Option(None, "--plot", help="Stacked bar plot (.png or .svg)."),
+) -> None:
+    """Each muscle's share (%) of the maximum hip extension torque at the given angles."""
+
+    def go() -> None:
+        from hipext.biomech.model import poses_from_degrees
+
+        _check_out(plot, (".png", ".svg"), "--plot")
+        _check_out(csv_out, (".csv",), "--csv")
+        _check_out(json_out, (".json",), "--json")
+        hips = _angles(hip_flexion_deg, "--hip-flexion-deg")
+        m = _load_model(model)
+        q = poses_from_degrees(hip_flexion_deg=hips, knee_flexion_deg=knee_flexion_deg)
+        m.check_poses(q, out_of_range="raise")
+        r = m.hip_extension_torque(poses_rad=q, hip_extension_velocity_rad_s=math.radians(velocity_deg_s),
+                                   curves=curves or None, tendon=tendon)
+        header = ["muscle", *[f"hip_{h:g}_percent" for h in hips]]
+        rows = [[mu, *[round(float(r["share_percent"][i, j]), 1) for i in range(len(hips))]]
+                for j, mu in enumerate(m.muscles)]
+        rows.append(["total_nm", *[round(float(v), 1) for v in r["total_nm"]]])
+        typer.echo(f"Share of maximum hip extension torque (%), knee {knee_flexion_deg:g} deg, "
+                   f"velocity {velocity_deg_s:g} deg/s")
+        typer.echo(_table(header, rows))
+        if csv_out:
+            _write_csv(csv_out, header, rows)
+        if json_out:
+            _write_json(json_out, {"knee_flexion_deg": knee_flexion_deg, "velocity_deg_s": velocity_deg_s,
+                                   "hip_flexion_deg": hips, "muscles": list(m.muscles),
+                                   "share_percent": r["share_percent"].round(2).tolist(),
+                                   "total_nm": r["total_nm"].round(2).tolist()})
+        if plot:
+            import numpy as np
+
+            plt = _plt()
+            fig, ax = plt.subplots(figsize=(7, 4))
+            bottom = np.zeros(len(hips))
+            labels = [f"{h:g}°" for h in hips]
+            for j, mu in enumerate(m.muscles):
+                ax.bar(labels, r["share_percent"][:, j], bottom=bottom, label=mu)
+                bottom += r["share_percent"][:, j]
+            ax.set_xlabel("hip flexion")
+            ax.set_ylabel("share of hip extension torque (%)")
+            ax.set_title(f"Muscle shares, knee {knee_flexion_deg:g}°")
+            ax.legend(fontsize=7, ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+            fig.tight_layout()
+            plot.parent.mkdir(parents=True, exist_ok=True)
+            fig.savefig(plot)
+            plt.close(fig)
+
+    _run(go)
+
+
+# ------------------------------------------------------------------------------------------------ task
+@app.command("task")
+def task_cmd(
+    sex: str = typer.Option(..., help="male or female."),
+    age: int = typer.Option(..., help="Age (years)."),
+    mass_kg: float = typer.Option(..., "--mass-kg", help="Body mass (kg)."),
+    height_m: float | None = typer.Option(None, "--height-m", help="Height (m)."),
+    measured_torque_nm: float | None = typer.Option(None, help="Measured max hip extension torque (N m)."),
+    test_hip_flexion_deg: float | None = typer.Option(None, help="Hip flexion of the test (deg)."),
+    test_knee_flexion_deg: float | None = typer.Option(None, help="Knee flexion of the test (deg)."),
+    test_velocity_deg_s: float = typer.Option(0.0, help="Test speed (deg/s), 0 for isometric."),
+    test_mode: str = typer.Option("isometric", help="isometric, concentric or eccentric."),
+    kinematics: Path | None = typer.Option(None, help="Kinematics .mot/.sto (joint angles) of a task."),
+    moments: Path | None = typer.Option(None, help="Inverse dynamics .sto (or RRA actuation) of the task."),
+    side: str = typer.Option("r", help="r or l."),
+    muscles: bool = typer.Option(True, help="Split the demand among the muscles (static optimisation)."),
+    model: Path | None = typer.Option(None, "--model", help="Compiled model for static optimisation."),
+    csv_out: Path | None = typer.Option(None, "--csv"),
+    json_out: Path | None = typer.Option(None, "--json"),
+    plot: Path | None = typer.Option(None, "--plot", help="Bars of published tasks, or the cycle (.png/.svg)."),
+) -> None:
+    """Share of a person's hip extension capacity that tasks use: published task peaks, or a whole cycle
+    read from OpenSim inverse-dynamics files."""
+
+    def go() -> None:
+        from hipext.biomech.capacity import capacity_report, person_capacity
+
+        _check_out(plot, (".png", ".svg"), "--plot")
+        _check_out(csv_out, (".csv",), "--csv")
+        _check_out(json_out, (".json",), "--json")
+        person = dict(sex=sex, age=age, body_mass_kg=mass_kg, height_m=height_m,
+                      measured_torque_nm=measured_torque_nm, test_hip_flexion_deg=test_hip_flexion_deg,
+                      test_velocity_deg_s=test_velocity_deg_s, test_mode=test_mode)
+        if (kinematics is None) != (moments is None):
+            raise UserError("--kinematics and --moments: give both files of a task, or neither")
+        if kinematics is None:
+            rep = capacity_report(**person, test_knee_flexion_deg=test_knee_flexion_deg)
+            header = ["task", "peak_demand_nm", "nm_per_kg", "at_hip_deg", "share_percent", "reserve_percent",
+                      "sources"]
+            rows = [[t["task"], t["peak_demand_nm"],
+                     None if t["peak_demand_nm_per_kg"] is None else f"{t['peak_demand_nm_per_kg']:.2f}",
+                     t["at_hip_flexion_deg"],
+                     t["share_of_capacity_percent"], t["reserve_percent"], ",".join(t["sources"])]
+                    for t in rep["tasks"]]
+            typer.echo(f"Hip extension capacity: Anderson 2007 {rep['group']['sex']} {rep['group']['age_group']} y"
+                       + (f", scaled to the measurement (x{rep['scale_factor']})" if rep["scale_factor"] else ""))
+            typer.echo(_table(header, rows))
+            for t in rep["tasks"]:
+                if t["peak_demand_nm"] is None:
+                    typer.echo(f"  {t['task']}: {t['note']}")
+            typer.echo("Caveats:")
+            for c in rep["caveats"]:
+                typer.echo(f"  - {c}")
+            if csv_out:
+                _write_csv(csv_out, header, rows)
+            if json_out:
+                _write_json(json_out, rep)
+            if plot:
+                _plot_tasks(plot, rep)
+            return
+        _task_cycle(person, kinematics, moments, side, muscles, model, csv_out, json_out, plot, person_capacity)
+
+    _run(go)
+
+
+def _plot_tasks(path: Path, rep: dict[str, Any]) -> None:
+    plt = _plt()
+    tasks = rep["tasks"]
+    labels = [t["task"] for t in tasks]
+    vals = [t["share_of_capacity_percent"] or 0.0 for t in tasks]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    bars = ax.barh(labels, vals, color=["#4c72b0" if v < 100 else "#c44e52" for v in vals])
+    for b, t in zip(bars, tasks, strict=True):
+        txt = "no published value" if t["peak_demand_nm"] is None else (
+            "-" if t["share_of_capacity_percent"] is None else f"{t['share_of_capacity_percent']:.0f}%")
+        ax.text(b.get_width() + 1, b.get_y() + b.get_height() / 2, txt, va="center", fontsize=8)
+    ax.axvline(100, color="k", lw=0.8, ls="--")
+    ax.set_xlabel("share of hip extension capacity (%)")
+    ax.invert_yaxis()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _task_cycle(person: dict[str, Any], kinematics: Path, moments: Path, side: str, muscles: bool,
+                model: Path | None, csv_out: Path | None, json_out: Path | None, plot: Path | None,
+                person_capacity: Any) -> None:
+    import numpy as np
+
+    from hipext.biomech.tasks import demand_curve, share_of_capacity
+
+    d = demand_curve(kinematics_path=kinematics, moments_path=moments, side=side)
+    cap = person_capacity(**person)
+    peak = d.peak(body_mass_kg=person["body_mass_kg"])
+    typer.echo(f"{d.name}: {len(d.time_s)} frames; peak hip extension moment {peak['peak_hip_extension_moment_nm']:.1f}"
+               f" N m ({peak['peak_hip_extension_moment_nm_per_kg']:.2f} N m/kg) at {peak['hip_flexion_deg']:.1f} deg "
+               f"hip flexion, extension velocity {peak['hip_extension_velocity_deg_s']:.0f} deg/s")
+    for n in d.notes:
+        typer.echo(f"  note: {n}")
+    result: dict[str, Any] = {"task": d.name, "peak": peak, "notes": list(d.notes)}
+    share = None
+    if cap is None:
+        typer.echo("  capacity: height not given and no measured torque; share of capacity cannot be computed")
+    else:
+        share = share_of_capacity(demand=d, capacity=cap)
+        typer.echo(f"  peak share of capacity {share['peak_share_percent']:.0f} % (reserve "
+                   f"{share['reserve_percent']:.0f} %) at {share['at_hip_flexion_deg']:.1f} deg, "
+                   f"{share['at_hip_extension_velocity_deg_s']:.0f} deg/s")
+        result["share_of_capacity"] = {k: v for k, v in share.items() if k not in ("share_percent", "capacity_nm")}
+    so = None
+    if muscles:
+        from hipext.biomech.static_optimisation import hip_extension_shares, static_optimisation
+
+        m = _load_model(model)
+        qd = np.stack([-d.hip_extension_velocity_rad_s, np.gradient(d.hip_adduction_rad, d.time_s),
+                       np.gradient(d.hip_rotation_rad, d.time_s), d.knee_flexion_velocity_rad_s], axis=1)
+        so = static_optimisation(model=m, poses_rad=d.poses_rad, moments_nm=np.stack(
+            [-d.hip_extension_moment_nm, d.knee_flexion_moment_nm], axis=1), joint_velocities_rad_s=qd)
+        sh = hip_extension_shares(so)
+        typer.echo("  share of the hip extension moment by muscle (static optimisation, %):")
+        typer.echo(_table(["muscle", "share_percent"], [[mu, round(float(s), 1)] for mu, s in
+                                                       zip(m.muscles, sh, strict=True)]))
+        if not so["in_range"].all():
+            typer.echo(f"  note: {int((~so['in_range']).sum())} frame(s) outside the model's fitted range were "
+                       "clipped to it")
+        result["muscle_share_percent"] = dict(zip(m.muscles, [round(float(s), 2) for s in sh], strict=True))
+    header = ["time_s", "hip_flexion_deg", "hip_extension_velocity_deg_s", "hip_extension_moment_nm",
+              "capacity_nm", "share_of_capacity_percent"]
+    rows = []
+    for i in range(len(d.time_s)):
+        rows.append([round(float(d.time_s[i]), 4), round(float(np.rad2deg(d.hip_flexion_rad[i])), 2),
+                     round(float(np.rad2deg(d.hip_extension_velocity_rad_s[i])), 1),
+                     round(float(d.hip_extension_moment_nm[i]), 2),
+                     None if share is None else round(float(share["capacity_nm"][i]), 2),
+                     None if share is None else round(float(share["share_percent"][i]), 1)])
+    if csv_out:
+        _write_csv(csv_out, header, rows)
+    if json_out:
+        result["frames"] = [dict(zip(header, r, strict=True)) for r in rows]
+        _write_json(json_out, result)
+    if plot:
+        plt = _plt()
+        fig, ax = plt.subplots(figsize=(7, 4))
+        ax.plot(d.time_s, d.hip_extension_moment_nm, label="hip extension moment (N m)")
+        if share is not None:
+            ax.plot(d.time_s, share["capacity_nm"], label="capacity at that angle and speed (N m)")
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel("N m")
+        ax.axhline(0, color="k", lw=0.5)
+        ax.legend()
+        ax.set_title(d.name)
+        fig.tight_layout()
+        plot.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(plot)
+        plt.close(fig)
+
+
+def main() -> None:  # pragma: no cover - convenience entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())
