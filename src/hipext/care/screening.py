@@ -1,0 +1,312 @@
+"""Screening: runs first and binds everything after it.
+
+Rules are data (`data/care/screening_rules.yaml`); post-operative defaults are data (`precautions.yaml`); the
+surgeon's restrictions in the case file override the defaults of the same kind. The merged limits decide, through
+one generic filter, which tests and exercises are blocked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from hipext import evidence
+from hipext.care import data
+from hipext.care.limits import merge, violations
+from hipext.care.models import DECISION_ORDER, Alternative, Limits, Screening, ScreeningFinding
+from hipext.core.case import Case, Restriction
+
+# How a surgeon's restriction in the case file maps onto demand limits (case vocabulary, not clinical numbers).
+_WEIGHT_BEARING = {
+    "none": "none", "nwb": "none", "non_weight_bearing": "none", "non_weightbearing": "none",
+    "toe_touch": "partial", "ttwb": "partial", "tdwb": "partial", "touch_down": "partial", "partial": "partial",
+    "pwb": "partial", "partial_weight_bearing": "partial", "full": "full", "fwb": "full", "wbat": "full",
+    "as_tolerated": "full", "weight_bearing_as_tolerated": "full",
+}
+_RELEASING = ("false", "no", "allowed", "lifted", "none")
+
+
+def norm(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+def _restriction_limits(r: Restriction) -> dict[str, Any]:
+    """Limit mapping for one surgeon's restriction; value False / 'allowed' lifts a default of that kind."""
+    v = r.value
+    text = norm(v) if isinstance(v, str) else v
+    if r.kind == "knee_extension_with_hip_flexion":  # value says whether the combination is allowed
+        lifted = text is True or text in ("allowed", "yes", "true")
+    else:  # no_* kinds: value False / 'lifted' / 'allowed' means the surgeon allows it
+        lifted = text is False or text in _RELEASING
+    if r.kind.endswith("_max_deg"):
+        return {r.kind: float(v)} if isinstance(v, (int, float)) and not isinstance(v, bool) else {}
+    if r.kind == "weight_bearing":
+        key = norm(str(v)) if v is not None else "partial"
+        return {"weight_bearing": _WEIGHT_BEARING.get(key, "partial")}
+    table: dict[str, dict[str, Any]] = {
+        "knee_extension_with_hip_flexion": {"hamstring_length": "neutral"},
+        "no_resisted_hamstring": {"hamstring_effort": "none"},
+        "no_resisted_hip_extension": {"resisted": False, "hamstring_effort": "none", "gluteal_effort": "none"},
+        "no_eccentric": {"eccentric": False},
+        "no_impact": {"impact": "none"},
+        "no_maximal_testing": {"effort": "submaximal", "hamstring_effort": "submaximal", "gluteal_effort": "submaximal"},
+    }
+    mapping = table[r.kind]
+    if lifted:
+        return {k: None for k in mapping}  # surgeon allows it: removes the default
+    return dict(mapping)
+
+
+class _Context:
+    """What the rules look at, read once from the case."""
+
+    def __init__(self, case: Case, today: dt.date) -> None:
+        h = case.history
+        self.case = case
+        self.today = today
+        self.flags = {norm(k) for k, v in h.red_flags.items() if v}
+        self.terms = [norm(t) for t in h.conditions + h.presentation]
+        self.comorbid = [norm(t) for t in h.comorbidities + h.conditions]
+        self.procedure = norm(h.surgery.procedure) if h.surgery else None
+        latest = case.latest_visit
+        pains = [m.value for m in (latest.measurements if latest else []) if m.test == "nprs" and m.value is not None]
+        self.nprs = max(pains) if pains else None
+        self.onset = h.onset.date if h.onset else None
+
+    def holds(self, item: dict[str, Any]) -> bool:
+        for key, want in item.items():
+            if key in ("source", "level", "note"):
+                continue
+            if key == "red_flags" and not all(norm(k) in self.flags for k in want):
+                return False
+            if key == "terms" and not any(t in x for t in want for x in self.terms):
+                return False
+            if key == "comorbidities" and not any(t in x for t in want for x in self.comorbid):
+                return False
+            if key == "procedure" and not (
+                self.procedure and any(all(w in self.procedure.split("_") or w in self.procedure for w in g)
+                                       for g in want)):
+                return False
+            if key == "surgery" and self.procedure is None:
+                return False
+            if key == "nprs_above" and not (self.nprs is not None and self.nprs > want):
+                return False
+            if key == "onset_within_days" and not (
+                self.onset is not None and 0 <= (self.today - self.onset).days <= want):
+                return False
+        return True
+
+    def fires(self, rule: dict[str, Any]) -> bool:
+        if not any(self.holds(t) for t in rule.get("triggers", [])):
+            return False
+        return not any(self.holds(u) for u in rule.get("unless", []))
+
+
+def _weeks(days: int) -> str:
+    return f"{days / 7:.1f}".rstrip("0").rstrip(".")
+
+
+def _describe(limits: dict[str, Any]) -> str:
+    words = {
+        "hip_flexion_max_deg": lambda v: f"hip flexion no more than {v:g}°",
+        "hip_adduction_max_deg": lambda v: "no hip adduction past neutral" if v == 0 else f"hip adduction up to {v:g}°",
+        "hip_internal_rotation_max_deg": lambda v: "no hip internal rotation" if v == 0
+        else f"internal rotation up to {v:g}°",
+        "knee_flexion_min_deg": lambda v: f"knee kept bent at least {v:g}°",
+        "hamstring_length": lambda v: "no hip flexion combined with knee extension (hamstrings not lengthened)"
+        if v != "long" else None,
+        "gluteal_length": lambda v: "no deep hip flexion under load (gluteals not lengthened)" if v != "long" else None,
+        "eccentric": lambda v: "no eccentric loading" if v is False else None,
+        "impact": lambda v: {"none": "no impact", "low": "low impact only (no sprinting or jumping)"}.get(v),
+        "load": lambda v: "bodyweight only" if v == "bodyweight" else None,
+        "balance": lambda v: {"none": "no standing balance tasks", "low": "stable, supported positions only"}.get(v),
+        "weight_bearing": lambda v: {"none": "non-weight-bearing", "partial": "partial weight bearing"}.get(v),
+        "hamstring_effort": lambda v: {"none": "no resisted hamstring work",
+                                       "submaximal": "no maximal hamstring effort"}.get(v),
+        "gluteal_effort": lambda v: {"none": "no resisted gluteal work",
+                                     "submaximal": "no maximal gluteal effort"}.get(v),
+        "effort": lambda v: "no maximal effort" if v == "submaximal" else None,
+        "resisted": lambda v: "no resisted hip extension" if v is False else None,
+        "supervised": lambda v: "supervised only" if v else None,
+    }
+    parts = [words[k](v) for k, v in limits.items() if k in words and v is not None]
+    return "; ".join(p for p in parts if p)
+
+
+def _postop(rule: dict[str, Any], case: Case, today: dt.date) -> tuple[dict[str, Any], ScreeningFinding]:
+    """Limits and finding for a post-operative rule: defaults by time since surgery, then the surgeon's orders."""
+    s = case.history.surgery
+    assert s is not None
+    days = (today - s.date).days
+    sources = list(rule["sources"])
+    level = rule["level"]
+    if days < 0:
+        return {}, ScreeningFinding(
+            rule=rule["id"], decision="proceed", action="Surgery is planned, not done; re-screen after it.",
+            reason=f"Surgery date {s.date} is after {today}.", sources=sources, level=level)
+    week = days / 7
+    defaults: dict[str, Any] = {}
+    when = ""
+    rec = data.precautions().get(rule.get("precautions", ""))
+    if rec is not None and "phases" in rec:
+        sources.append(rec["source"])
+        for ph in rec["phases"]:
+            if ph["from_week"] <= week < ph["until_week"]:
+                defaults = dict(ph["limits"])
+                sources.append(ph["source"])
+                level = ph["level"]
+                when = f"{ph['name']}, week {_weeks(days)} after surgery"
+        if not defaults:
+            when = f"week {_weeks(days)}: past the example protocol phases"
+    elif rec is not None:
+        weeks = s.restrictions_weeks if s.restrictions_weeks is not None else rec["default_weeks"]
+        basis = "surgeon's stated period" if s.restrictions_weeks is not None else "default period, upper end"
+        sources.append(rec["source"])
+        end = s.date + dt.timedelta(weeks=weeks)
+        if week < weeks:
+            defaults = dict(rec["limits"])
+            when = f"week {_weeks(days)} of {weeks} ({basis}), until {end}"
+        else:
+            when = f"week {_weeks(days)}: past the {weeks}-week precaution period ({basis}); some surgeons keep them"
+    # The surgeon's explicit restrictions override defaults of the same kind.
+    explicit: dict[str, Any] = {}
+    for r in s.restrictions:
+        if r.until is not None:
+            active = today <= r.until
+        elif s.restrictions_weeks is not None:
+            active = week < s.restrictions_weeks
+        else:
+            active = True
+        if active:
+            explicit.update(_restriction_limits(r))
+    merged = {**defaults, **explicit}
+    merged = {k: v for k, v in merged.items() if v is not None}
+    if explicit:
+        when += ("; " if when else "") + "surgeon's restrictions applied"
+    if not merged:
+        if rec is None and not s.restrictions:
+            return {}, ScreeningFinding(
+                rule=rule["id"], decision="modify",
+                action="Obtain the surgeon's restrictions before loading the operated region.",
+                reason=f"{rule['reason']} No restrictions are recorded for '{s.procedure}'.",
+                sources=sources, level=level)
+        return {}, ScreeningFinding(
+            rule=rule["id"], decision="proceed",
+            action="No post-operative limits are active; confirm with the surgeon.",
+            reason=f"{rule['name']}: {when}.", sources=sources, level=level)
+    return merged, ScreeningFinding(
+        rule=rule["id"], decision="modify",
+        action=f"{rule['action']} Active limits: {_describe(merged)}.",
+        reason=f"{rule['reason']} ({when}).", sources=sorted(set(sources), key=sources.index), level=level)
+
+
+_ALTERNATIVE_TEXT = {
+    "isometrics": "Pain-free, submaximal isometrics (holding still) for the hip extensors.",
+    "positioning": "Positioning changes that reduce symptoms and compensation, e.g. knee bent to bias gluteus "
+                   "maximus, supported or lying positions.",
+    "reduced_range": "Reduced range-of-motion tasks that stay inside the active limits.",
+    "adjacent_region": "Adjacent-region conditioning within limits: trunk, the other leg, knee and ankle, upper body.",
+    "monitoring": "Exertional testing or training only with appropriate monitoring.",
+}
+
+
+def _alternatives(kinds: list[str], blocked: set[str], limits: Limits) -> list[Alternative]:
+    lib = data.exercises()
+    out = []
+    for kind in kinds:
+        fits: list[str] = []
+        if not limits.block_all:
+            for ex in lib.values():
+                if ex.id in blocked:
+                    continue
+                if kind == "isometrics" and ex.tags.contraction == "isometric":
+                    fits.append(ex.id)
+                elif kind == "positioning" and ex.tags.knee == "flexed" and ex.demands.weight_bearing != "full" \
+                        and "protect" in ex.phases:
+                    fits.append(ex.id)
+                elif kind == "reduced_range" and ex.tags.contraction != "isometric" and "restore" in ex.phases \
+                        and ex.demands.load == "bodyweight" and ex.demands.impact == "none":
+                    fits.append(ex.id)
+        out.append(Alternative(kind=kind, description=_ALTERNATIVE_TEXT[kind], exercises=fits[:6],
+                               sources=["care_hipext_seed"]))
+    return out
+
+
+def screen(case: Case, *, today: dt.date) -> Screening:
+    """Decide what must not be done before anything is interpreted or prescribed."""
+    ctx = _Context(case, today)
+    findings: list[ScreeningFinding] = []
+    parts: list[tuple[str, dict[str, Any]]] = []
+    alt_kinds: list[str] = []
+    procedure_matched = False
+    all_rules = data.rules()
+    for rule in [r for r in all_rules if not r.get("fallback")] + [r for r in all_rules if r.get("fallback")]:
+        if rule.get("fallback") and procedure_matched:
+            continue
+        if not ctx.fires(rule):
+            continue
+        if rule.get("precautions") or rule.get("fallback"):
+            procedure_matched = True
+            limits, finding = _postop(rule, case, today)
+            findings.append(finding)
+            if limits:
+                parts.append((rule["id"], limits))
+        else:
+            limits = dict(rule.get("limits") or {})
+            detail = _describe({k: v for k, v in limits.items() if k != "block_all"})
+            action = rule["action"] + (f" Active limits: {detail}." if detail and not limits.get("block_all") else "")
+            findings.append(ScreeningFinding(rule=rule["id"], decision=rule["decision"], action=action,
+                                             reason=rule["reason"], sources=list(rule["sources"]),
+                                             level=rule["level"]))
+            parts.append((rule["id"], limits))
+        if findings[-1].decision != "proceed":
+            alt_kinds += [k for k in rule.get("alternatives", []) if k not in alt_kinds]
+    decision = max((f.decision for f in findings), key=DECISION_ORDER.index, default="proceed")
+    limits = merge(parts)
+    if decision in ("defer", "refer", "refer_urgent") and not limits.block_all:
+        limits = limits.model_copy(update={"block_all": True})
+
+    lib = data.exercises()
+    blocked_ex = {ex.id for ex in lib.values() if violations(ex.demands, limits)}
+    tests = data.test_demands()
+    safe = data.nonphysical_tests()
+    any_limit = limits.block_all or any(
+        getattr(limits, n) is not None for n in Limits.model_fields if n not in ("block_all", "supervised", "why"))
+    blocked_t: set[str] = set()
+    for tid in evidence.load().protocols:
+        if tid in safe:
+            continue
+        if tid in tests:
+            if violations(tests[tid], limits):
+                blocked_t.add(tid)
+        elif any_limit:  # a test with no declared demands is blocked whenever any limit is active
+            blocked_t.add(tid)
+    shared = set(lib) & (set(evidence.load().protocols) | set(tests))
+    for sid in shared:  # one id, two meanings: block both so no output can be ambiguous
+        if sid in blocked_ex or sid in blocked_t:
+            blocked_ex.add(sid)
+            blocked_t.add(sid)
+
+    if decision == "defer":
+        alt_kinds = [k for k in ("positioning", "adjacent_region") if k not in alt_kinds] + alt_kinds
+        alt_kinds = [k for k in alt_kinds if k in ("positioning", "adjacent_region")]
+    if decision in ("refer", "refer_urgent"):
+        alt_kinds = []
+    alternatives = _alternatives(alt_kinds, blocked_ex, limits)
+
+    rules_text = ", ".join(f.rule for f in findings if f.decision != "proceed") or "none"
+    summary = {
+        "proceed": "Proceed: no screening rule limits testing or exercise.",
+        "modify": f"Modify: testing and exercise stay inside the limits set by {rules_text}.",
+        "defer": f"Defer: hip extensor testing and exercise wait until medically stable ({rules_text}).",
+        "refer": f"Refer: medical assessment first; nothing physical is tested or prescribed ({rules_text}).",
+        "refer_urgent": f"Urgent referral: same-day medical assessment; nothing is tested or prescribed ({rules_text}).",
+    }[decision]
+    summary += f" {len(blocked_ex)} of {len(lib)} library exercises and {len(blocked_t)} tests are blocked."
+    sources: list[str] = []
+    for f in findings:
+        sources += [s for s in f.sources if s not in sources]
+    return Screening(
+        decision=decision, findings=findings, blocked_tests=sorted(blocked_t), blocked_exercises=sorted(blocked_ex),
+        alternatives=alternatives, limits=limits, summary=summary, sources=sources)
