@@ -128,7 +128,7 @@ def lsi_chart(results: list[dict[str, Any]], target: float = 90.0) -> Markup | N
 
 def trend_chart(title: str, points: list[dict[str, Any]]) -> Markup:
     """Values over visits; the shaded band is the first value ± the minimal detectable change."""
-    width, height, pad_l, pad_b, pad_t = 320, 170, 44, 28, 14
+    width, height, pad_l, pad_b, pad_t = 320, 170, 44, 28, 16
     vals = [float(p["value"]) for p in points]
     mdc = next((p["change"]["mdc"] for p in reversed(points) if (p.get("change") or {}).get("mdc")), None)
     lo, hi = min(vals), max(vals)
@@ -138,7 +138,7 @@ def trend_chart(title: str, points: list[dict[str, Any]]) -> Markup:
     lo, hi = lo - span * 0.1, hi + span * 0.1
 
     def sx(i: int) -> float:
-        return pad_l + (width - pad_l - 14) * (i / max(len(points) - 1, 1))
+        return pad_l + 10 + (width - pad_l - 50) * (i / max(len(points) - 1, 1))
 
     def sy(v: float) -> float:
         return pad_t + (height - pad_t - pad_b) * (1 - (v - lo) / (hi - lo))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -121,14 +122,14 @@ def blocked_exercise_ids(evaluation: dict[str, Any] | None) -> dict[str, str]:
 
 
 def dose_fields(exercise: dict[str, Any]) -> dict[str, Any]:
-    """Scalar dose values of a prescribed exercise (sets, reps, load, frequency...), flattening a `dose` dict."""
-    out: dict[str, Any] = {}
-    for k, v in exercise.items():
-        if k == "dose" and isinstance(v, dict):
-            out.update({dk: dv for dk, dv in v.items() if isinstance(dv, (str, int, float, bool)) or dv is None})
-        elif k not in NOT_DOSE_KEYS and (isinstance(v, (str, int, float, bool))):
-            out[k] = v
-    return out
+    """Scalar dose values of a prescribed exercise (sets, reps, load, frequency...): its `dose` block when it has one."""
+    dose = exercise.get("dose")
+    source = dose if isinstance(dose, dict) else exercise
+    return {
+        k: v
+        for k, v in source.items()
+        if k not in NOT_DOSE_KEYS and (isinstance(v, (str, int, float, bool)) or v is None) and v not in (None, "")
+    }
 
 
 def effective_program(
@@ -180,16 +181,21 @@ def adherence(logs: list[SessionLog], today: dt.date, planned_per_week: float | 
             "total": len(logs)}
 
 
+_PER_WEEK = re.compile(r"(\d+(?:\.\d+)?)(?:\s*(?:-|to)\s*\d+(?:\.\d+)?)?\s*(?:x|times|sessions?|days?)?\s*(?:per|/|a)\s*w(?:ee)?k")
+
+
 def planned_per_week(exercises: list[dict[str, Any]]) -> float | None:
+    """Sessions a week the program asks for, read from its frequency text (e.g. '3 sessions per week')."""
     for e in exercises:
         for k, v in e["dose"].items():
-            if ("per_week" in k or k in {"frequency", "sessions_per_week"}) and isinstance(v, (int, float)):
+            if isinstance(v, (int, float)) and ("per_week" in k or k == "sessions_per_week"):
                 return float(v)
-            if "per_week" in k and isinstance(v, str):
-                try:
-                    return float(v.split("-")[-1])
-                except ValueError:
-                    continue
+            if isinstance(v, str) and ("freq" in k or "per_week" in k):
+                m = _PER_WEEK.search(v.lower())
+                if m:
+                    return float(m.group(1))
+                if "daily" in v.lower() or "every day" in v.lower():
+                    return 7.0
     return None
 
 

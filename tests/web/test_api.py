@@ -1,0 +1,109 @@
+"""JSON API: the same validation and the same evaluation document as the CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from hipext.app import evaluate_case
+from hipext.caseio import parse_case
+from hipext.core.errors import CaseInputError
+from hipext.store import repo
+
+from .conftest import EXAMPLE_HISTORY, EXAMPLE_PATIENT, csrf_of, example_visit
+
+
+@pytest.fixture()
+def api(world):
+    c = world.login(world.clinics["A"]["users"]["clinician"])
+    c.headers["X-CSRF-Token"] = csrf_of(c)
+    return c
+
+
+def _problems(data: dict) -> list[dict]:
+    with pytest.raises(CaseInputError) as exc:
+        parse_case(data)
+    return [p.as_dict() for p in exc.value.problems]
+
+
+def test_create_patient_add_visits_and_evaluate(world, api) -> None:
+    ext = f"API-{dt.datetime.now().timestamp()}"
+    r = api.post("/api/patients", json={"patient": dict(EXAMPLE_PATIENT, id=ext), "history": EXAMPLE_HISTORY})
+    assert r.status_code == 201, r.text
+    pid = r.json()["id"]
+    assert r.json()["external_id"] == ext
+    for d, right in (("2026-10-01", [150, 155, 152]), ("2026-10-29", [200, 205, 203])):
+        r = api.post(f"/api/patients/{pid}/visits", json=example_visit(d, right=right))
+        assert r.status_code == 201, r.text
+    case = api.get(f"/api/patients/{pid}/case").json()
+    assert [v["date"] for v in case["visits"]] == ["2026-10-01", "2026-10-29"]
+    r = api.get(f"/api/patients/{pid}/evaluation")
+    assert r.status_code == 200
+    expected = evaluate_case(parse_case(case), today=world.clock().date()).model_dump(mode="json")
+    assert r.json() == expected
+    assert any(res.get("lsi_percent") for res in r.json()["results"])
+    assert any((res.get("change") or {}).get("verdict") for res in r.json()["results"])
+
+
+def test_invalid_patient_gets_422_with_the_cli_problem_list(api) -> None:
+    bad = {"patient": {"id": "", "age": 300, "sex": "x", "body_mass_kg": 5}, "history": {"involved_side": "up"}}
+    r = api.post("/api/patients", json=bad)
+    assert r.status_code == 422
+    expected = _problems({"hipext_case": 1, "patient": bad["patient"], "history": bad["history"], "visits": []})
+    assert r.json()["problems"] == expected
+    paths = {p["path"] for p in r.json()["problems"]}
+    assert {"patient.age", "patient.sex", "patient.body_mass_kg", "history.involved_side"} <= paths
+
+
+def test_invalid_visit_gets_every_problem_and_saves_nothing(world, api) -> None:
+    r = api.post("/api/patients", json={"patient": dict(EXAMPLE_PATIENT, id="API-BADVISIT-" + world.backend.name)})
+    pid = r.json()["id"]
+    visit = {"date": "2026-13-01", "measurements": [
+        {"test": "hhd_hip_extension_prone_knee_flexed", "side": "right", "trials_n": [180]},
+        {"test": "no_such_test", "side": "left"},
+        {"test": "nprs", "value": 14}]}
+    r = api.post(f"/api/patients/{pid}/visits", json=visit)
+    assert r.status_code == 422
+    paths = [p["path"] for p in r.json()["problems"]]
+    assert "visits[0].date" in paths
+    assert "visits[0].measurements[1].test" in paths
+    visit["date"] = "2026-11-01"
+    r = api.post(f"/api/patients/{pid}/visits", json=visit)
+    paths = [p["path"] for p in r.json()["problems"]]
+    assert "visits[0].measurements[0].lever_arm_m" in paths
+    assert "visits[0].measurements[2].value" in paths
+    with world.session() as s:
+        assert repo.get_patient(s, world.clinics["A"]["id"], pid).visits == []
+
+
+def test_stateless_evaluate(world, api) -> None:
+    case = {"hipext_case": 1, "patient": EXAMPLE_PATIENT, "history": EXAMPLE_HISTORY,
+            "visits": [example_visit("2026-11-01")]}
+    r = api.post("/api/evaluate", json=case)
+    assert r.status_code == 200
+    assert r.json() == evaluate_case(parse_case(case), today=world.clock().date()).model_dump(mode="json")
+    case["visits"][0]["measurements"][0]["lever_arm_m"] = 7
+    r = api.post("/api/evaluate", json=case)
+    assert r.status_code == 422
+    assert r.json()["problems"] == _problems(case)
+
+
+def test_openapi_documents_the_api(world) -> None:
+    spec = world.client().get("/api/openapi.json").json()
+    for path in ("/api/patients", "/api/patients/{pid}", "/api/patients/{pid}/case", "/api/patients/{pid}/visits",
+                 "/api/patients/{pid}/evaluation", "/api/evaluate"):
+        assert path in spec["paths"], path
+    assert not any(p.startswith("/patients") for p in spec["paths"])  # HTML pages stay out of the API spec
+    assert world.client().get("/api/docs").status_code == 200
+
+
+def test_api_reads_are_audited(world, api) -> None:
+    r = api.post("/api/patients", json={"patient": dict(EXAMPLE_PATIENT, id="API-AUDIT-" + world.backend.name)})
+    pid = r.json()["id"]
+    api.get(f"/api/patients/{pid}/case")
+    with world.session() as s:
+        events = repo.audit_events(s, world.clinics["A"]["id"], patient_id=pid)
+    actions = {e.action for e in events}
+    assert {"patient.create", "case.read"} <= actions
+    assert all(e.user_id is not None and e.at.tzinfo is not None for e in events)
