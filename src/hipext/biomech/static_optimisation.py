@@ -23,7 +23,7 @@ COORD_INDEX = {"hip_flexion": 0, "hip_adduction": 1, "hip_rotation": 2, "knee_fl
 
 
 def solve_bounded_min_norm(
-    *, gains: np.ndarray, targets: np.ndarray, residual_weight: float, max_iterations: int = 100
+    *, gains: np.ndarray, targets: np.ndarray, residual_weight: float, max_iterations: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Solve min |a|^2 + rho |M - G a|^2 s.t. 0 <= a <= 1 for many frames.
 
@@ -35,6 +35,8 @@ def solve_bounded_min_norm(
         M, shape (N, k): moments (N m) the muscles should make.
     residual_weight
         rho (1/(N m)^2): cost of a squared residual moment relative to a squared activation.
+    max_iterations
+        Active-set iterations (default 4 m + 20); frames not finished are flagged in ``converged``.
 
     Returns
     -------
@@ -47,38 +49,50 @@ def solve_bounded_min_norm(
         raise ValueError(f"targets: got shape {mvec.shape}; expected {(n, k)}")
     if not residual_weight > 0:
         raise ValueError(f"residual_weight: got {residual_weight!r}; expected a positive number")
-    lower = np.zeros((n, m), dtype=bool)
+    # Primal active-set method (Nocedal & Wright, Algorithm 16.3), run for all frames at once. Start from the
+    # feasible point a = 0 with every lower bound in the working set.
+    lower = np.ones((n, m), dtype=bool)
     upper = np.zeros((n, m), dtype=bool)
+    a = np.zeros((n, m))
     eye = np.eye(k) / residual_weight
     converged = np.zeros(n, dtype=bool)
-    a = np.zeros((n, m))
-    for _ in range(max_iterations):
+    for _ in range(4 * m + 20 if max_iterations is None else int(max_iterations)):
         free = ~(lower | upper)
         gf = g * free[:, :, None]
         rhs = mvec - np.einsum("nmk,nm->nk", g, upper.astype(float))
         mat = eye[None] + np.einsum("nmk,nml->nkl", gf, gf)
         lam = np.linalg.solve(mat, rhs[:, :, None])[:, :, 0]
-        a_unc = np.einsum("nmk,nk->nm", g, lam)
-        a = np.where(free, a_unc, upper.astype(float))
-        viol_low = free & (a_unc < -1e-12)
-        viol_up = free & (a_unc > 1 + 1e-12)
-        primal_bad = (viol_low | viol_up).any(axis=1)
-        # Fix the single worst violator per frame (robust against cycling).
-        worst = np.argmax(np.where(viol_low, -a_unc, 0.0) + np.where(viol_up, a_unc - 1.0, 0.0), axis=1)
-        rows = np.flatnonzero(primal_bad)
-        w = worst[rows]
-        lower[rows, w] |= viol_low[rows, w]
-        upper[rows, w] |= viol_up[rows, w]
-        # Dual check only where primal feasible: release bounds with the wrong multiplier sign.
-        release = (~primal_bad)[:, None] & ((lower & (a_unc > 1e-12)) | (upper & (a_unc < 1 - 1e-12)))
-        rel_any = release.any(axis=1)
-        if rel_any.any():
-            score = np.where(lower & release, a_unc, 0.0) + np.where(upper & release, 1.0 - a_unc, 0.0)
-            rr = np.flatnonzero(rel_any)
-            ww = np.argmax(score[rr], axis=1)
-            lower[rr, ww] = False
-            upper[rr, ww] = False
-        converged = ~primal_bad & ~rel_any
+        gl = np.einsum("nmk,nk->nm", g, lam)  # G_i^T lambda: the free solution, and the bound multipliers' sign
+        target = np.where(free, gl, upper.astype(float))
+        p = target - a
+        # Ratio test along p for free variables that would leave [0, 1].
+        with np.errstate(divide="ignore", invalid="ignore"):
+            to_low = np.where(free & (p < -1e-15), -a / p, np.inf)
+            to_up = np.where(free & (p > 1e-15), (1.0 - a) / p, np.inf)
+        steps = np.minimum(to_low, to_up)
+        alpha = np.minimum(1.0, steps.min(axis=1))
+        active = ~converged
+        a = np.where(active[:, None], a + alpha[:, None] * p, a)
+        blocked = active & (alpha < 1.0)
+        if blocked.any():
+            rows = np.flatnonzero(blocked)
+            j = np.argmin(steps[rows], axis=1)
+            hits_low = to_low[rows, j] <= to_up[rows, j]
+            lower[rows[hits_low], j[hits_low]] = True
+            upper[rows[~hits_low], j[~hits_low]] = True
+            a[rows[hits_low], j[hits_low]] = 0.0
+            a[rows[~hits_low], j[~hits_low]] = 1.0
+        # Frames that reached their subproblem minimum: release the bound with the most negative multiplier.
+        reached = active & ~blocked
+        score = np.where(lower, gl, -np.inf)  # > 0: the objective decreases by raising a_i from 0
+        score = np.maximum(score, np.where(upper, 1.0 - gl, -np.inf))  # > 0: decreases by lowering from 1
+        best = np.argmax(score, axis=1)
+        best_score = score[np.arange(n), best]
+        release = reached & (best_score > 1e-12)
+        rows = np.flatnonzero(release)
+        lower[rows, best[rows]] = False
+        upper[rows, best[rows]] = False
+        converged |= reached & ~release
         if converged.all():
             break
     a = np.clip(a, 0.0, 1.0)
