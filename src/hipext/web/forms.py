@@ -15,19 +15,48 @@ from hipext.core import case as case_model
 SIDES = ("left", "right")
 MMT_GRADES = ["5", "5-", "4+", "4", "4-", "3+", "3", "3-", "2+", "2", "2-", "1", "0"]
 PAIN_CONTEXTS = ["worst_24h", "at_rest", "during_test", "average_week"]
-# Screening questions asked at every new visit (answers go to history.red_flags). Keys are the case file's.
-SCREENING_QUESTIONS = [
-    ("saddle_anaesthesia", "Numbness in the saddle area"),
-    ("bladder_or_bowel_change", "New bladder or bowel change"),
-    ("night_pain", "Constant pain at night, not eased by position"),
-    ("fever", "Fever or feeling systemically unwell"),
-    ("unexplained_weight_loss", "Unexplained weight loss"),
-    ("history_of_cancer", "History of cancer"),
-    ("suspected_fracture", "Fall or trauma with a suspected fracture"),
-    ("progressive_neurological_deficit", "Progressive weakness or numbness in the leg"),
-    ("calf_swelling_or_dvt_signs", "Calf swelling, warmth or tenderness"),
-    ("chest_pain_or_breathlessness", "Chest pain or breathlessness on exertion"),
-]
+# Screening questions asked at every new visit (answers go to history.red_flags). The keys are those the screening
+# rules read (data/care/screening_rules.yaml); these labels only phrase the common ones for the clinician.
+QUESTION_LABELS = {
+    "saddle_anaesthesia": "Numbness in the saddle area",
+    "bladder_or_bowel_change": "New bladder or bowel change",
+    "bilateral_leg_weakness": "Weakness in both legs",
+    "suspected_fracture": "Fall or trauma with a suspected fracture",
+    "unable_to_bear_weight": "Unable to bear weight",
+    "fever": "Fever",
+    "systemically_unwell": "Feeling systemically unwell",
+    "hot_swollen_joint": "Hot, swollen joint",
+    "calf_swelling": "Calf swelling",
+    "calf_tenderness": "Calf tenderness",
+    "history_of_cancer": "History of cancer",
+    "night_pain": "Pain at night",
+    "unexplained_weight_loss": "Unexplained weight loss",
+    "severe_pain_with_movement": "Severe pain with movement",
+    "unsafe_movement_control": "Unsafe movement control (neurological)",
+    "falls_risk": "At risk of falls",
+    "exertional_chest_pain": "Chest pain on exertion",
+    "exertional_breathlessness": "Breathlessness on exertion",
+}
+COMMON_QUESTIONS = list(QUESTION_LABELS)
+
+
+@lru_cache(maxsize=1)
+def screening_questions() -> list[tuple[str, str]]:
+    """Every red-flag key the screening rules understand, the common ones first."""
+    keys: list[str] = list(COMMON_QUESTIONS)
+    try:
+        from hipext.care import data as care_data  # noqa: PLC0415
+
+        for rule in care_data.rules():
+            for trig in rule.get("triggers") or []:
+                for k in trig.get("red_flags") or []:
+                    if k not in keys:
+                        keys.append(k)
+    except Exception:  # noqa: BLE001 - the form still asks the common questions
+        pass
+    return [(k, QUESTION_LABELS.get(k, k.replace("_", " ").capitalize())) for k in keys]
+
+
 PROM_ITEM_FALLBACK = {"lefs": 20, "hoos": 40, "hoos12": 12, "ihot12": 12, "visa_h": 8}
 
 
@@ -185,7 +214,7 @@ def history_from_form(form: dict[str, str]) -> dict[str, Any]:
     if surgery:
         h["surgery"] = surgery
     flags = {}
-    for key, _label in SCREENING_QUESTIONS:
+    for key, _label in screening_questions():
         ans = _clean(form.get(f"history.red_flags.{key}"))
         if ans in ("yes", "no"):
             flags[key] = ans == "yes"

@@ -163,7 +163,7 @@ def patient_list(request: Request, q: str | None = None, p: Principal = Depends(
 def _patient_form_ctx(values: dict[str, str] | None = None, errors: dict[str, list[str]] | None = None) -> dict:
     return {"values": values or {}, "errors": errors or {}, "activity_levels": forms.ACTIVITY_LEVELS,
             "involved_sides": forms.INVOLVED_SIDES, "restriction_kinds": forms.RESTRICTION_KINDS,
-            "screening": forms.SCREENING_QUESTIONS}
+            "screening": forms.screening_questions(), "n_common": len(forms.COMMON_QUESTIONS)}
 
 
 @router.get("/patients/new", response_class=HTMLResponse)

@@ -20,7 +20,8 @@ from hipext.store import repo
 from hipext.store.models import Patient, ProgramOverride, SessionLog
 
 NOT_DOSE_KEYS = {"id", "name", "rationale", "precautions", "sources", "notes", "targets", "taxonomy", "level",
-                 "demands", "cues", "description", "modified", "alternative_to", "phase", "reason", "why", "video"}
+                 "demands", "cues", "description", "modified", "alternative_to", "phase", "reason", "why", "video", "note",
+                 "exercise", "target", "watch_for", "emg", "regression", "progression"}
 
 
 @dataclass
@@ -147,7 +148,7 @@ def effective_program(
     for ex in program.get("exercises") or []:
         if not isinstance(ex, dict):
             continue
-        ex_id = str(ex.get("id") or ex.get("name"))
+        ex_id = str(ex.get("id") or ex.get("exercise") or ex.get("name"))
         dose = dose_fields(ex)
         changed = {}
         for (oid, f), o in latest.items():
