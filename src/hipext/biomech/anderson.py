@@ -101,7 +101,8 @@ def select_group(*, sex: str, age: int) -> tuple[AndersonParameters, list[str]]:
     elif age < 55:
         group = "18-25" if age < 40 else "55-65"
         caveats.append(
-            f"Age {age:g} lies between the Anderson 2007 groups (18-25 and 55-65 y); the nearer group ({group}) is used."
+            f"Age {age:g} lies between the Anderson 2007 groups (18-25 and 55-65 y); "
+            f"the nearer group ({group}) is used."
         )
     elif age <= 65:
         group = "55-65"

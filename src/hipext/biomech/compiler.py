@@ -94,7 +94,6 @@ def compile_model(
     qh = lo + (hi - lo) * rng.random((int(n_holdout), 4))
     held = leg.sample(qh, progress=progress)
 
-    m = len(leg.muscles)
     crosses_knee = np.abs(train["moment_arms_m"][:, :, 3]).max(axis=0) > 1e-6
     arrays: dict[str, Any] = {
         "format_version": np.array(FORMAT_VERSION),
@@ -162,13 +161,14 @@ def compile_model(
         "model_sha256": sha256_of(model_path),
         "model_family": leg.family,
         "opensim_version": str(getattr(osim, "__version__", "unknown")),
-        "compiled_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "compiled_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "format_version": FORMAT_VERSION,
         "muscles": list(leg.muscles),
         "crosses_knee": {n: bool(k) for n, k in zip(leg.muscles, crosses_knee, strict=True)},
         "coordinates": list(COORDINATES),
         "knee_convention": "knee_flexion positive in flexion; ma_knee_flexion = -dL/d(knee_flexion), positive for a "
-        "knee flexor" + ("; the model's knee_angle_r is negative in flexion and was converted" if leg.knee_sign < 0 else ""),
+        "knee flexor"
+        + ("; the model's knee_angle_r is negative in flexion and was converted" if leg.knee_sign < 0 else ""),
         "coupled_coordinates": [c.getName() for c in leg.coupled],
         "fitted_range_deg": {k: list(v) for k, v in ranges.items()},
         "sampling": {
