@@ -57,8 +57,9 @@ def main() -> None:
     q_np[: len(q_os)] = q_os
     print(f"model: {prov['model_file']} ({len(model.muscles)} hip extensors), OpenSim {prov['opensim_version']}, "
           f"compiled surrogate {model.path.name} ({model.path.stat().st_size / 1024:.0f} kB)")
-    print("poses: random, inside the fitted range "
-          + ", ".join(f"{c} {np.rad2deg(a):.0f}..{np.rad2deg(b):.0f} deg" for c, a, b in zip(COORDINATES, lo, hi, strict=True)))
+    ranges = ", ".join(f"{c} {np.rad2deg(a):.0f}..{np.rad2deg(b):.0f} deg"
+                       for c, a, b in zip(COORDINATES, lo, hi, strict=True))
+    print(f"poses: random, inside the fitted range {ranges}")
 
     # --- OpenSim: lengths + moment arms (reference protocol: hip flexion MA of all, + knee MA of hamstrings)
     knee_cross = [bool(prov["crosses_knee"][m]) for m in model.muscles]
