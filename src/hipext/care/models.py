@@ -252,7 +252,8 @@ class Aftercare(_Model):
 class Education(_Model):
     title: str
     text: str
-    reading_grade: float
+    reading_grade: float = Field(description="Flesch-Kincaid grade (textstat).")
+    grade_method: str = Field(default="", description="How syllables were counted.")
     sections: dict[str, str]
     sources: list[str] = Field(default_factory=list)
 

@@ -1,0 +1,1 @@
+"""Care: screening, exercise prescription, progression, follow-up, return to activity, aftercare and education."""

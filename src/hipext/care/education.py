@@ -1,0 +1,148 @@
+"""Patient education: a handout written for this person's case, with its reading grade measured."""
+
+from __future__ import annotations
+
+import textstat
+
+from hipext import evidence
+from hipext.care import data
+from hipext.care.context import STRENGTH_KINDS, CaseFacts, worse_than_norm
+from hipext.care.models import Education, Program
+
+_MUSCLES = {"gluteus_maximus": "buttock muscles", "hamstrings": "hamstrings", "hip_extensors": "hip muscles",
+            "whole_limb": "leg muscles", "none": "hip muscles"}
+
+
+_SYLLABLES = {"method": ""}
+
+
+def reading_grade(text: str) -> tuple[float, str]:
+    """Flesch-Kincaid grade via textstat, and how syllables were counted.
+
+    textstat looks words up in the CMU dictionary (an NLTK download) and falls back to pyphen hyphenation for
+    words it lacks. Where the dictionary is not installed and cannot be downloaded (offline clinics), textstat is
+    pointed at its pyphen fallback for every word instead of failing.
+    """
+    if not _SYLLABLES["method"]:
+        try:
+            import nltk
+
+            nltk.data.find("corpora/cmudict")
+            _SYLLABLES["method"] = "CMU dictionary with pyphen fallback"
+        except LookupError:
+            from textstat.backend.counts import _count_syllables
+
+            _count_syllables.get_cmudict = lambda lang: None  # type: ignore[assignment]
+            _SYLLABLES["method"] = "pyphen hyphenation (CMU dictionary not installed)"
+    return float(textstat.flesch_kincaid_grade(text)), _SYLLABLES["method"]
+
+
+def _plain_test(name: str) -> str:
+    return name.split(",")[0].split("(")[0].strip().lower()
+
+
+def _found(f: CaseFacts, txt: dict) -> list[str]:
+    protocols = evidence.load().protocols
+    out: list[str] = []
+    lsi_min = data.rta()["lsi"]["min_percent"]
+    said: set[str] = set()
+    for r, lsi in f.strength_lsis:
+        p = protocols[r.test]
+        muscles = _MUSCLES.get(p.bias, "hip muscles")
+        if lsi < lsi_min and muscles not in said and r.side:
+            said.add(muscles)
+            out.append(txt["weaker"].format(muscles=muscles, side=r.side, lsi=round(lsi)))
+    for r in f.latest:
+        p = protocols.get(r.test)
+        if p is None:
+            continue
+        if p.kind not in STRENGTH_KINDS and p.bias == "whole_limb" and r.norm.available and r.norm.status:
+            key = "below_norm" if worse_than_norm(r) else "within_norm"
+            out.append(txt[key].format(test=_plain_test(p.name)))
+        if r.change is not None and r.change.verdict == "real_change" and r.change.direction == "better" \
+                and p.kind != "pain":
+            out.append(txt["improved"].format(test=_plain_test(p.name)))
+    if f.latest_nprs is not None and f.latest_nprs > data.pain_model()["model"]["acceptable_max"]:
+        out.append(txt["pain_high"])
+    if f.lumbar_substitution:
+        out.append(txt["lumbar"])
+    if not out:
+        out.append(txt["none"])
+    out.append(txt["not_diagnosis"])
+    return list(dict.fromkeys(out))
+
+
+def _dose_words(ex) -> str:  # type: ignore[no-untyped-def]
+    d = ex.dose
+    if d.hold_s:
+        return f"{d.sets} sets of {d.reps} holds, {d.hold_s.replace(' s', ' seconds')} each"
+    return f"{d.sets} sets of {d.reps}"
+
+
+def handout(f: CaseFacts, program: Program) -> Education:
+    cfg = data.education()
+    s = f.screening
+    sections: dict[str, str] = {"what": " ".join(cfg["what_they_are"].split())}
+    side = f.side
+    side_phrase = f"on your {side} side" if side else "today"
+    if s.decision in ("refer_urgent", "refer", "defer"):
+        sections["found"] = cfg[s.decision]
+        if s.decision == "defer":
+            sections["plan"] = cfg["plan"]["none_defer"]
+        else:
+            sections["plan"] = cfg["plan"]["none_refer"]
+    else:
+        sections["found"] = " ".join([cfg["found"]["intro"].format(side_phrase=side_phrase),
+                                      *_found(f, cfg["found"])])
+        goals = "; ".join(f.case.patient.goals)
+        lines = [cfg["plan"]["intro"].format(goals=goals) if goals else cfg["plan"]["no_goal"]]
+        lib = data.exercises()
+        for ex in program.exercises:
+            plain = lib[ex.exercise].plain if ex.exercise in lib else ""
+            lines.append(f"{ex.name}: {_dose_words(ex)}. {plain}")
+        if not program.exercises:
+            lines.append(cfg["plan"]["none_blocked"])
+        else:
+            freq = program.exercises[0].dose.frequency.split(" ")[0].replace("-", " to ")
+            lines.append(cfg["plan"]["frequency"].format(frequency=freq))
+        if s.limits.supervised:
+            lines.append(cfg["plan"]["supervised"])
+        if f.case.history.surgery and f.rules & {"posterior_tha", "proximal_hamstring_repair", "other_surgery"}:
+            lines.append(cfg["plan"]["postop"])
+        sections["plan"] = " ".join(lines)
+        pain = [cfg["pain"]["intro"], cfg["pain"]["zones"], cfg["pain"]["morning"]]
+        if program.phase == "protect":
+            pain.append(cfg["pain"]["strict"])
+        sections["pain"] = " ".join(pain)
+    sections["help"] = " ".join([cfg["help"]["intro"], cfg["help"]["urgent"], cfg["help"]["soon"]])
+    faq = cfg["faq"]
+    postop = bool(f.case.history.surgery) and bool(f.rules & {"posterior_tha", "proximal_hamstring_repair",
+                                                               "other_surgery"})
+    safe_ctx = ""
+    if s.decision in ("refer_urgent", "refer", "defer"):
+        safe_ctx = "For you, we wait until a doctor says it is okay."
+    elif postop:
+        safe_ctx = "After your surgery, keep to your surgeon's limits."
+    elif f.rules & {"acute_hamstring_strain", "acute_gluteal_strain"}:
+        safe_ctx = "While your muscle heals, we avoid hard pulls and stretched positions."
+    elif "cardiopulmonary_limits" in f.rules:
+        safe_ctx = "Because of your heart or lung condition, we keep the effort moderate."
+    goals = "; ".join(f.case.patient.goals)
+    last_ctx = f"Keep using your strength for your goal: {goals}." if goals else ""
+    back_ctx = "We saw this in you, so keep your back still as you move." if f.lumbar_substitution \
+        else "We will watch for this."
+    drive_ctx = "After surgery, ask your surgeon when you can drive." if postop \
+        else "Heavy lifting or long standing may be harder for a while."
+    if s.decision in ("refer_urgent", "refer"):
+        keys = ["where", "cause_pain", "safe", "cost"]
+    else:
+        keys = list(faq)
+    answers = [" ".join(faq[k].format(safe_context=safe_ctx, last_context=last_ctx, back_context=back_ctx,
+                                       drive_context=drive_ctx).split()) for k in keys]
+    sections["faq"] = " ".join(answers)
+    order = ["what", "found", "plan", "pain", "help", "faq"]
+    text = "\n\n".join(sections[k] for k in order if k in sections)
+    grade, method = reading_grade(text)
+    return Education(title=cfg["title"], text=text, reading_grade=round(grade, 1), grade_method=method,
+                     sections=sections,
+                     sources=[cfg["source"], data.pain_model()["model"]["source"]])

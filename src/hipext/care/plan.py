@@ -1,0 +1,71 @@
+"""The care plan: program, progression, follow-up, return to activity, aftercare and education for one case.
+
+Called after screening and interpretation. Pure: reads only the shipped data files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hipext.care import data
+from hipext.care.aftercare import aftercare
+from hipext.care.context import facts
+from hipext.care.education import handout
+from hipext.care.models import CarePlan, PrescribedExercise, Program, Screening
+from hipext.care.prescription import choose_phase, prescribe, select
+from hipext.care.progression import assess
+from hipext.care.readiness import follow_up, return_to_activity
+from hipext.core.case import Case
+from hipext.core.evaluation import Finding, Result
+
+
+def plan_care(case: Case, results: list[Result], findings: list[Finding], screening: Screening, *,
+              today: dt.date) -> CarePlan:
+    """Build the care plan inside the screening limits."""
+    blocked_tests = set(screening.blocked_tests)
+    results = [r for r in results if r.test not in blocked_tests]
+    f = facts(case, results, findings, screening, today)
+    phase, phase_reason = choose_phase(f)
+    progression = assess(f)
+    lib = data.exercises()
+    blocked = set(screening.blocked_exercises)
+    exercises: list[PrescribedExercise] = []
+    based_on = False
+    if phase is not None:
+        families: set[str] = set()
+        chosen: list[str] = []
+        notes: dict[str, list[str]] = {}
+        for d in progression.decisions:
+            if d.outcome == "stop":
+                families.add(lib[d.exercise].family)
+                continue
+            nxt = d.next_exercise if d.outcome in ("progress", "regress") and d.next_exercise else d.exercise
+            if nxt in blocked or nxt in chosen:
+                continue
+            chosen.append(nxt)
+            families.add(lib[nxt].family)
+            notes[nxt] = [f"Continued from the last visit: {d.outcome} ({d.reason})"]
+            if d.dose_change:
+                notes[nxt].append(d.dose_change)
+        based_on = bool(chosen)
+        for ex_id in chosen:
+            exercises.append(prescribe(lib[ex_id], phase, f, notes[ex_id]))
+        size = data.dosage()["program"]["exercises_protect" if phase == "protect" else "exercises_per_program"]
+        for ex, why in select(f, phase, exclude_families=families, size=max(0, size - len(chosen))):
+            exercises.append(prescribe(ex, phase, f, why))
+        note = ("Decision support for a licensed clinician: choose, adapt or drop any item. "
+                "Every exercise passed the screening limits.")
+        if not exercises:
+            note = "No library exercise fits the phase inside the current limits; use the alternatives."
+    else:
+        note = (f"Nothing is prescribed: screening decision '{screening.decision}'. "
+                + ("Only the alternatives listed are explicitly safe." if screening.alternatives else
+                   "No exercise is explicitly safe until the medical assessment is done."))
+    srcs: list[str] = []
+    for e in exercises:
+        srcs += [s for s in e.sources if s not in srcs]
+    program = Program(phase=phase, phase_reason=phase_reason, exercises=exercises,
+                      alternatives=screening.alternatives, note=note, based_on_responses=based_on, sources=srcs)
+    return CarePlan(
+        program=program, progression=progression, follow_up=follow_up(f, phase),
+        return_to_activity=return_to_activity(f), aftercare=aftercare(f), education=handout(f, program))

@@ -1,0 +1,150 @@
+"""Immediate checks and progression: each exercise response decides progress, hold, regress or stop.
+
+Rules, in order: pain during above the acceptable zone -> stop; pain not settled by the next morning, an unfinished
+session or a compensation -> regress; pain in the acceptable (not safe) zone, missing next-morning data, or an
+objective worsening beyond the MDC -> hold; then progress only with effort headroom (or a real improvement beyond
+the MDC when effort was not recorded).
+"""
+
+from __future__ import annotations
+
+from hipext import evidence
+from hipext.care import data
+from hipext.care.context import CaseFacts, involved
+from hipext.care.models import Progression, ProgressionDecision
+from hipext.core.case import ExerciseResponse
+
+
+def pain_zone(pain: float) -> str:
+    m = data.pain_model()["model"]
+    if pain <= m["safe_max"]:
+        return "safe"
+    if pain <= m["acceptable_max"]:
+        return "acceptable"
+    return "high_risk"
+
+
+def _related_change(ex_target: str, f: CaseFacts) -> str | None:
+    """'better' or 'worse' when a related test changed beyond its MDC at the latest visit, else None."""
+    protocols = evidence.load().protocols
+    want = {"gluteus_maximus": {"gluteus_maximus", "hip_extensors"}, "hamstrings": {"hamstrings", "hip_extensors"},
+            "both": {"gluteus_maximus", "hamstrings", "hip_extensors", "whole_limb"},
+            "secondary": {"whole_limb"}}[ex_target]
+    seen = set()
+    for r in f.latest:
+        p = protocols.get(r.test)
+        if p is None or p.bias not in want or r.change is None or not involved(r, f.side):
+            continue
+        if r.change.verdict == "real_change" and r.change.direction in ("better", "worse"):
+            seen.add(r.change.direction)
+    if "worse" in seen:
+        return "worse"
+    return "better" if "better" in seen else None
+
+
+def decide(resp: ExerciseResponse, f: CaseFacts) -> ProgressionDecision:
+    lib = data.exercises()
+    ex = lib[resp.exercise]
+    blocked = set(f.screening.blocked_exercises)
+    model = data.pain_model()
+    m = model["model"]
+    pm_src = m["source"]
+    head = model["progress_when"]
+    prog = data.dosage()["progression"]
+    regress_to = ex.regression if ex.regression and ex.regression not in blocked else None
+    progress_to = ex.progression if ex.progression and ex.progression not in blocked else None
+    zone = pain_zone(resp.pain_during) if resp.pain_during is not None else None
+
+    def out(outcome: str, reason: str, nxt: str | None = None, change: str | None = None,
+            sources: list[str] | None = None) -> ProgressionDecision:
+        return ProgressionDecision(exercise=ex.id, outcome=outcome, reason=reason, next_exercise=nxt,
+                                   dose_change=change, pain_zone=zone, sources=sources or [pm_src])
+
+    if resp.pain_during is not None and zone == "high_risk":
+        return out("stop", f"Pain during the exercise was {resp.pain_during:g}/10, above the acceptable "
+                   f"{m['acceptable_max']}/10 of the pain-monitoring model (high-risk zone).",
+                   change="Stop this exercise and review it with the clinician before restarting.")
+    settled: bool | None = None
+    if resp.pain_next_morning is not None:
+        base = resp.pain_baseline if resp.pain_baseline is not None else (0 if resp.pain_next_morning == 0 else None)
+        settled = None if base is None else resp.pain_next_morning <= base
+        if settled is False:
+            return out("regress", f"Pain had not settled by the next morning ({resp.pain_next_morning:g}/10 against "
+                       f"a usual {base:g}/10); the 24-hour response says reduce the load.", regress_to,
+                       None if regress_to else "Reduce load, range or volume.")
+    if not resp.completed:
+        return out("regress", "The prescribed dose was not completed.", regress_to,
+                   None if regress_to else "Reduce load, range or volume until the dose can be completed.",
+                   ["care_hipext_seed"])
+    if resp.compensation:
+        comp = ", ".join(c.replace("_", " ") for c in resp.compensation)
+        return out("regress", f"Compensation seen ({comp}): the task exceeds current control, so the load shifts "
+                   "away from the hip extensors. Regress and re-cue.", regress_to,
+                   None if regress_to else "Reduce load or range and cue the movement.",
+                   ["care_hipext_seed", "arab2017"])
+    if zone == "acceptable":
+        return out("hold", f"Pain during was {resp.pain_during:g}/10, acceptable but above the safe zone "
+                   f"(0-{m['safe_max']}/10); it settled, so keep the same load.")
+    if settled is None:
+        return out("hold", "Next-morning pain against the usual level was not recorded, so settling cannot be "
+                   "confirmed; keep the same load.")
+    change = _related_change(ex.tags.target, f)
+    if change == "worse":
+        return out("hold", "A related strength or function test got worse beyond its measurement error; keep "
+                   "the load and review.", sources=[pm_src, "care_hipext_seed"])
+    headroom: bool | None = None
+    if resp.reps_in_reserve is not None:
+        headroom = resp.reps_in_reserve >= head["reps_in_reserve_min"]
+    elif resp.rpe is not None:
+        headroom = resp.rpe <= head["rpe_max"]
+    srcs = [pm_src, prog["source"], head["source"]]
+    if headroom is False:
+        return out("hold", f"Tolerated well, but effort is still high (RPE {resp.rpe if resp.rpe is not None else '-'}"
+                   f", reps in reserve {resp.reps_in_reserve if resp.reps_in_reserve is not None else '-'}); keep "
+                   "the load until it can be lifted for 1-2 reps beyond the target.", sources=srcs)
+    if headroom is None and change != "better":
+        return out("hold", "Tolerated well, but effort (RPE or reps in reserve) was not recorded and no related test "
+                   "improved beyond its MDC; keep the load.", sources=srcs)
+    basis = ("effort leaves room" if headroom else "a related test improved beyond its MDC")
+    reason = (f"Pain {resp.pain_during if resp.pain_during is not None else 0:g}/10 during (safe zone), settled "
+              f"by the next morning, completed without compensation, and {basis}.")
+    if progress_to:
+        return out("progress", reason, progress_to, f"Move to the next exercise; {prog['rule'][0].lower()}"
+                   f"{prog['rule'][1:]}", srcs)
+    return out("progress", reason, None, prog["rule"], srcs)
+
+
+def assess(f: CaseFacts) -> Progression:
+    visit = f.case.latest_visit
+    lib = data.exercises()
+    blocked = set(f.screening.blocked_exercises)
+    decisions, notes = [], []
+    n_blocked = 0
+    for resp in (visit.exercise_responses if visit else []):
+        if resp.exercise in blocked:
+            n_blocked += 1
+            continue
+        if resp.exercise not in lib:
+            name = "one" if resp.exercise in f.screening.blocked_tests else f"'{resp.exercise}'"
+            notes.append(f"Response {name} is not in the exercise library, so it was not assessed.")
+            continue
+        if f.screening.limits.block_all:
+            continue
+        decisions.append(decide(resp, f))
+    if n_blocked:
+        notes.append(f"{n_blocked} response(s) concern exercises now blocked by screening; they are stopped and "
+                     "listed only in screening.blocked_exercises.")
+    if f.screening.limits.block_all and visit and visit.exercise_responses:
+        notes.append("Screening stops all hip extensor exercise, so no response was used for progression.")
+    m = data.pain_model()["model"]
+    rules = [
+        f"Stop: pain during above {m['acceptable_max']}/10 ({m['zones_text']}).",
+        "Regress: " + m["next_morning_rule"] + " Also regress when the dose is not completed or a compensation is seen.",
+        f"Hold: pain during {m['safe_max']}-{m['acceptable_max']}/10, missing next-morning data, effort still high, "
+        "or a related test worse beyond its MDC.",
+        "Progress: safe-zone pain, settled next morning, completed, no compensation, and effort headroom "
+        f"({data.pain_model()['progress_when']['note']}) or a related test better beyond its MDC.",
+    ]
+    srcs = [m["source"], data.dosage()["progression"]["source"], data.pain_model()["progress_when"]["source"]]
+    return Progression(visit=visit.date if visit else None, decisions=decisions, not_assessed=notes, rules=rules,
+                       sources=srcs)

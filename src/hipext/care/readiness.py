@@ -1,0 +1,232 @@
+"""Follow-up (when to re-test and what) and return to activity (criteria, each met, not met or not yet measured)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hipext import evidence
+from hipext.care import data
+from hipext.care.context import STRENGTH_KINDS, CaseFacts, involved, worse_than_norm
+from hipext.care.models import Criterion, FollowUp, Phase, RetestItem, ReturnToActivity
+from hipext.core.evaluation import Result
+
+HAMSTRING_TESTS = ("palpation_hamstring_origin", "askling_h_test", "passive_straight_leg_raise")
+
+
+def _physical(test: str) -> bool:
+    return test not in data.nonphysical_tests()
+
+
+def follow_up(f: CaseFacts, phase: Phase | None) -> FollowUp:
+    cfg = data.follow_up()
+    rw = cfg["retest_weeks"]
+    s = f.screening
+    blocked = set(s.blocked_tests)
+    protocols = evidence.load().protocols
+    visit = f.case.latest_visit
+    base = visit.date if visit else f.today
+    rescreen_on, rescreen_reason = None, None
+    surg = f.case.history.surgery
+    if s.limits.block_all:
+        return FollowUp(
+            retest_on=None, interval_weeks=None, tests=[], rescreen_on=None,
+            rescreen_reason="Re-screen after the medical assessment or clearance that screening asked for.",
+            how=[], level="secondary", sources=["care_hipext_seed"],
+            note="No re-test is scheduled: nothing physical is tested until the screening decision is resolved.")
+    for fi in s.findings:
+        if fi.rule in ("posterior_tha", "proximal_hamstring_repair", "other_surgery") and surg and fi.decision == "modify":
+            week = (f.today - surg.date).days / 7
+            bounds: list[float] = []
+            for rec in data.precautions().values():
+                if "phases" in rec and fi.rule == "proximal_hamstring_repair" and rec["id"] == "proximal_hamstring_repair":
+                    bounds += [ph["until_week"] for ph in rec["phases"]]
+                elif rec["id"] == fi.rule and "default_weeks" in rec:
+                    bounds.append(surg.restrictions_weeks if surg.restrictions_weeks is not None else rec["default_weeks"])
+            bounds += [(r.until - surg.date).days / 7 for r in surg.restrictions if r.until]
+            ahead = sorted(b for b in bounds if b > week)
+            if ahead:
+                rescreen_on = surg.date + dt.timedelta(weeks=ahead[0])
+                rescreen_reason = "Post-operative limits change on this date; re-screen and update the program."
+        if fi.rule in ("acute_hamstring_strain", "acute_gluteal_strain") and f.case.history.onset and \
+                f.case.history.onset.date:
+            for rule in data.rules():
+                for t in rule["triggers"] if rule["id"] == fi.rule else []:
+                    if "onset_within_days" in t:
+                        d = f.case.history.onset.date + dt.timedelta(days=t["onset_within_days"] + 1)
+                        if d > f.today:
+                            rescreen_on, rescreen_reason = d, "The acute window ends; re-screen before maximal testing."
+    weeks = rw[phase] if phase else rw["restore"]
+    tests: list[RetestItem] = []
+    seen: set[str] = set()
+    for v in reversed(f.case.visits):
+        for m in v.measurements:
+            if m.test in seen or m.test in blocked:
+                continue
+            seen.add(m.test)
+            p = protocols.get(m.test)
+            reason = "Measured before: compare against the MDC." if p else "Measured before."
+            tests.append(RetestItem(test=m.test, reason=reason))
+    if phase in ("strengthen", "return_to_activity"):
+        wanted = ["hhd_hip_extension_prone_knee_flexed", "hhd_hip_extension_prone_knee_extended"]
+        if f.hamstring_case:
+            wanted += ["single_leg_bridge", *HAMSTRING_TESTS]
+        if f.sporty:
+            wanted.append("ihot12")
+        for t in wanted:
+            if t not in seen and t not in blocked and t in protocols:
+                seen.add(t)
+                tests.append(RetestItem(test=t, reason="Needed for the return-to-activity criteria."))
+    if f.case.patient.age >= data.rta()["function_norms"]["min_age"] and "chair_stand_30s" not in seen \
+            and "chair_stand_30s" not in blocked:
+        tests.append(RetestItem(test="chair_stand_30s", reason="Age-normed functional test for this age group."))
+    tests.sort(key=lambda t: _physical(t.test))
+    return FollowUp(
+        retest_on=base + dt.timedelta(weeks=weeks), interval_weeks=weeks, tests=tests,
+        rescreen_on=rescreen_on, rescreen_reason=rescreen_reason, how=list(cfg["how"]), level=rw["level"],
+        sources=[rw["source"], *rw["sources"], *cfg["how_sources"]],
+        note="Clinical default - varies by clinician and case. " + " ".join(rw["note"].split()))
+
+
+def _crit(name: str, met: bool | None, value: str | None, target: str, sources: list[str], level: str,
+          note: str | None = None) -> Criterion:
+    status = "not_yet_measured" if met is None else ("met" if met else "not_met")
+    return Criterion(name=name, met=bool(met), status=status, value=value if met is not None else "not yet measured",
+                     target=target, sources=sources, level=level, note=note)
+
+
+def _lsi_criteria(f: CaseFacts, kinds: tuple[str, ...], label: str, results: list[Result]) -> list[Criterion]:
+    cfg = data.rta()["lsi"]
+    protocols = evidence.load().protocols
+    out = []
+    for r in results:
+        p = protocols.get(r.test)
+        if p is None or p.kind not in kinds or r.lsi_percent is None or r.side is None:
+            continue
+        if f.side and r.side != f.side:
+            continue
+        out.append(_crit(f"{label}: {p.name}", r.lsi_percent >= cfg["min_percent"], f"{r.lsi_percent:.0f}%",
+                         f"limb symmetry at least {cfg['min_percent']:g}%", cfg["sources"], cfg["level"], None))
+    return out
+
+
+def return_to_activity(f: CaseFacts) -> ReturnToActivity:
+    cfg = data.rta()
+    s = f.screening
+    blocked = set(s.blocked_tests)
+    protocols = evidence.load().protocols
+    latest = f.latest
+    activity = "; ".join(f.case.patient.goals) or f.case.patient.activity_level.replace("_", " ")
+    crits: list[Criterion] = []
+    omitted = 0
+    lsi = cfg["lsi"]
+    # Screening itself.
+    # Cardiopulmonary limits shape how hard the person trains, not whether they may return to their activity.
+    open_rules = f.rules - {"cardiopulmonary_limits"}
+    crits.append(_crit("Screening allows full activity", s.decision == "proceed" or (
+        s.decision == "modify" and not open_rules), s.decision, "proceed (or only cardiopulmonary effort limits)",
+        s.sources or ["care_hipext_seed"], "secondary"))
+    strength = _lsi_criteria(f, STRENGTH_KINDS, "Strength symmetry", latest)
+    strength_tests = [t for t, p in protocols.items() if p.kind in STRENGTH_KINDS]
+    if not strength:
+        if all(t in blocked for t in strength_tests):
+            omitted += 1
+        else:
+            crits.append(_crit("Strength symmetry (hip extension)", None, None,
+                               f"limb symmetry at least {lsi['min_percent']:g}%", lsi["sources"], lsi["level"]))
+    crits += strength
+    func = _lsi_criteria(f, ("count", "time"), "Functional symmetry", latest)
+    if func:
+        crits += func
+    elif f.sporty or f.hamstring_case:
+        bilateral_func = [t for t, p in protocols.items() if p.kind in ("count",) and p.bilateral]
+        if all(t in blocked for t in bilateral_func):
+            omitted += 1
+        else:
+            crits.append(_crit("Functional symmetry (single-leg tests)", None, None,
+                               f"limb symmetry at least {lsi['min_percent']:g}%", lsi["sources"], lsi["level"]))
+    # Pain-free testing.
+    pf = cfg["pain_free_testing"]
+    visit = f.case.latest_visit
+    provoked = [m.pain_provoked for m in (visit.measurements if visit else []) if m.pain_provoked is not None
+                and m.test not in blocked]
+    during = [m.value for m in (visit.measurements if visit else []) if m.test == "nprs" and m.context == "during_test"
+              and m.value is not None]
+    if provoked or during:
+        ok = not any(provoked) and all(v == 0 for v in during)
+        value = "no pain on testing" if ok else "pain on testing"
+        crits.append(_crit("Pain-free testing", ok, value, "no pain in strength, flexibility or functional tests",
+                           [pf["source"]], pf["level"]))
+    else:
+        crits.append(_crit("Pain-free testing", None, None, "no pain in strength, flexibility or functional tests",
+                           [pf["source"]], pf["level"], "Record pain_provoked on each test, or NPRS during_test."))
+    # Function against age norms (older adults).
+    fn = cfg["function_norms"]
+    normed = [r for r in latest if protocols.get(r.test) and protocols[r.test].bias == "whole_limb"
+              and r.norm.available and r.norm.status is not None]
+    for r in normed:
+        crits.append(_crit(f"Within age norms: {protocols[r.test].name}", not worse_than_norm(r),
+                           f"{r.value} {r.unit}", r.norm.statement, r.norm.sources or [fn["source"]],
+                           r.norm.level or fn["level"]))
+    if not normed and f.case.patient.age >= fn["min_age"]:
+        if "chair_stand_30s" in blocked:
+            omitted += 1
+        else:
+            crits.append(_crit("Within age norms: 30-second chair stand test", None, None,
+                               "at or above the age and sex normal range", [fn["source"]], fn["level"]))
+    # PROM threshold.
+    if f.sporty or any(r.test == "ihot12" for r in latest):
+        ih = cfg["ihot12"]
+        r = next((r for r in latest if r.test == "ihot12" and isinstance(r.value, (int, float))), None)
+        crits.append(_crit("Self-rated hip function (iHOT-12)", None if r is None else r.value >= ih["normal_min"],
+                           None if r is None else f"{r.value:g}", f"at least {ih['normal_min']:g} (about normal)",
+                           [ih["source"]], ih["level"], ih["note"]))
+    # Hamstring-specific criteria.
+    if f.hamstring_case:
+        hs = cfg["hamstring_flexibility"]
+        for test, name, target, src, level in (
+            ("palpation_hamstring_origin", "No pain on palpation of the hamstring", "negative",
+             [pf["source"]], pf["level"]),
+            ("askling_h_test", "Askling H-test negative (return to sprinting)", "negative",
+             [cfg["askling"]["source"]], cfg["askling"]["level"]),
+        ):
+            if test in blocked:
+                omitted += 1
+                continue
+            ms = [m for m in (visit.measurements if visit else []) if m.test == test and
+                  (f.side is None or m.side in (None, f.side))]
+            met = None if not ms else all(m.result == "negative" for m in ms)
+            crits.append(_crit(name, met, None if not ms else ms[-1].result, target, src, level))
+        if "passive_straight_leg_raise" in blocked:
+            omitted += 1
+        else:
+            r = next((r for r in latest if r.test == "passive_straight_leg_raise" and r.lsi_percent is not None
+                      and (f.side is None or r.side == f.side)), None)
+            crits.append(_crit("Similar hamstring flexibility (passive straight leg raise)",
+                               None if r is None else r.lsi_percent >= hs["min_percent_of_other_side"],
+                               None if r is None else f"{r.lsi_percent:.0f}% of the other side",
+                               f"at least {hs['min_percent_of_other_side']:g}% of the other side", hs["sources"],
+                               hs["level"], hs["note"]))
+        rd = cfg["readiness"]
+        crits.append(_crit("Psychological readiness and shared clearance", None, None,
+                           "athlete ready, no apprehension; clearance by the team", rd["sources"], rd["level"],
+                           rd["note"]))
+    ready = all(c.met for c in crits) and omitted == 0
+    if s.limits.block_all:
+        summary = f"Not ready: screening decision is '{s.decision}'."
+    elif ready:
+        summary = "Ready: every criterion is met. The decision is shared with the person and the team."
+    else:
+        unmet = [c.name for c in crits if c.status == "not_met"]
+        unknown = [c.name for c in crits if c.status == "not_yet_measured"]
+        summary = "Not ready."
+        if unmet:
+            summary += f" Not met: {', '.join(unmet)}."
+        if unknown:
+            summary += f" Not yet measured: {', '.join(unknown)}."
+    if omitted:
+        summary += (f" {omitted} criterion/criteria need tests that screening has blocked; they are added when "
+                    "re-screening allows those tests.")
+    srcs: list[str] = []
+    for c in crits:
+        srcs += [x for x in c.sources if x not in srcs]
+    return ReturnToActivity(activity=activity, ready=ready, criteria=crits, summary=summary, sources=srcs)
