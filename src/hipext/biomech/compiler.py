@@ -153,7 +153,8 @@ def compile_model(
         }
     osim = leg.osim
     provenance = {
-        "source": SOURCES.get(leg.family, "user_model"),
+        "source": "rajagopallaiuhlrich2023_osim" if "laiuhlrich" in model_path.name.lower()
+        else SOURCES.get(leg.family, "user_model"),
         "level": "verified",
         "note": "Muscle parameters and curves read from the model file with the OpenSim API; surrogate coefficients "
         "fitted to OpenSim path lengths and moment arms (not clinical numbers).",
