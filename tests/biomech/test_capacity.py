@@ -103,3 +103,13 @@ def test_caveats_surface_unverified_eccentric_and_female_c1():
 def test_bad_input_names_the_field(kw, field):
     with pytest.raises(ValueError, match=field):
         _report(**kw)
+
+
+def test_knee_flexed_test_reports_gluteus_bias_from_the_model():
+    r = _report(measured_torque_nm=100.0, test_hip_flexion_deg=0.0, test_knee_flexion_deg=90.0)
+    k = r["knee_effect"]
+    assert k["ratio_to_knee_extended"] < 1
+    assert k["gluteus_maximus_share_percent"] > k["gluteus_maximus_share_percent_knee_extended"]
+    assert k["hamstrings_share_percent"] < k["hamstrings_share_percent_knee_extended"]
+    assert k["sources"]
+    assert _report()["knee_effect"] is None

@@ -273,6 +273,19 @@ def capacity_report(
             f"For this group the eccentric curve drops below isometric above about {math.degrees(below[0]):.0f} deg/s "
             "(an artefact of the unverified eccentric form)."
         )
+    knee_effect = None
+    if test_knee_flexion_deg is not None and test_hip_flexion_deg is not None:
+        knee_effect = knee_effect_at_test(hip_flexion_deg=float(test_hip_flexion_deg),
+                                          knee_flexion_deg=float(test_knee_flexion_deg))
+        if knee_effect and knee_effect["ratio_to_knee_extended"] < 0.95:
+            caveats.append(
+                f"Musculoskeletal model (RajagopalLaiUhlrich2023): at {test_hip_flexion_deg:g} deg hip flexion the "
+                f"knee-{test_knee_flexion_deg:g}-deg position leaves {100 * knee_effect['ratio_to_knee_extended']:.0f} % "
+                "of the knee-extended maximum hip extension torque; gluteus maximus makes "
+                f"{knee_effect['gluteus_maximus_share_percent']:.0f} % of it (vs "
+                f"{knee_effect['gluteus_maximus_share_percent_knee_extended']:.0f} % knee extended). "
+                "The curve is not corrected for this because the knee position of Anderson's tests was not read."
+            )
     tasks = task_rows(cap, body_mass_kg=mass)
     sources = ["anderson2007", "millard_rbdl"] + sorted({s for t in tasks for s in t["sources"]} - {"anderson2007"})
     return {
@@ -289,7 +302,46 @@ def capacity_report(
             "mode": test_mode,
         },
         "torque_angle_curve": curve,
+        "knee_effect": knee_effect,
         "tasks": tasks,
         "caveats": caveats,
         "sources": sources,
+    }
+
+
+GLMAX = ("glmax1_r", "glmax2_r", "glmax3_r")
+HAMSTRINGS = ("bflh_r", "semiten_r", "semimem_r")
+
+
+def knee_effect_at_test(*, hip_flexion_deg: float, knee_flexion_deg: float) -> dict[str, Any] | None:
+    """What the knee angle of a strength test does to hip extension torque, from the shipped musculoskeletal model.
+
+    Returns the ratio of the model's maximum isometric hip extension torque at the test knee angle to that with
+    the knee extended (same hip angle), and the gluteus maximus and hamstring shares at both; None when the
+    compiled model is unavailable. Angles are clipped to the model's fitted range.
+    """
+    try:
+        from hipext.biomech.model import HipExtensorModel, poses_from_degrees
+
+        m = HipExtensorModel.load()
+    except (OSError, ValueError, KeyError):
+        return None
+    q = poses_from_degrees(hip_flexion_deg=[hip_flexion_deg, hip_flexion_deg],
+                           knee_flexion_deg=[knee_flexion_deg, 0.0])
+    r = m.hip_extension_torque(poses_rad=q, out_of_range="clip")
+    gl = [m.muscles.index(x) for x in GLMAX if x in m.muscles]
+    ha = [m.muscles.index(x) for x in HAMSTRINGS if x in m.muscles]
+    sh = r["share_percent"]
+    return {
+        "model": m.provenance.get("model_file", "compiled model"),
+        "hip_flexion_deg": hip_flexion_deg,
+        "knee_flexion_deg": knee_flexion_deg,
+        "ratio_to_knee_extended": round(float(r["total_nm"][0] / r["total_nm"][1]), 3),
+        "gluteus_maximus_share_percent": round(float(sh[0, gl].sum()), 1),
+        "gluteus_maximus_share_percent_knee_extended": round(float(sh[1, gl].sum()), 1),
+        "hamstrings_share_percent": round(float(sh[0, ha].sum()), 1),
+        "hamstrings_share_percent_knee_extended": round(float(sh[1, ha].sum()), 1),
+        "level": "secondary",
+        "sources": ["rajagopal2016", "lai2017", "uhlrich2022"],
+        "note": "Model estimate (OpenSim RajagopalLaiUhlrich2023 muscles at full activation), not a measurement.",
     }
