@@ -44,11 +44,26 @@ def main() -> None:
     ap.add_argument("--numpy-poses", type=int, default=1_000_000)
     ap.add_argument("--force-poses", type=int, default=200)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--osim", type=Path, default=None,
+                    help="Benchmark another .osim (e.g. Rajagopal2016.osim): compiled first into a temporary file.")
+    ap.add_argument("--compile-samples", type=int, default=4000)
     args = ap.parse_args()
 
-    model = HipExtensorModel.load()
+    if args.osim is None:
+        model = HipExtensorModel.load()
+    else:
+        import tempfile
+
+        from hipext.biomech.compiler import compile_model
+
+        tmp = Path(tempfile.mkdtemp()) / (args.osim.stem + ".npz")
+        t0 = time.perf_counter()
+        compile_model(model_path=args.osim, out_path=tmp, n_samples=args.compile_samples, n_holdout=200,
+                      progress=False)
+        print(f"compiled {args.osim.name} in {time.perf_counter() - t0:.0f} s ({args.compile_samples} poses)")
+        model = HipExtensorModel.load(tmp)
     prov = model.provenance
-    osim_path = SHARED / "models" / prov["model_file"]
+    osim_path = args.osim or SHARED / "models" / prov["model_file"]
     leg = OpenSimLeg.open(osim_path, muscles=model.muscles)
     rng = np.random.default_rng(args.seed)
     lo, hi = model.range_low_rad, model.range_high_rad

@@ -206,7 +206,9 @@ def moment_arms_cmd(
         with out.open("w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
             w.writerow(header)
-            for i in range(n):
+            from tqdm import tqdm
+
+            for i in tqdm(range(n), desc="writing", unit="pose", delay=1.0, disable=n < 20000):
                 pose = [f"{v:g}" for v in q_deg[i]]
                 for j in range(k):
                     w.writerow([i, *pose, m.muscles[j], f"{lengths[i, j]:.6f}",
