@@ -278,9 +278,10 @@ def capacity_report(
         knee_effect = knee_effect_at_test(hip_flexion_deg=float(test_hip_flexion_deg),
                                           knee_flexion_deg=float(test_knee_flexion_deg))
         if knee_effect and knee_effect["ratio_to_knee_extended"] < 0.95:
+            left = 100 * knee_effect["ratio_to_knee_extended"]
             caveats.append(
                 f"Musculoskeletal model (RajagopalLaiUhlrich2023): at {test_hip_flexion_deg:g} deg hip flexion the "
-                f"knee-{test_knee_flexion_deg:g}-deg position leaves {100 * knee_effect['ratio_to_knee_extended']:.0f} % "
+                f"knee-{test_knee_flexion_deg:g}-deg position leaves {left:.0f} % "
                 "of the knee-extended maximum hip extension torque; gluteus maximus makes "
                 f"{knee_effect['gluteus_maximus_share_percent']:.0f} % of it (vs "
                 f"{knee_effect['gluteus_maximus_share_percent_knee_extended']:.0f} % knee extended). "
