@@ -1,0 +1,115 @@
+"""Property: for generated cases, no blocked test or exercise appears anywhere in the combined output, every
+prescribed exercise fits the screening limits, and referral prescribes nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hipext.care import data
+from hipext.care.guard import assert_nothing_blocked
+from hipext.care.limits import violations
+from hipext.core.case import Case
+
+from .conftest import run
+
+TODAY = dt.date(2026, 11, 20)
+FLAGS = ["saddle_anaesthesia", "bladder_or_bowel_change", "suspected_fracture", "trauma", "unable_to_bear_weight",
+         "fever", "hot_swollen_joint", "calf_swelling", "calf_tenderness", "history_of_cancer", "night_pain",
+         "unexplained_weight_loss", "constant_pain_at_rest_and_night", "severe_pain_with_movement",
+         "unsafe_movement_control", "falls_risk", "exertional_chest_pain", "exertion_monitoring_available"]
+CONDITIONS = ["hamstring_strain", "acute_hamstring_strain", "acute_gluteal_strain", "hip_osteoarthritis",
+              "proximal_hamstring_tendinopathy", "rheumatoid_flare", "stress_fracture", "low_back_pain",
+              "gluteal_tendinopathy", "hamstring_avulsion"]
+COMORBID = ["heart_failure", "copd", "diabetes", "parkinsons_disease"]
+PROCEDURES = ["total_hip_arthroplasty_posterior", "total_hip_arthroplasty_anterior", "proximal_hamstring_repair",
+              "hip_arthroscopy", "femoral_fracture_fixation"]
+EXERCISES = list(data.exercises())
+
+restriction = st.one_of(
+    st.builds(lambda k, v: {"kind": k, "value": v},
+              st.sampled_from(["hip_flexion_max_deg", "hip_adduction_max_deg", "hip_internal_rotation_max_deg"]),
+              st.sampled_from([0, 45, 70, 90, 110])),
+    st.builds(lambda k: {"kind": k}, st.sampled_from(["no_resisted_hamstring", "no_resisted_hip_extension",
+                                                      "no_eccentric", "no_impact", "no_maximal_testing",
+                                                      "knee_extension_with_hip_flexion"])),
+    st.builds(lambda v: {"kind": "weight_bearing", "value": v}, st.sampled_from(["toe_touch", "nwb", "wbat"])),
+)
+surgery = st.one_of(st.none(), st.builds(
+    lambda p, days, rs, w: {"procedure": p, "side": "left", "date": (TODAY - dt.timedelta(days=days)).isoformat(),
+                            "restrictions": rs, "restrictions_weeks": w},
+    st.sampled_from(PROCEDURES), st.integers(-10, 400), st.lists(restriction, max_size=3),
+    st.one_of(st.none(), st.integers(0, 26))))
+response = st.builds(
+    lambda ex, during, morning, base, done, rpe, comp: {
+        "exercise": ex, "pain_during": during, "pain_next_morning": morning, "pain_baseline": base,
+        "completed": done, "rpe": rpe, "compensation": comp},
+    st.sampled_from(EXERCISES), st.integers(0, 10), st.one_of(st.none(), st.integers(0, 10)),
+    st.one_of(st.none(), st.integers(0, 10)), st.booleans(), st.one_of(st.none(), st.integers(0, 10)),
+    st.sampled_from([[], ["lumbar_extension_substitution"]]))
+
+
+def _hhd(test: str, left: float, right: float) -> list[dict]:
+    return [{"test": test, "side": "left", "trials_n": [left], "lever_arm_m": 0.4},
+            {"test": test, "side": "right", "trials_n": [right], "lever_arm_m": 0.4}]
+
+
+measurements = st.builds(
+    lambda pain, l1, r1, l2, r2, slb, csts, askling: [
+        {"test": "nprs", "context": "worst_24h", "value": pain},
+        *_hhd("hhd_hip_extension_prone_knee_flexed", l1, r1),
+        *_hhd("hhd_hip_extension_prone_knee_extended", l2, r2),
+        {"test": "single_leg_bridge", "side": "left", "reps": slb[0]},
+        {"test": "single_leg_bridge", "side": "right", "reps": slb[1]},
+        {"test": "chair_stand_30s", "reps": csts},
+        {"test": "askling_h_test", "side": "right", "result": askling},
+    ],
+    st.integers(0, 10), *[st.integers(100, 400)] * 4, st.tuples(st.integers(5, 40), st.integers(5, 40)),
+    st.integers(0, 25), st.sampled_from(["positive", "negative"]))
+
+cases = st.builds(
+    lambda age, flags, conds, comorbid, surg, ms, resps, side, goals, onset_days: {
+        "hipext_case": 1,
+        "patient": {"id": "gen", "age": age, "sex": "female", "body_mass_kg": 70, "goals": goals},
+        "history": {"involved_side": side, "conditions": conds, "comorbidities": comorbid, "surgery": surg,
+                    "red_flags": {f: True for f in flags},
+                    "onset": {"date": (TODAY - dt.timedelta(days=onset_days)).isoformat()}},
+        "visits": [{"date": (TODAY - dt.timedelta(days=14)).isoformat(), "measurements": ms[:3]},
+                   {"date": TODAY.isoformat(), "measurements": ms, "exercise_responses": resps,
+                    "observations": ["lumbar_extension_substitution"] if age % 2 else []}],
+    },
+    st.integers(16, 95), st.lists(st.sampled_from(FLAGS), max_size=3, unique=True),
+    st.lists(st.sampled_from(CONDITIONS), max_size=2, unique=True),
+    st.lists(st.sampled_from(COMORBID), max_size=1), surgery, measurements,
+    st.lists(response, max_size=4, unique_by=lambda r: r["exercise"]),
+    st.sampled_from(["left", "right", "both", "none"]),
+    st.sampled_from([[], ["return to sprinting"], ["climb stairs"], ["get up from a chair"]]),
+    st.integers(0, 60))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases)
+def test_nothing_blocked_appears_and_referral_prescribes_nothing_unsafe(raw: dict) -> None:
+    case = Case.model_validate(raw)
+    s, plan, doc = run(case, TODAY)
+    assert_nothing_blocked(doc, s)
+    lib = data.exercises()
+    for ex in plan.program.exercises:
+        assert ex.exercise not in s.blocked_exercises
+        assert violations(lib[ex.exercise].demands, s.limits) == []
+        for neighbour in (ex.regression, ex.progression):
+            assert neighbour is None or neighbour not in s.blocked_exercises
+    for d in plan.progression.decisions:
+        assert d.next_exercise is None or d.next_exercise not in s.blocked_exercises
+    assert not set(t.test for t in plan.follow_up.tests) & set(s.blocked_tests)
+    if s.decision in ("refer", "refer_urgent", "defer"):
+        assert plan.program.exercises == [] and plan.program.phase is None
+        assert plan.follow_up.tests == [] and plan.progression.decisions == []
+        assert not plan.return_to_activity.ready
+        assert all(t in data.nonphysical_tests() for t in
+                   set(data.test_demands()) | set(s.blocked_tests) if t not in s.blocked_tests)
+    if s.decision in ("refer", "refer_urgent"):
+        assert s.alternatives == []
+    assert plan.education.reading_grade <= 8
