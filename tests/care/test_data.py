@@ -1,0 +1,125 @@
+"""The care data files: every number cited with a level, every source resolvable, the library complete."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from hipext.care import data
+from hipext.care.cli import exercises_command
+from hipext.evidence import bibliography_files, data_dir, read_yaml
+
+CARE_FILES = sorted(p.name for p in (data_dir() / "care").iterdir() if p.name.endswith(".yaml"))
+LEVELS = {"verified", "secondary", "clinical_default"}
+
+
+def _bibliography_ids() -> set[str]:
+    ids: set[str] = set()
+    for name in bibliography_files():
+        ids |= {r["id"] for r in read_yaml(name) or []}
+    return ids
+
+
+def _walk(x: Any, cited: bool, path: str, out: list[str]) -> None:
+    if isinstance(x, dict):
+        here = cited or ("source" in x and "level" in x)
+        if not here and any(isinstance(v, (int, float)) for v in x.values()):
+            out.append(path)
+        for k, v in x.items():
+            _walk(v, here, f"{path}.{k}", out)
+    elif isinstance(x, list):
+        for i, v in enumerate(x):
+            if isinstance(v, (int, float)) and not cited:
+                out.append(f"{path}[{i}]")
+            _walk(v, cited, f"{path}[{i}]", out)
+
+
+@pytest.mark.parametrize("name", CARE_FILES)
+def test_every_number_has_a_source_and_level(name: str) -> None:
+    uncited: list[str] = []
+    _walk(read_yaml(f"care/{name}"), False, name, uncited)
+    assert uncited == []
+
+
+@pytest.mark.parametrize("name", CARE_FILES)
+def test_every_source_resolves_and_every_level_is_known(name: str) -> None:
+    ids = _bibliography_ids()
+    bad: list[str] = []
+
+    def walk(x: Any) -> None:
+        if isinstance(x, dict):
+            for k, v in x.items():
+                if k == "source" and v not in ids:
+                    bad.append(str(v))
+                if k == "sources":
+                    bad.extend(s for s in v if s not in ids)
+                if k == "level":
+                    assert v in LEVELS, v
+                walk(v)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v)
+
+    walk(read_yaml(f"care/{name}"))
+    assert bad == []
+
+
+def test_care_bibliography_ids_are_prefixed_and_unique() -> None:
+    refs = read_yaml("evidence/bibliography_care.yaml")
+    ids = [r["id"] for r in refs]
+    assert len(ids) == len(set(ids))
+    assert all(i.startswith("care_") for i in ids)
+
+
+def test_library_has_forty_exercises_covering_every_axis() -> None:
+    lib = data.exercises()
+    assert len(lib) >= 40
+    axes = {"target": {"gluteus_maximus", "hamstrings", "both", "secondary"}, "chain": {"open", "closed"},
+            "contraction": {"isometric", "concentric", "eccentric", "mixed"}, "knee": {"flexed", "extended"},
+            "quality": {"strength", "endurance", "power"}}
+    for axis, values in axes.items():
+        assert {getattr(e.tags, axis) for e in lib.values()} == values, axis
+    families = {e.family for e in lib.values()}
+    for fam in ("bridge", "hip_thrust", "step_up", "split_squat", "sit_to_stand", "deadlift", "nordic", "sprint",
+                "plyometric", "prone_hip_extension", "gluteal_isometric"):
+        assert fam in families, fam
+
+
+def test_emg_values_are_only_the_published_ones() -> None:
+    published = {("care_macadam2019", 54.2), ("care_macadam2019", 86), ("care_macadam2019", 106.2),
+                 ("care_neto2020", 75.41), ("care_neto2020", 125.09), ("care_neto2020", 70), ("care_neto2020", 66.5),
+                 ("care_neto2020", 71.34), ("care_neto2020", 61.02), ("care_neto2020", 53.10),
+                 ("care_neto2020", 40.54), ("care_mccurdy2018", 65.6), ("care_mccurdy2018", 40.1),
+                 ("care_mccurdy2018", 40.5), ("care_mccurdy2018", 29.9), ("care_mccurdy2018", 24.4),
+                 ("care_macaskill2014", 28.7), ("care_macaskill2014", 31), ("care_macaskill2014", 100.7),
+                 ("care_ijspt2014_commentary", 25), ("care_ijspt2014_commentary", 59),
+                 ("care_ijspt2014_commentary", 56), ("care_boren2011", 81)}
+    seen = {(e.source, e.percent_mvic) for ex in data.exercises().values() for e in ex.emg
+            if e.percent_mvic is not None}
+    assert seen <= published
+
+
+def test_progression_ladders_stay_in_the_library() -> None:
+    lib = data.exercises()
+    for ex in lib.values():
+        assert ex.regression != ex.id and ex.progression != ex.id
+
+
+def test_every_protocol_has_declared_demands_or_is_nonphysical() -> None:
+    from hipext import evidence
+
+    known = set(data.test_demands()) | data.nonphysical_tests()
+    assert set(evidence.load().protocols) <= known
+
+
+def test_exercises_command_lists_the_library_as_table_and_json() -> None:
+    table = exercises_command("table")
+    assert "single_leg_bridge" in table and "54.2 (care_macadam2019)" in table
+    items = json.loads(exercises_command("json"))
+    assert len(items) == len(data.exercises())
+    assert {"id", "name", "tags", "demands", "regression", "progression", "emg", "cues", "compensations"} <= set(
+        items[0])
+    with pytest.raises(ValueError):
+        exercises_command("xml")
