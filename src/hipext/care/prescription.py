@@ -111,6 +111,8 @@ def _score(ex: Exercise, phase: Phase, pref: dict[str, Any], f: CaseFacts) -> tu
                                              _very_high(e.percent_mvic)) for e in ex.emg):
         score += 1
         why.append("Published EMG shows very high gluteus maximus activation.")
+    if f.case.patient.age >= data.rta()["function_norms"]["min_age"] and ex.tags.chain == "closed":
+        score += 1  # older adults: closed-chain tasks resemble the daily activities at stake
     if f.lumbar_substitution and "lumbar extension substitution" in ex.compensations and ex.tags.chain == "open":
         score -= 1
     return score, why
@@ -170,7 +172,9 @@ def dose_for(ex: Exercise, phase: Phase, f: CaseFacts) -> Dose:
     sets = _rng(vol["sets"]) if vol else "1-3"
     reps = _rng(vol["reps"]) if vol and "reps" in vol else None
     hold = _rng(vol["hold_s"], " s") if vol and "hold_s" in vol else None
-    if ex.demands.load == "bodyweight":
+    if quality == "isometric":
+        load = "Submaximal, pain-free hold; no added load."
+    elif ex.demands.load == "bodyweight":
         load = "Bodyweight; choose the easiest version that lets you finish every repetition with good form."
         if reps and quality != "power":
             load = f"Bodyweight; pick a version where {reps} repetitions is close to your limit."
