@@ -123,3 +123,22 @@ def test_exercises_command_lists_the_library_as_table_and_json() -> None:
         items[0])
     with pytest.raises(ValueError):
         exercises_command("xml")
+
+
+def test_register_adds_the_exercises_command() -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from hipext.care.cli import register
+
+    app = typer.Typer()
+    register(app)
+
+    @app.command()
+    def other() -> None:  # a second command keeps Typer in multi-command mode
+        pass
+
+    res = CliRunner().invoke(app, ["exercises", "--format", "json"])
+    assert res.exit_code == 0 and json.loads(res.output)[0]["id"] == "gluteal_set"
+    res = CliRunner().invoke(app, ["exercises", "--format", "xml"])
+    assert res.exit_code == 2

@@ -42,3 +42,8 @@ def exercises(format: str = typer.Option("table", "--format", "-f", help="table 
 
 app = typer.Typer(add_completion=False)
 app.command(name="exercises")(exercises)
+
+
+def register(main_app: typer.Typer) -> None:
+    """Add `exercises` to the main CLI."""
+    main_app.command(name="exercises")(exercises)
