@@ -113,3 +113,40 @@ def test_knee_flexed_test_reports_gluteus_bias_from_the_model():
     assert k["hamstrings_share_percent"] < k["hamstrings_share_percent_knee_extended"]
     assert k["sources"]
     assert _report()["knee_effect"] is None
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sex=st.sampled_from(["male", "female"]),
+    age=st.integers(min_value=18, max_value=90),
+    mass=st.floats(min_value=40, max_value=140),
+    torque=st.floats(min_value=20, max_value=400),
+    hip=st.floats(min_value=-10, max_value=100),
+    mode_speed=st.sampled_from([("isometric", 0.0), ("concentric", 30.0), ("concentric", 120.0),
+                                ("eccentric", 60.0)]),
+)
+def test_scaling_invariants(sex, age, mass, torque, hip, mode_speed):
+    mode, speed = mode_speed
+    cap = person_capacity(sex=sex, age=age, body_mass_kg=mass, height_m=1.7, measured_torque_nm=torque,
+                          test_hip_flexion_deg=hip, test_velocity_deg_s=speed, test_mode=mode)
+    sign = {"isometric": 0.0, "concentric": 1.0, "eccentric": -1.0}[mode]
+    w = sign * math.radians(speed)
+    # reproduces the measurement, and doubling the measured torque doubles the whole surface
+    assert float(cap.torque_nm(hip_flexion_rad=math.radians(hip), extension_velocity_rad_s=w)) == pytest.approx(torque)
+    cap2 = person_capacity(sex=sex, age=age, body_mass_kg=mass, height_m=1.7, measured_torque_nm=2 * torque,
+                           test_hip_flexion_deg=hip, test_velocity_deg_s=speed, test_mode=mode)
+    angles = [math.radians(a) for a in (-20, 30, 90)]
+    for a in angles:
+        assert float(cap2.torque_nm(hip_flexion_rad=a)) == pytest.approx(2 * float(cap.torque_nm(hip_flexion_rad=a)))
+        # concentric at or below isometric
+        iso = float(cap.torque_nm(hip_flexion_rad=a))
+        assert float(cap.torque_nm(hip_flexion_rad=a, extension_velocity_rad_s=1.0)) <= iso
+
+
+def test_eccentric_oddity_of_young_women_is_reported():
+    text = " ".join(_report(sex="female", age=20)["caveats"])
+    assert "eccentric curve peaks at" in text and "unverified" in text

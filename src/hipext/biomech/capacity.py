@@ -265,14 +265,17 @@ def capacity_report(
             "less, so the measured torque mostly reflects gluteus maximus and underestimates whole-extensor capacity."
         )
     caveats.extend(anderson.data_caveats())
-    # Speed above which the (unverified) eccentric curve falls below isometric.
-    ws = np.linspace(0, 8, 801)
-    below = ws[(params.velocity_factor(-ws) < 1.0) & (ws > 0)]
-    if below.size:
-        caveats.append(
-            f"For this group the eccentric curve drops below isometric above about {math.degrees(below[0]):.0f} deg/s "
-            "(an artefact of the unverified eccentric form)."
-        )
+    # Where the (unverified) eccentric curve peaks and where it falls below isometric.
+    ws = np.linspace(0, 8, 1601)
+    f_ecc = params.velocity_factor(-ws)
+    i_max = int(np.argmax(f_ecc))
+    below = ws[(f_ecc < 1.0) & (ws > ws[i_max])]
+    caveats.append(
+        f"For this group the eccentric curve peaks at {f_ecc[i_max]:.3f} x isometric at "
+        f"{math.degrees(ws[i_max]):.0f} deg/s"
+        + (f" and falls below isometric above about {math.degrees(below[0]):.0f} deg/s" if below.size else "")
+        + " (behaviour of the unverified eccentric form, not a measured finding)."
+    )
     knee_effect = None
     if test_knee_flexion_deg is not None and test_hip_flexion_deg is not None:
         knee_effect = knee_effect_at_test(hip_flexion_deg=float(test_hip_flexion_deg),
