@@ -120,3 +120,32 @@ def test_surgeon_can_lift_a_default_and_planned_surgery_is_not_post_operative() 
     assert lifted.limits.eccentric is None
     planned = screen(case([], date="2027-01-10"), today=today)
     assert planned.decision == "proceed"
+
+
+def _history_case(**history: object) -> Case:
+    return Case.model_validate({"hipext_case": 1, "patient": {"id": "x", "age": 50, "sex": "male",
+                                                              "body_mass_kg": 80}, "history": history})
+
+
+def test_negated_or_past_conditions_do_not_trigger_rules() -> None:
+    today = dt.date(2026, 11, 20)
+    assert screen(_history_case(conditions=["cauda_equina_ruled_out"]), today=today).decision == "proceed"
+    assert screen(_history_case(conditions=["healed_stress_fracture"]), today=today).decision == "proceed"
+    assert screen(_history_case(conditions=["stress_fracture"]), today=today).decision == "refer"
+
+
+def test_procedure_words_match_whole_words() -> None:
+    today = dt.date(2026, 11, 20)
+    s = screen(_history_case(surgery={"procedure": "posterior pathological fracture fixation",
+                                      "date": "2026-11-01"}), today=today)
+    assert [f.rule for f in s.findings] == ["other_surgery"]
+    s = screen(_history_case(surgery={"procedure": "posterior THA", "date": "2026-11-01"}), today=today)
+    assert [f.rule for f in s.findings] == ["posterior_tha"]
+
+
+def test_old_surgery_without_restrictions_does_not_hold_the_person_back() -> None:
+    today = dt.date(2026, 11, 20)
+    recent = screen(_history_case(surgery={"procedure": "knee arthroscopy", "date": "2026-11-01"}), today=today)
+    assert recent.decision == "modify" and "Obtain the surgeon's restrictions" in recent.findings[0].action
+    old = screen(_history_case(surgery={"procedure": "knee arthroscopy", "date": "2016-11-01"}), today=today)
+    assert old.decision == "proceed"

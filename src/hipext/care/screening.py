@@ -31,6 +31,20 @@ def norm(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
+# Words that turn a recorded condition into a negative or past finding ("cauda_equina_ruled_out",
+# "healed_stress_fracture", "history_of_septic_arthritis"); such entries do not trigger screening rules.
+_NEGATING = {"no", "not", "ruled", "excluded", "resolved", "healed", "previous", "prior", "old", "history"}
+
+
+def _current(terms: list[str]) -> list[str]:
+    return [t for t in terms if not _NEGATING & set(t.split("_"))]
+
+
+def _has_word(text: str, word: str) -> bool:
+    """Whole-word match for short words (so 'tha' is not found in 'pathological'), substring for longer ones."""
+    return word in text.split("_") if len(word) <= 4 else word in text
+
+
 def _restriction_limits(r: Restriction) -> dict[str, Any]:
     """Limit mapping for one surgeon's restriction; value False / 'allowed' lifts a default of that kind."""
     v = r.value
@@ -66,8 +80,8 @@ class _Context:
         self.case = case
         self.today = today
         self.flags = {norm(k) for k, v in h.red_flags.items() if v}
-        self.terms = [norm(t) for t in h.conditions + h.presentation]
-        self.comorbid = [norm(t) for t in h.comorbidities + h.conditions]
+        self.terms = _current([norm(t) for t in h.conditions + h.presentation])
+        self.comorbid = _current([norm(t) for t in h.comorbidities + h.conditions])
         self.procedure = norm(h.surgery.procedure) if h.surgery else None
         latest = case.latest_visit
         pains = [m.value for m in (latest.measurements if latest else []) if m.test == "nprs" and m.value is not None]
@@ -85,8 +99,7 @@ class _Context:
             if key == "comorbidities" and not any(t in x for t in want for x in self.comorbid):
                 return False
             if key == "procedure" and not (
-                self.procedure and any(all(w in self.procedure.split("_") or w in self.procedure for w in g)
-                                       for g in want)):
+                self.procedure and any(all(_has_word(self.procedure, w) for w in g) for g in want)):
                 return False
             if key == "surgery" and self.procedure is None:
                 return False
@@ -185,6 +198,14 @@ def _postop(rule: dict[str, Any], case: Case, today: dt.date) -> tuple[dict[str,
     if explicit:
         when += ("; " if when else "") + "surgeon's restrictions applied"
     if not merged:
+        horizon = _longest_default_weeks()
+        if rec is None and not s.restrictions and week >= horizon:
+            return {}, ScreeningFinding(
+                rule=rule["id"], decision="proceed",
+                action="No restrictions recorded; confirm with the surgeon that none remain.",
+                reason=(f"Surgery ('{s.procedure}') was {_weeks(days)} weeks ago, beyond the longest default "
+                        f"precaution period in hipext's evidence files ({horizon:g} weeks)."),
+                sources=sources, level=level)
         if rec is None and not s.restrictions:
             return {}, ScreeningFinding(
                 rule=rule["id"], decision="modify",
@@ -199,6 +220,14 @@ def _postop(rule: dict[str, Any], case: Case, today: dt.date) -> tuple[dict[str,
         rule=rule["id"], decision="modify",
         action=f"{rule['action']} Active limits: {_describe(merged)}.",
         reason=f"{rule['reason']} ({when}).", sources=sorted(set(sources), key=sources.index), level=level)
+
+
+def _longest_default_weeks() -> float:
+    weeks = [0.0]
+    for rec in data.precautions().values():
+        weeks.append(rec.get("default_weeks", 0))
+        weeks += [ph["until_week"] for ph in rec.get("phases", [])]
+    return max(weeks)
 
 
 _ALTERNATIVE_TEXT = {
