@@ -172,6 +172,18 @@ def compile_model(
         + ("; the model's knee_angle_r is negative in flexion and was converted" if leg.knee_sign < 0 else ""),
         "coupled_coordinates": [c.getName() for c in leg.coupled],
         "fitted_range_deg": {k: list(v) for k, v in ranges.items()},
+        "muscle_parameters": {
+            name: {
+                "max_isometric_force_n": round(float(params["max_isometric_force_n"][j]), 4),
+                "optimal_fiber_length_m": round(float(params["optimal_fiber_length_m"][j]), 6),
+                "tendon_slack_length_m": round(float(params["tendon_slack_length_m"][j]), 6),
+                "pennation_at_optimal_deg": round(float(np.rad2deg(params["pennation_at_optimal_rad"][j])), 3),
+                "max_contraction_velocity_lopt_per_s": float(params["max_contraction_velocity_lopt_per_s"][j]),
+                "rigid_tendon": bool(params["rigid_tendon"][j]),
+                "muscle_class": str(params["muscle_class"][j]),
+            }
+            for j, name in enumerate(leg.muscles)
+        },
         "sampling": {
             "design": "Latin hypercube with Chebyshev spacing",
             "n_samples": int(n_samples),
