@@ -79,6 +79,8 @@ def test_case_file(path: Path) -> None:
         assert [a.kind for a in s.alternatives] == exp["alternatives"]
     for kind in exp.get("considerations_include", []):
         assert kind in [c.kind for c in plan.aftercare.considerations], kind
+    for kind in exp.get("considerations_exclude", []):
+        assert kind not in [c.kind for c in plan.aftercare.considerations], kind
     if "dose_effort_contains" in exp:
         assert plan.program.exercises
         assert all(exp["dose_effort_contains"] in e.dose.effort for e in plan.program.exercises)

@@ -37,6 +37,8 @@ def _holds(when: dict, f: CaseFacts) -> bool:
             spine = slump or back or f.lumbar_substitution
             if spine != want:
                 return False
+        if key == "no_surgery" and (h.surgery is None) != want:
+            return False
         if key == "rule" and want not in f.rules:
             return False
     return True

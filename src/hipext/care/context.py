@@ -34,6 +34,7 @@ class CaseFacts:
     gluteal_deficit: bool = False
     function_deficit: bool = False
     stairs_goal: bool = False
+    walking_goal: bool = False
     sit_to_stand_goal: bool = False
     lumbar_substitution: bool = False
     latest_nprs: float | None = None
@@ -72,6 +73,7 @@ def facts(case: Case, results: list[Result], findings: list[Finding], screening:
     f.sporty = case.patient.activity_level in ("competitive_sport", "elite_sport") or any(
         w in goals for w in SPORT_WORDS)
     f.stairs_goal = "stair" in goals or "climb" in goals
+    f.walking_goal = any(w in goals for w in ("walk", "hike", "shops", "shopping"))
     f.sit_to_stand_goal = any(w in goals for w in ("chair", "stand_up", "get_up", "standing_up", "toilet"))
     terms = " ".join(norm(t) for t in h.conditions + h.presentation)
     procedure = norm(h.surgery.procedure) if h.surgery else ""

@@ -39,8 +39,10 @@ def choose_phase(f: CaseFacts) -> tuple[Phase | None, str]:
         return "restore", "Restore: supervised work in stable positions while movement control is unsafe."
     if active_postop and lim.impact in ("none", None) and "posterior_tha" in f.rules:
         return "restore", "Restore: within post-operative hip precautions."
-    if f.function_deficit and f.case.patient.activity_level == "sedentary":
-        return "restore", "Restore: functional tests are below age norms in a sedentary person; build tolerance first."
+    older = f.case.patient.age >= data.rta()["function_norms"]["min_age"]
+    if f.function_deficit and (older or f.case.patient.activity_level == "sedentary"):
+        return "restore", ("Restore: functional tests are below age norms; build tolerance with task practice "
+                           "before heavier loading.")
     lsi_min = data.rta()["lsi"]["min_percent"]
     lsis = [v for _, v in f.strength_lsis]
     can_rta = lim.impact in (None, "high") and lim.effort in (None, "maximal")
@@ -61,11 +63,12 @@ def choose_phase(f: CaseFacts) -> tuple[Phase | None, str]:
 
 def _preferences(f: CaseFacts, phase: Phase) -> dict[str, Any]:
     pref: dict[str, Any] = {"targets": set(), "knee": None, "tasks": set(), "quality": None, "primary": None,
-                            "eccentric_hamstring": False}
+                            "eccentric_hamstring": False, "secondary_tasks": set(), "irritable": False}
     if f.hamstring_irritable:
         pref["targets"] |= {"gluteus_maximus"}
         pref["primary"] = "gluteus_maximus"
         pref["knee"] = "flexed"
+        pref["irritable"] = True
     elif f.hamstring_deficit or (f.hamstring_case and phase in ("strengthen", "return_to_activity")):
         pref["targets"] |= {"hamstrings", "both"}
         pref["primary"] = "hamstrings"
@@ -75,8 +78,12 @@ def _preferences(f: CaseFacts, phase: Phase) -> dict[str, Any]:
         pref["primary"] = pref["primary"] or "gluteus_maximus"
     if f.function_deficit or f.sit_to_stand_goal:
         pref["tasks"].add("sit_to_stand")
+    if f.function_deficit:
+        pref["secondary_tasks"] = {"stairs", "gait"}
     if f.stairs_goal:
         pref["tasks"].add("stairs")
+    if f.walking_goal:
+        pref["tasks"].add("gait")
     if f.sporty and phase == "return_to_activity":
         pref["tasks"] |= {"running", "jumping"}
     pref["quality"] = {"protect": "endurance", "restore": "endurance", "strengthen": "strength",
@@ -91,7 +98,10 @@ def _score(ex: Exercise, phase: Phase, pref: dict[str, Any], f: CaseFacts) -> tu
     if ex.tags.target in pref["targets"]:
         score += 3 if ex.tags.target == pref["primary"] else 1.5
         label = {"both": "gluteus maximus and hamstrings"}.get(ex.tags.target, ex.tags.target.replace("_", " "))
-        why.append(f"Targets {label}, where the deficit or need is.")
+        if pref["irritable"]:
+            why.append(f"Works {label} while sparing the irritable hamstrings.")
+        else:
+            why.append(f"Targets {label}, where the deficit or need is.")
     if pref["eccentric_hamstring"] and ex.tags.target == "hamstrings" and ex.demands.eccentric:
         score += 1
         why.append("Eccentric hamstring loading for a hamstring deficit (eccentric demands matter in hamstring "
@@ -105,8 +115,13 @@ def _score(ex: Exercise, phase: Phase, pref: dict[str, Any], f: CaseFacts) -> tu
             why.append("Closed-chain sit-to-stand practice: functional tests are below age norms.")
         else:
             why.append(f"Practises the person's goal task ({ex.task.replace('_', ' ')}).")
+    elif ex.task in pref["secondary_tasks"]:
+        score += 2
+        why.append(f"Task practice ({ex.task}) for functional tests below age norms.")
     if ex.tags.quality == pref["quality"]:
         score += 1
+    if ex.tags.contraction == "isometric" and phase != "protect":
+        score -= 1  # holds are the starting point; past the protect phase, movement comes first
     if any(e.band == VERY_HIGH_EMG_BAND or (e.percent_mvic is not None and e.band is None and
                                              _very_high(e.percent_mvic)) for e in ex.emg):
         score += 1
@@ -203,12 +218,20 @@ def dose_for(ex: Exercise, phase: Phase, f: CaseFacts) -> Dose:
     else:
         effort = "Finish each set with 1-2 good repetitions left in reserve."
     rest = _rng([x for x in rest_row["rest_s"]], " s") if rest_row else "as needed"
+    if ex.task == "gait":  # walking practice is dosed by time and tolerance, not sets and repetitions
+        sets, reps, hold = "1", None, None
+        load = "Walking practice; build the time up gradually while pain stays in the safe or acceptable zone."
+        rest = "as needed"
+        sources.append("care_clinical_default")
+        levels.append("clinical_default")
     freq = _rng(freq_row["frequency_per_week"], " sessions a week")
     prog = cfg["progression"]
     sources.append(prog["source"])
     note = None
     if any(r["level"] != "verified" for r in (vol, main) if r):
         note = "Rows marked secondary or clinical default are not verified in the primary source."
+    if ex.task == "gait":
+        note = "Clinical default - varies by clinician and case: no walking dose was found in the evidence files."
     if quality == "isometric":
         note = "Clinical default - varies by clinician and case: no isometric dose was found in the evidence files."
     return Dose(sets=sets, reps=reps, hold_s=hold, load=load, effort=effort, rest=rest, frequency=freq,

@@ -10,6 +10,7 @@ from hipext.care.context import STRENGTH_KINDS, CaseFacts, involved, worse_than_
 from hipext.care.models import Criterion, FollowUp, Phase, RetestItem, ReturnToActivity
 from hipext.core.evaluation import Result
 
+DAYS_PER_MONTH = 365.25 / 12  # calendar conversion, not a clinical number
 HAMSTRING_TESTS = ("palpation_hamstring_origin", "askling_h_test", "passive_straight_leg_raise")
 
 
@@ -206,6 +207,14 @@ def return_to_activity(f: CaseFacts) -> ReturnToActivity:
                                None if r is None else f"{r.lsi_percent:.0f}% of the other side",
                                f"at least {hs['min_percent_of_other_side']:g}% of the other side", hs["sources"],
                                hs["level"], hs["note"]))
+        surg = f.case.history.surgery
+        if surg and "hamstring" in surg.procedure.lower():
+            pr = cfg["phr_return"]
+            months = (f.today - surg.date).days / DAYS_PER_MONTH
+            lo = pr["sport_months"][0]
+            crits.append(_crit("Time since proximal hamstring repair (return to sport)", months >= lo,
+                               f"{months:.1f} months", f"at least {lo:g} months (example protocol; the surgeon decides)",
+                               [pr["source"]], pr["level"], pr["note"]))
         rd = cfg["readiness"]
         crits.append(_crit("Psychological readiness and shared clearance", None, None,
                            "athlete ready, no apprehension; clearance by the team", rd["sources"], rd["level"],
