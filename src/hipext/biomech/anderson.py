@@ -91,7 +91,7 @@ def select_group(*, sex: str, age: int) -> tuple[AndersonParameters, list[str]]:
     s = _normalise_sex(sex)
     if not isinstance(age, (int, float, np.integer, np.floating)) or not (1 <= float(age) <= 120):
         raise ValueError(f"age: got {age!r}; expected years between 1 and 120")
-    age = float(age)
+    age = float(age)  # type: ignore[assignment]
     caveats: list[str] = []
     if age < 18:
         group = "18-25"

@@ -376,7 +376,7 @@ def task_cmd(
         _check_out(plot, (".png", ".svg"), "--plot")
         _check_out(csv_out, (".csv",), "--csv")
         _check_out(json_out, (".json",), "--json")
-        person = dict(sex=sex, age=age, body_mass_kg=mass_kg, height_m=height_m,
+        person: dict[str, Any] = dict(sex=sex, age=age, body_mass_kg=mass_kg, height_m=height_m,
                       measured_torque_nm=measured_torque_nm, test_hip_flexion_deg=test_hip_flexion_deg,
                       test_velocity_deg_s=test_velocity_deg_s, test_mode=test_mode)
         if (kinematics is None) != (moments is None):
@@ -406,6 +406,7 @@ def task_cmd(
             if plot:
                 _plot_tasks(plot, rep)
             return
+        assert moments is not None
         _task_cycle(person, kinematics, moments, side, muscles, model, csv_out, json_out, plot, person_capacity)
 
     _run(go)

@@ -70,13 +70,13 @@ def compile_model(
     degree_hip, degree_knee
         Total polynomial degree for muscles that do not / do cross the knee.
     """
-    for name, v, low in (("n_samples", n_samples, 100), ("n_holdout", n_holdout, 10)):
-        if int(v) < low:
-            raise ValueError(f"{name}: got {v!r}; expected at least {low}")
-    for name, v in (("degree_hip", degree_hip), ("degree_knee", degree_knee)):
-        if not 1 <= int(v) <= 10:
-            raise ValueError(f"{name}: got {v!r}; expected 1 to 10")
-    ranges = dict(DEFAULT_RANGE_DEG)
+    for name, count, low in (("n_samples", n_samples, 100), ("n_holdout", n_holdout, 10)):
+        if int(count) < low:
+            raise ValueError(f"{name}: got {count!r}; expected at least {low}")
+    for name, deg in (("degree_hip", degree_hip), ("degree_knee", degree_knee)):
+        if not 1 <= int(deg) <= 10:
+            raise ValueError(f"{name}: got {deg!r}; expected 1 to 10")
+    ranges: dict[str, tuple[float, float]] = dict(DEFAULT_RANGE_DEG)
     for k, v in (range_deg or {}).items():
         if k not in ranges:
             raise ValueError(f"range_deg: unknown coordinate {k!r}; expected one of {', '.join(COORDINATES)}")
@@ -140,16 +140,16 @@ def compile_model(
     lengths, mas = rt.lengths_and_moment_arms(poses_rad=qh)
     e_len = lengths - held["lengths_m"]
     e_ma = mas - held["moment_arms_m"]
-    fit_error = {}
-    for j, name in enumerate(leg.muscles):
+    fit_error: dict[str, dict[str, float]] = {}
+    for k_m, name in enumerate(leg.muscles):
         fit_error[name] = {
-            "length_rms_mm": round(float(np.sqrt(np.mean(e_len[:, j] ** 2)) * 1e3), 4),
-            "length_max_mm": round(float(np.abs(e_len[:, j]).max() * 1e3), 4),
+            "length_rms_mm": round(float(np.sqrt(np.mean(e_len[:, k_m] ** 2)) * 1e3), 4),
+            "length_max_mm": round(float(np.abs(e_len[:, k_m]).max() * 1e3), 4),
             **{
                 f"ma_{c}_rms_mm": round(float(np.sqrt(np.mean(e_ma[:, j, k] ** 2)) * 1e3), 4)
                 for k, c in enumerate(COORDINATES)
             },
-            "ma_max_mm": round(float(np.abs(e_ma[:, j]).max() * 1e3), 4),
+            "ma_max_mm": round(float(np.abs(e_ma[:, k_m]).max() * 1e3), 4),
         }
     osim = leg.osim
     provenance = {

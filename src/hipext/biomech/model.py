@@ -22,7 +22,7 @@ from hipext.biomech.curves import DeGrooteCurves, TableCurves
 COORDINATES = ("hip_flexion", "hip_adduction", "hip_rotation", "knee_flexion")
 DEFAULT_MODEL_FILE = "rajagopal_lai_uhlrich2023_hip_extensors.npz"
 CHUNK = 4096
-BISECTION_STEPS = 48
+BISECTION_STEPS = 32
 OutOfRange = Literal["clip", "raise", "extrapolate"]
 
 
@@ -229,8 +229,10 @@ class HipExtensorModel:
         lopt, lts, f0 = self.optimal_fiber_length_m, self.tendon_slack_length_m, self.max_isometric_force_n
         h = lopt * np.sin(self.pennation_at_optimal_rad)
         vmax = self.max_contraction_velocity_lopt_per_s * lopt
-        lf_min = (self._tables.min_fiber_length_m if isinstance(c, TableCurves) and self._tables is not None
-                  else np.maximum(c.min_norm_fiber_length * lopt, h * 1.0001))
+        if isinstance(c, TableCurves):
+            lf_min = c.min_fiber_length_m
+        else:
+            lf_min = np.maximum(c.min_norm_fiber_length * lopt, h * 1.0001)
         x_min = np.sqrt(np.maximum(lf_min**2 - h**2, 1e-12))
 
         def along(x: np.ndarray) -> tuple[np.ndarray, ...]:
