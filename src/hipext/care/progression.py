@@ -75,13 +75,13 @@ def decide(resp: ExerciseResponse, f: CaseFacts) -> ProgressionDecision:
     if not resp.completed:
         return out("regress", "The prescribed dose was not completed.", regress_to,
                    None if regress_to else "Reduce load, range or volume until the dose can be completed.",
-                   ["care_hipext_seed"])
+                   ["hipext_seed"])
     if resp.compensation:
         comp = ", ".join(c.replace("_", " ") for c in resp.compensation)
         return out("regress", f"Compensation seen ({comp}): the task exceeds current control, so the load shifts "
                    "away from the hip extensors. Regress and re-cue.", regress_to,
                    None if regress_to else "Reduce load or range and cue the movement.",
-                   ["care_hipext_seed", "arab2017"])
+                   ["hipext_seed", "arab2017"])
     if zone == "acceptable":
         return out("hold", f"Pain during was {resp.pain_during:g}/10, acceptable but above the safe zone "
                    f"(0-{m['safe_max']}/10); it settled, so keep the same load.")
@@ -91,7 +91,7 @@ def decide(resp: ExerciseResponse, f: CaseFacts) -> ProgressionDecision:
     change = _related_change(ex.tags.target, f)
     if change == "worse":
         return out("hold", "A related strength or function test got worse beyond its measurement error; keep "
-                   "the load and review.", sources=[pm_src, "care_hipext_seed"])
+                   "the load and review.", sources=[pm_src, "hipext_seed"])
     headroom: bool | None = None
     if resp.reps_in_reserve is not None:
         headroom = resp.reps_in_reserve >= head["reps_in_reserve_min"]

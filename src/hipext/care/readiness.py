@@ -32,7 +32,7 @@ def follow_up(f: CaseFacts, phase: Phase | None) -> FollowUp:
         return FollowUp(
             retest_on=None, interval_weeks=None, tests=[], rescreen_on=None,
             rescreen_reason="Re-screen after the medical assessment or clearance that screening asked for.",
-            how=[], level="secondary", sources=["care_hipext_seed"],
+            how=[], level="secondary", sources=["hipext_seed"],
             note="No re-test is scheduled: nothing physical is tested until the screening decision is resolved.")
     for fi in s.findings:
         if fi.rule in ("posterior_tha", "proximal_hamstring_repair", "other_surgery") and surg and fi.decision == "modify":
@@ -125,7 +125,7 @@ def return_to_activity(f: CaseFacts) -> ReturnToActivity:
     open_rules = f.rules - {"cardiopulmonary_limits"}
     crits.append(_crit("Screening allows full activity", s.decision == "proceed" or (
         s.decision == "modify" and not open_rules), s.decision, "proceed (or only cardiopulmonary effort limits)",
-        s.sources or ["care_hipext_seed"], "secondary"))
+        s.sources or ["hipext_seed"], "secondary"))
     strength = _lsi_criteria(f, STRENGTH_KINDS, "Strength symmetry", latest)
     strength_tests = [t for t, p in protocols.items() if p.kind in STRENGTH_KINDS]
     if not strength:

@@ -258,7 +258,7 @@ def _alternatives(kinds: list[str], blocked: set[str], limits: Limits) -> list[A
                         and ex.demands.load == "bodyweight" and ex.demands.impact == "none":
                     fits.append(ex.id)
         out.append(Alternative(kind=kind, description=_ALTERNATIVE_TEXT[kind], exercises=fits[:6],
-                               sources=["care_hipext_seed"]))
+                               sources=["hipext_seed"]))
     return out
 
 
