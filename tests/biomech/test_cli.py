@@ -102,3 +102,21 @@ def test_import_is_cheap():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={"PYTHONPATH": str(SHARED.parent / "main" / "src"), "PATH": ""}, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_info_shows_provenance():
+    r = run("info")
+    assert r.exit_code == 0, r.output
+    assert "RajagopalLaiUhlrich2023.osim" in r.output and "glmax1_r" in r.output
+
+
+def test_plots_of_a_capacity_report(tmp_path):
+    from hipext.biomech.capacity import capacity_report
+    from hipext.biomech.plots import task_bars_svg, torque_angle_svg
+
+    rep = capacity_report(sex="female", age=60, body_mass_kg=70, height_m=1.65, measured_torque_nm=90,
+                          test_hip_flexion_deg=0, test_knee_flexion_deg=0)
+    assert torque_angle_svg(rep).lstrip().startswith("<?xml")
+    assert "no published value retrieved" in task_bars_svg(rep)
+    task_bars_svg(rep, path=tmp_path / "bars.png")
+    assert (tmp_path / "bars.png").read_bytes()[:4] == b"\x89PNG"

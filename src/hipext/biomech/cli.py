@@ -142,6 +142,49 @@ def compile_cmd(
     _run(go)
 
 
+def _fmt3(v: Any) -> str | None:
+    return None if v is None else f"{float(v):.3f}"
+
+
+# ------------------------------------------------------------------------------------------------ info
+@app.command("info")
+def info_cmd(
+    model: Path | None = typer.Option(None, "--model", help="Compiled model (.npz); default: the shipped model."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the provenance as JSON."),
+) -> None:
+    """Provenance of a compiled model: source file and hash, OpenSim version, fitted range, muscle parameters
+    and the fit error against OpenSim."""
+
+    def go() -> None:
+        import numpy as np
+
+        _check_out(json_out, (".json",), "--json")
+        m = _load_model(model)
+        p = m.provenance
+        typer.echo(f"{m.path}: {p.get('model_file', '?')} (sha256 {str(p.get('model_sha256', '?'))[:12]}...), "
+                   f"OpenSim {p.get('opensim_version', '?')}, compiled {p.get('compiled_utc', '?')}")
+        typer.echo("fitted range: " + ", ".join(
+            f"{c} {np.rad2deg(lo):.0f}..{np.rad2deg(hi):.0f} deg"
+            for c, lo, hi in zip(("hip_flexion", "hip_adduction", "hip_rotation", "knee_flexion"),
+                                 m.range_low_rad, m.range_high_rad, strict=True)))
+        err = p.get("fit_error_vs_opensim_holdout", {})
+        rows = []
+        for j, mu in enumerate(m.muscles):
+            e = err.get(mu, {})
+            pen = round(float(np.rad2deg(m.pennation_at_optimal_rad[j])), 1)
+            rows.append([mu, round(float(m.max_isometric_force_n[j]), 1), f"{m.optimal_fiber_length_m[j]:.4f}",
+                         f"{m.tendon_slack_length_m[j]:.4f}", pen,
+                         "rigid" if m.rigid_tendon[j] else "compliant", _fmt3(e.get("length_rms_mm")),
+                         _fmt3(max((v for k, v in e.items() if k.startswith("ma_") and k.endswith("_rms_mm")), default=None))])
+        typer.echo(_table(["muscle", "F_max_n", "l_opt_m", "l_ts_m", "pennation_deg", "tendon", "len_rms_mm",
+                           "ma_rms_mm"], rows))
+        typer.echo(f"source: {p.get('source', '?')} ({p.get('level', '?')}); curves: {m.default_curves}")
+        if json_out:
+            _write_json(json_out, p)
+
+    _run(go)
+
+
 # ----------------------------------------------------------------------------------------- moment-arms
 def _read_poses(path: Path) -> Any:
     import numpy as np
@@ -413,23 +456,9 @@ def task_cmd(
 
 
 def _plot_tasks(path: Path, rep: dict[str, Any]) -> None:
-    plt = _plt()
-    tasks = rep["tasks"]
-    labels = [t["task"] for t in tasks]
-    vals = [t["share_of_capacity_percent"] or 0.0 for t in tasks]
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    bars = ax.barh(labels, vals, color=["#4c72b0" if v < 100 else "#c44e52" for v in vals])
-    for b, t in zip(bars, tasks, strict=True):
-        txt = "no published value" if t["peak_demand_nm"] is None else (
-            "-" if t["share_of_capacity_percent"] is None else f"{t['share_of_capacity_percent']:.0f}%")
-        ax.text(b.get_width() + 1, b.get_y() + b.get_height() / 2, txt, va="center", fontsize=8)
-    ax.axvline(100, color="k", lw=0.8, ls="--")
-    ax.set_xlabel("share of hip extension capacity (%)")
-    ax.invert_yaxis()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    from hipext.biomech.plots import task_bars_svg
+
+    task_bars_svg(rep, path=path)
 
 
 def _task_cycle(person: dict[str, Any], kinematics: Path, moments: Path, side: str, muscles: bool,
@@ -490,15 +519,22 @@ def _task_cycle(person: dict[str, Any], kinematics: Path, moments: Path, side: s
         _write_json(json_out, result)
     if plot:
         plt = _plt()
-        fig, ax = plt.subplots(figsize=(7, 4))
+        fig, axes = plt.subplots(2 if share is not None else 1, 1, figsize=(7, 5.5 if share is not None else 3.5),
+                                 sharex=True, squeeze=False)
+        ax = axes[0, 0]
         ax.plot(d.time_s, d.hip_extension_moment_nm, label="hip extension moment (N m)")
         if share is not None:
             ax.plot(d.time_s, share["capacity_nm"], label="capacity at that angle and speed (N m)")
-        ax.set_xlabel("time (s)")
         ax.set_ylabel("N m")
         ax.axhline(0, color="k", lw=0.5)
-        ax.legend()
+        ax.legend(fontsize=8)
         ax.set_title(d.name)
+        if share is not None:
+            ax2 = axes[1, 0]
+            ax2.plot(d.time_s, share["share_percent"], color="#c44e52")
+            ax2.axhline(100, color="k", lw=0.8, ls="--")
+            ax2.set_ylabel("share of capacity (%)")
+        axes[-1, 0].set_xlabel("time (s)")
         fig.tight_layout()
         plot.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(plot)
