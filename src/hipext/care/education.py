@@ -67,8 +67,27 @@ def _found(f: CaseFacts, txt: dict) -> list[str]:
     if f.lumbar_substitution:
         out.append(txt["lumbar"])
     if not out:
-        out.append(txt["none"])
+        measured = any(protocols.get(r.test) and protocols[r.test].kind not in ("pain", "prom") for r in f.latest)
+        out.append(txt["none"] if measured else data.education()["not_measured"])
     out.append(txt["not_diagnosis"])
+    return list(dict.fromkeys(out))
+
+
+def _limits_plain(f: CaseFacts, cfg: dict) -> list[str]:
+    """The active screening limits in plain words, in a fixed order."""
+    words = cfg["limits_plain"]
+    lim = f.screening.limits
+    out = []
+    for name in lim.why:
+        value = getattr(lim, name, None)
+        if value is None or value is True:
+            continue
+        key = f"{name}_{value}" if f"{name}_{value}" in words else name
+        if key not in words or (name in ("hamstring_length", "gluteal_length") and value == "long"):
+            continue
+        if name == "load" and value != "bodyweight":
+            continue
+        out.append(words[key].format(value=f"{value:g}" if isinstance(value, float) else value))
     return list(dict.fromkeys(out))
 
 
@@ -110,6 +129,9 @@ def handout(f: CaseFacts, program: Program) -> Education:
         if f.case.history.surgery and f.rules & {"posterior_tha", "proximal_hamstring_repair", "other_surgery"}:
             lines.append(cfg["plan"]["postop"])
         sections["plan"] = " ".join(lines)
+        limit_lines = _limits_plain(f, cfg)
+        if limit_lines:
+            sections["limits"] = " ".join([cfg["limits_intro"], *limit_lines])
         pain = [cfg["pain"]["intro"], cfg["pain"]["zones"], cfg["pain"]["morning"]]
         if program.phase == "protect":
             pain.append(cfg["pain"]["strict"])
@@ -140,7 +162,7 @@ def handout(f: CaseFacts, program: Program) -> Education:
     answers = [" ".join(faq[k].format(safe_context=safe_ctx, last_context=last_ctx, back_context=back_ctx,
                                        drive_context=drive_ctx).split()) for k in keys]
     sections["faq"] = " ".join(answers)
-    order = ["what", "found", "plan", "pain", "help", "faq"]
+    order = ["what", "found", "plan", "limits", "pain", "help", "faq"]
     text = "\n\n".join(sections[k] for k in order if k in sections)
     grade, method = reading_grade(text)
     return Education(title=cfg["title"], text=text, reading_grade=round(grade, 1), grade_method=method,

@@ -46,9 +46,10 @@ def choose_phase(f: CaseFacts) -> tuple[Phase | None, str]:
     lsi_min = data.rta()["lsi"]["min_percent"]
     lsis = [v for _, v in f.strength_lsis]
     can_rta = lim.impact in (None, "high") and lim.effort in (None, "maximal")
-    if f.sporty and lsis and min(lsis) >= lsi_min and can_rta:
+    if lsis and min(lsis) >= lsi_min and can_rta and (f.sporty or not f.function_deficit):
+        aim = "train power and sport tasks" if f.sporty else "practise the person's own activities"
         return "return_to_activity", (f"Return to activity: strength symmetry is at least {lsi_min:g}% on every "
-                                      "strength test and the goal is sport; train power and sport tasks.")
+                                      f"strength test; {aim}.")
     reasons = []
     if f.gluteal_deficit or f.hamstring_deficit:
         reasons.append("strength or symmetry deficits")
