@@ -172,10 +172,11 @@ def info_cmd(
         for j, mu in enumerate(m.muscles):
             e = err.get(mu, {})
             pen = round(float(np.rad2deg(m.pennation_at_optimal_rad[j])), 1)
+            ma_rms = [v for k, v in e.items() if k.startswith("ma_") and k.endswith("_rms_mm")]
             rows.append([mu, round(float(m.max_isometric_force_n[j]), 1), f"{m.optimal_fiber_length_m[j]:.4f}",
                          f"{m.tendon_slack_length_m[j]:.4f}", pen,
                          "rigid" if m.rigid_tendon[j] else "compliant", _fmt3(e.get("length_rms_mm")),
-                         _fmt3(max((v for k, v in e.items() if k.startswith("ma_") and k.endswith("_rms_mm")), default=None))])
+                         _fmt3(max(ma_rms, default=None))])
         typer.echo(_table(["muscle", "F_max_n", "l_opt_m", "l_ts_m", "pennation_deg", "tendon", "len_rms_mm",
                            "ma_rms_mm"], rows))
         typer.echo(f"source: {p.get('source', '?')} ({p.get('level', '?')}); curves: {m.default_curves}")
