@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from hipext.care.models import Demands, Exercise
@@ -16,7 +16,7 @@ def weakest(levels: list[str]) -> str:
     return min(levels, key=LEVEL_ORDER.index) if levels else "clinical_default"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _yaml(name: str) -> Any:
     return read_yaml(f"care/{name}.yaml")
 

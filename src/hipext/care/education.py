@@ -7,7 +7,7 @@ import textstat
 from hipext import evidence
 from hipext.care import data
 from hipext.care.context import STRENGTH_KINDS, CaseFacts, worse_than_norm
-from hipext.care.models import Education, Program
+from hipext.care.models import Education, PrescribedExercise, Program
 
 _MUSCLES = {"gluteus_maximus": "buttock muscles", "hamstrings": "hamstrings", "hip_extensors": "hip muscles",
             "whole_limb": "leg muscles", "none": "hip muscles"}
@@ -32,7 +32,7 @@ def reading_grade(text: str) -> tuple[float, str]:
         except LookupError:
             from textstat.backend.counts import _count_syllables
 
-            _count_syllables.get_cmudict = lambda lang: None  # type: ignore[assignment]
+            _count_syllables.get_cmudict = lambda lang: None
             _SYLLABLES["method"] = "pyphen hyphenation (CMU dictionary not installed)"
     return float(textstat.flesch_kincaid_grade(text)), _SYLLABLES["method"]
 
@@ -53,9 +53,10 @@ def _found(f: CaseFacts, txt: dict) -> list[str]:
             said.add(muscles)
             out.append(txt["weaker"].format(muscles=muscles, side=r.side, lsi=round(lsi)))
     for r in f.latest:
-        p = protocols.get(r.test)
-        if p is None:
+        proto = protocols.get(r.test)
+        if proto is None:
             continue
+        p = proto
         if p.kind not in STRENGTH_KINDS and p.bias == "whole_limb" and r.norm.available and r.norm.status:
             key = "below_norm" if worse_than_norm(r) else "within_norm"
             out.append(txt[key].format(test=_plain_test(p.name)))
@@ -91,7 +92,7 @@ def _limits_plain(f: CaseFacts, cfg: dict) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _dose_words(ex) -> str:  # type: ignore[no-untyped-def]
+def _dose_words(ex: PrescribedExercise) -> str:
     d = ex.dose
     if d.hold_s:
         return f"{d.sets} sets of {d.reps} holds, {d.hold_s.replace(' s', ' seconds')} each"

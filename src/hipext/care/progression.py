@@ -139,7 +139,7 @@ def assess(f: CaseFacts) -> Progression:
     m = data.pain_model()["model"]
     rules = [
         f"Stop: pain during above {m['acceptable_max']}/10 ({m['zones_text']}).",
-        "Regress: " + m["next_morning_rule"] + " Also regress when the dose is not completed or a compensation is seen.",
+        "Regress: " + m["next_morning_rule"] + " Also regress when the dose is not completed or compensation is seen.",
         f"Hold: pain during {m['safe_max']}-{m['acceptable_max']}/10, missing next-morning data, effort still high, "
         "or a related test worse beyond its MDC.",
         "Progress: safe-zone pain, settled next morning, completed, no compensation, and effort headroom "

@@ -6,7 +6,7 @@ import datetime as dt
 
 from hipext import evidence
 from hipext.care import data
-from hipext.care.context import STRENGTH_KINDS, CaseFacts, involved, worse_than_norm
+from hipext.care.context import STRENGTH_KINDS, CaseFacts, worse_than_norm
 from hipext.care.models import Criterion, FollowUp, Phase, RetestItem, ReturnToActivity
 from hipext.core.evaluation import Result
 
@@ -34,15 +34,16 @@ def follow_up(f: CaseFacts, phase: Phase | None) -> FollowUp:
             rescreen_reason="Re-screen after the medical assessment or clearance that screening asked for.",
             how=[], level="secondary", sources=["hipext_seed"],
             note="No re-test is scheduled: nothing physical is tested until the screening decision is resolved.")
+    postop_rules = {r["id"]: r.get("precautions") for r in data.rules() if r.get("precautions") or r.get("fallback")}
     for fi in s.findings:
-        if fi.rule in ("posterior_tha", "proximal_hamstring_repair", "other_surgery") and surg and fi.decision == "modify":
+        if fi.rule in postop_rules and surg and fi.decision == "modify":
             week = (f.today - surg.date).days / 7
-            bounds: list[float] = []
-            for rec in data.precautions().values():
-                if "phases" in rec and fi.rule == "proximal_hamstring_repair" and rec["id"] == "proximal_hamstring_repair":
-                    bounds += [ph["until_week"] for ph in rec["phases"]]
-                elif rec["id"] == fi.rule and "default_weeks" in rec:
-                    bounds.append(surg.restrictions_weeks if surg.restrictions_weeks is not None else rec["default_weeks"])
+            bounds: list[float] = [float(surg.restrictions_weeks)] if surg.restrictions_weeks is not None else []
+            rec = data.precautions().get(postop_rules[fi.rule] or "")
+            if rec is not None:
+                bounds += [ph["until_week"] for ph in rec.get("phases", [])]
+                if "default_weeks" in rec and surg.restrictions_weeks is None:
+                    bounds.append(rec["default_weeks"])
             bounds += [(r.until - surg.date).days / 7 for r in surg.restrictions if r.until]
             ahead = sorted(b for b in bounds if b > week)
             if ahead:
@@ -177,9 +178,10 @@ def return_to_activity(f: CaseFacts) -> ReturnToActivity:
     # PROM threshold.
     if f.sporty or any(r.test == "ihot12" for r in latest):
         ih = cfg["ihot12"]
-        r = next((r for r in latest if r.test == "ihot12" and isinstance(r.value, (int, float))), None)
-        crits.append(_crit("Self-rated hip function (iHOT-12)", None if r is None else r.value >= ih["normal_min"],
-                           None if r is None else f"{r.value:g}", f"at least {ih['normal_min']:g} (about normal)",
+        ihot = next((r for r in latest if r.test == "ihot12" and isinstance(r.value, (int, float))), None)
+        score = float(ihot.value) if ihot is not None and isinstance(ihot.value, (int, float)) else None
+        crits.append(_crit("Self-rated hip function (iHOT-12)", None if score is None else score >= ih["normal_min"],
+                           None if score is None else f"{score:g}", f"at least {ih['normal_min']:g} (about normal)",
                            [ih["source"]], ih["level"], ih["note"]))
     # Hamstring-specific criteria.
     if f.hamstring_case:
@@ -200,11 +202,11 @@ def return_to_activity(f: CaseFacts) -> ReturnToActivity:
         if "passive_straight_leg_raise" in blocked:
             omitted += 1
         else:
-            r = next((r for r in latest if r.test == "passive_straight_leg_raise" and r.lsi_percent is not None
-                      and (f.side is None or r.side == f.side)), None)
+            pslr = next((r.lsi_percent for r in latest if r.test == "passive_straight_leg_raise"
+                         and r.lsi_percent is not None and (f.side is None or r.side == f.side)), None)
             crits.append(_crit("Similar hamstring flexibility (passive straight leg raise)",
-                               None if r is None else r.lsi_percent >= hs["min_percent_of_other_side"],
-                               None if r is None else f"{r.lsi_percent:.0f}% of the other side",
+                               None if pslr is None else pslr >= hs["min_percent_of_other_side"],
+                               None if pslr is None else f"{pslr:.0f}% of the other side",
                                f"at least {hs['min_percent_of_other_side']:g}% of the other side", hs["sources"],
                                hs["level"], hs["note"]))
         surg = f.case.history.surgery
@@ -213,7 +215,7 @@ def return_to_activity(f: CaseFacts) -> ReturnToActivity:
             months = (f.today - surg.date).days / DAYS_PER_MONTH
             lo = pr["sport_months"][0]
             crits.append(_crit("Time since proximal hamstring repair (return to sport)", months >= lo,
-                               f"{months:.1f} months", f"at least {lo:g} months (example protocol; the surgeon decides)",
+                               f"{months:.1f} months", f"at least {lo:g} months (example protocol; surgeon decides)",
                                [pr["source"]], pr["level"], pr["note"]))
         rd = cfg["readiness"]
         crits.append(_crit("Psychological readiness and shared clearance", None, None,

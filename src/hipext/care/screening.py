@@ -64,7 +64,8 @@ def _restriction_limits(r: Restriction) -> dict[str, Any]:
         "no_resisted_hip_extension": {"resisted": False, "hamstring_effort": "none", "gluteal_effort": "none"},
         "no_eccentric": {"eccentric": False},
         "no_impact": {"impact": "none"},
-        "no_maximal_testing": {"effort": "submaximal", "hamstring_effort": "submaximal", "gluteal_effort": "submaximal"},
+        "no_maximal_testing": {"effort": "submaximal", "hamstring_effort": "submaximal",
+                               "gluteal_effort": "submaximal"},
     }
     mapping = table[r.kind]
     if lifted:
@@ -292,22 +293,22 @@ def screen(case: Case, *, today: dt.date) -> Screening:
         if findings[-1].decision != "proceed":
             alt_kinds += [k for k in rule.get("alternatives", []) if k not in alt_kinds]
     decision = max((f.decision for f in findings), key=DECISION_ORDER.index, default="proceed")
-    limits = merge(parts)
-    if decision in ("defer", "refer", "refer_urgent") and not limits.block_all:
-        limits = limits.model_copy(update={"block_all": True})
+    active = merge(parts)
+    if decision in ("defer", "refer", "refer_urgent") and not active.block_all:
+        active = active.model_copy(update={"block_all": True})
 
     lib = data.exercises()
-    blocked_ex = {ex.id for ex in lib.values() if violations(ex.demands, limits)}
+    blocked_ex = {ex.id for ex in lib.values() if violations(ex.demands, active)}
     tests = data.test_demands()
     safe = data.nonphysical_tests()
-    any_limit = limits.block_all or any(
-        getattr(limits, n) is not None for n in Limits.model_fields if n not in ("block_all", "supervised", "why"))
+    any_limit = active.block_all or any(
+        getattr(active, n) is not None for n in Limits.model_fields if n not in ("block_all", "supervised", "why"))
     blocked_t: set[str] = set()
     for tid in evidence.load().protocols:
         if tid in safe:
             continue
         if tid in tests:
-            if violations(tests[tid], limits):
+            if violations(tests[tid], active):
                 blocked_t.add(tid)
         elif any_limit:  # a test with no declared demands is blocked whenever any limit is active
             blocked_t.add(tid)
@@ -322,7 +323,7 @@ def screen(case: Case, *, today: dt.date) -> Screening:
         alt_kinds = [k for k in alt_kinds if k in ("positioning", "adjacent_region")]
     if decision in ("refer", "refer_urgent"):
         alt_kinds = []
-    alternatives = _alternatives(alt_kinds, blocked_ex, limits)
+    alternatives = _alternatives(alt_kinds, blocked_ex, active)
 
     rules_text = ", ".join(f.rule for f in findings if f.decision != "proceed") or "none"
     summary = {
@@ -330,7 +331,7 @@ def screen(case: Case, *, today: dt.date) -> Screening:
         "modify": f"Modify: testing and exercise stay inside the limits set by {rules_text}.",
         "defer": f"Defer: hip extensor testing and exercise wait until medically stable ({rules_text}).",
         "refer": f"Refer: medical assessment first; nothing physical is tested or prescribed ({rules_text}).",
-        "refer_urgent": f"Urgent referral: same-day medical assessment; nothing is tested or prescribed ({rules_text}).",
+        "refer_urgent": f"Urgent referral: same-day medical assessment; nothing tested or prescribed ({rules_text}).",
     }[decision]
     summary += f" {len(blocked_ex)} of {len(lib)} library exercises and {len(blocked_t)} tests are blocked."
     sources: list[str] = []
@@ -338,4 +339,4 @@ def screen(case: Case, *, today: dt.date) -> Screening:
         sources += [s for s in f.sources if s not in sources]
     return Screening(
         decision=decision, findings=findings, blocked_tests=sorted(blocked_t), blocked_exercises=sorted(blocked_ex),
-        alternatives=alternatives, limits=limits, summary=summary, sources=sources)
+        alternatives=alternatives, limits=active, summary=summary, sources=sources)
