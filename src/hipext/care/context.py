@@ -59,6 +59,15 @@ def worse_than_norm(r: Result) -> bool:
         r.norm.status == "above" and proto.better == "lower")
 
 
+def symmetry_percent(r: Result, side: str | None) -> float | None:
+    """LSI of the involved side; with no involved side, the weaker side as a percentage of the stronger."""
+    if side in ("left", "right"):
+        return r.lsi_percent if r.side == side else None
+    if r.asymmetry_percent is not None:
+        return 100.0 - r.asymmetry_percent
+    return None
+
+
 def involved(r: Result, side: str | None) -> bool:
     return r.side is None or side in (None, "both", "none") or r.side == side
 
@@ -91,15 +100,18 @@ def facts(case: Case, results: list[Result], findings: list[Finding], screening:
     f.lumbar_substitution = bool(latest_visit and "lumbar_extension_substitution" in latest_visit.observations)
     lsi_min = data.rta()["lsi"]["min_percent"]
     protocols = evidence.load().protocols
+    seen: set[tuple[str, str | None]] = set()
     for r in f.latest:
         proto = protocols.get(r.test)
         if proto is None:
             continue
-        if r.lsi_percent is not None and involved(r, f.side) and r.side is not None and (
-                f.side is None or r.side == f.side):
+        sym = symmetry_percent(r, f.side)
+        key = (r.test, r.context)
+        if sym is not None and key not in seen:
+            seen.add(key)
             if proto.kind in STRENGTH_KINDS:
-                f.strength_lsis.append((r, r.lsi_percent))
-            if r.lsi_percent < lsi_min:
+                f.strength_lsis.append((r, sym))
+            if sym < lsi_min:
                 if proto.bias == "gluteus_maximus":
                     f.gluteal_deficit = True
                 elif proto.bias == "hamstrings" or (proto.kind in STRENGTH_KINDS and proto.knee_angle_deg == 0):

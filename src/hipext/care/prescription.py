@@ -46,7 +46,7 @@ def choose_phase(f: CaseFacts) -> tuple[Phase | None, str]:
     lsi_min = data.rta()["lsi"]["min_percent"]
     lsis = [v for _, v in f.strength_lsis]
     can_rta = lim.impact in (None, "high") and lim.effort in (None, "maximal")
-    if lsis and min(lsis) >= lsi_min and can_rta and (f.sporty or not f.function_deficit):
+    if lsis and min(lsis) >= lsi_min and can_rta and (f.sporty or (f.case.patient.goals and not f.function_deficit)):
         aim = "train power and sport tasks" if f.sporty else "practise the person's own activities"
         return "return_to_activity", (f"Return to activity: strength symmetry is at least {lsi_min:g}% on every "
                                       f"strength test; {aim}.")
@@ -105,8 +105,7 @@ def _score(ex: Exercise, phase: Phase, pref: dict[str, Any], f: CaseFacts) -> tu
             why.append(f"Targets {label}, where the deficit or need is.")
     if pref["eccentric_hamstring"] and ex.tags.target == "hamstrings" and ex.demands.eccentric:
         score += 1
-        why.append("Eccentric hamstring loading for a hamstring deficit (eccentric demands matter in hamstring "
-                   "problems and sprinting).")
+        why.append("Eccentric hamstring loading (eccentric demands matter in hamstring problems and sprinting).")
     if pref["knee"] and ex.tags.knee == pref["knee"]:
         score += 2
         why.append("Knee bent to bias gluteus maximus and spare the irritable hamstrings.")
@@ -150,6 +149,8 @@ def select(f: CaseFacts, phase: Phase, *, exclude_families: set[str] | None = No
     for i, ex in enumerate(lib.values()):
         if ex.id in blocked or phase not in ex.phases:
             continue
+        if not f.sporty and ex.task in ("running", "jumping"):
+            continue  # sprint drills and plyometrics only for running, jumping or sport goals
         sc, why = _score(ex, phase, pref, f)
         ranked.append((-sc, i, ex, why))
     ranked.sort(key=lambda t: (t[0], t[1]))

@@ -6,7 +6,7 @@ import datetime as dt
 
 from hipext import evidence
 from hipext.care import data
-from hipext.care.context import STRENGTH_KINDS, CaseFacts, worse_than_norm
+from hipext.care.context import STRENGTH_KINDS, CaseFacts, symmetry_percent, worse_than_norm
 from hipext.care.models import Criterion, FollowUp, Phase, RetestItem, ReturnToActivity
 from hipext.core.evaluation import Result
 
@@ -100,13 +100,15 @@ def _lsi_criteria(f: CaseFacts, kinds: tuple[str, ...], label: str, results: lis
     cfg = data.rta()["lsi"]
     protocols = evidence.load().protocols
     out = []
+    seen: set[tuple[str, str | None]] = set()
     for r in results:
         p = protocols.get(r.test)
-        if p is None or p.kind not in kinds or r.lsi_percent is None or r.side is None:
+        sym = symmetry_percent(r, f.side)
+        if p is None or p.kind not in kinds or sym is None or (r.test, r.context) in seen:
             continue
-        if f.side and r.side != f.side:
-            continue
-        out.append(_crit(f"{label}: {p.name}", r.lsi_percent >= cfg["min_percent"], f"{r.lsi_percent:.0f}%",
+        seen.add((r.test, r.context))
+        basis = "involved / uninvolved" if f.side else "weaker / stronger side"
+        out.append(_crit(f"{label}: {p.name}", sym >= cfg["min_percent"], f"{sym:.0f}% ({basis})",
                          f"limb symmetry at least {cfg['min_percent']:g}%", cfg["sources"], cfg["level"], None))
     return out
 
