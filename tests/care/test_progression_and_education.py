@@ -112,3 +112,42 @@ def test_refer_handout_sends_to_a_doctor_and_lists_no_exercises() -> None:
     assert plan.program.exercises == []
     assert "Your plan for now" not in plan.education.text
     assert "doctor" in plan.education.text and plan.education.reading_grade <= 8
+
+
+def _strength_result(direction: str) -> list:
+    from hipext.core.evaluation import Change, NormComparison, Result
+
+    change = Change(verdict="real_change", direction=direction, reason="beyond the MDC", delta=20.0, unit="N m")
+    return [Result(test="hhd_hip_extension_prone_knee_flexed", name="HHD knee flexed", kind="hhd", side="right",
+                   date=dt.date(2026, 11, 20), value=90.0, unit="N m", lsi_percent=95.0,
+                   norm=NormComparison(available=False, statement="no norm"), change=change)]
+
+
+@pytest.mark.parametrize("direction,outcome", [("better", "progress"), ("worse", "hold")])
+def test_objective_change_beyond_the_mdc_decides_when_effort_was_not_recorded(direction: str, outcome: str) -> None:
+    from hipext.care.plan import plan_care
+    from hipext.care.screening import screen
+
+    case = _case({"pain_during": 1, "pain_next_morning": 1, "pain_baseline": 1})
+    today = dt.date(2026, 11, 20)
+    s = screen(case, today=today)
+    plan = plan_care(case, _strength_result(direction), [], s, today=today)
+    d = plan.progression.decisions[0]
+    assert d.outcome == outcome, d.reason
+    assert "MDC" in d.reason
+
+
+def test_no_sprint_drills_or_plyometrics_without_a_running_or_sport_goal() -> None:
+    from hipext.care import data
+    from hipext.care.plan import plan_care
+    from hipext.care.screening import screen
+
+    case = Case.model_validate({
+        "hipext_case": 1, "patient": {"id": "p", "age": 40, "sex": "female", "body_mass_kg": 65,
+                                      "activity_level": "active", "goals": ["garden without pain"]},
+        "history": {"involved_side": "right"}, "visits": [{"date": "2026-11-20"}]})
+    today = dt.date(2026, 11, 20)
+    s = screen(case, today=today)
+    plan = plan_care(case, _strength_result("better"), [], s, today=today)
+    assert plan.program.phase == "return_to_activity"
+    assert not {data.exercises()[e.exercise].task for e in plan.program.exercises} & {"running", "jumping"}

@@ -90,7 +90,7 @@ def decide(resp: ExerciseResponse, f: CaseFacts) -> ProgressionDecision:
                    "confirmed; keep the same load.")
     change = _related_change(ex.tags.target, f)
     if change == "worse":
-        return out("hold", "A related strength or function test got worse beyond its measurement error; keep "
+        return out("hold", "A related strength or function test got worse beyond its MDC (measurement error); keep "
                    "the load and review.", sources=[pm_src, "hipext_seed"])
     headroom: bool | None = None
     if resp.reps_in_reserve is not None:
