@@ -42,6 +42,8 @@ def test_pain_zones_follow_the_pain_monitoring_model(pain: float, zone: str) -> 
     ({"pain_during": 2, "pain_baseline": 1, "rpe": 5}, "hold"),  # next morning not recorded
     ({"pain_during": 2, "pain_next_morning": 1, "pain_baseline": 1}, "hold"),  # effort not recorded
     ({"pain_during": 2, "pain_next_morning": 1, "pain_baseline": 1, "rpe": 9}, "hold"),  # still hard
+    ({"pain_during": 2, "pain_next_morning": 1, "pain_baseline": 1, "rpe": 5, "sessions_done": 3,
+      "sessions_planned": 6}, "hold"),  # not yet done as planned
     ({"pain_during": 2, "pain_next_morning": 3, "pain_baseline": 1, "rpe": 5}, "regress"),  # not settled
     ({"pain_during": 2, "pain_next_morning": 1, "pain_baseline": 1, "rpe": 5, "completed": False}, "regress"),
     ({"pain_during": 6, "pain_next_morning": 1, "pain_baseline": 1, "rpe": 5}, "stop"),

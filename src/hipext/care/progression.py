@@ -88,6 +88,9 @@ def decide(resp: ExerciseResponse, f: CaseFacts) -> ProgressionDecision:
     if settled is None:
         return out("hold", "Next-morning pain against the usual level was not recorded, so settling cannot be "
                    "confirmed; keep the same load.")
+    if resp.sessions_done is not None and resp.sessions_planned and resp.sessions_done < resp.sessions_planned:
+        return out("hold", f"{resp.sessions_done} of {resp.sessions_planned} planned sessions were done; keep the "
+                   "load until the planned sessions are done before progressing.", sources=[pm_src, "hipext_seed"])
     change = _related_change(ex.tags.target, f)
     if change == "worse":
         return out("hold", "A related strength or function test got worse beyond its MDC (measurement error); keep "
@@ -140,8 +143,8 @@ def assess(f: CaseFacts) -> Progression:
     rules = [
         f"Stop: pain during above {m['acceptable_max']}/10 ({m['zones_text']}).",
         "Regress: " + m["next_morning_rule"] + " Also regress when the dose is not completed or compensation is seen.",
-        f"Hold: pain during {m['safe_max']}-{m['acceptable_max']}/10, missing next-morning data, effort still high, "
-        "or a related test worse beyond its MDC.",
+        f"Hold: pain during {m['safe_max']}-{m['acceptable_max']}/10, missing next-morning data, fewer sessions than "
+        "planned, effort still high, or a related test worse beyond its MDC.",
         "Progress: safe-zone pain, settled next morning, completed, no compensation, and effort headroom "
         f"({data.pain_model()['progress_when']['note']}) or a related test better beyond its MDC.",
     ]
