@@ -22,7 +22,9 @@ from hipext.biomech.curves import DeGrooteCurves, TableCurves
 COORDINATES = ("hip_flexion", "hip_adduction", "hip_rotation", "knee_flexion")
 DEFAULT_MODEL_FILE = "rajagopal_lai_uhlrich2023_hip_extensors.npz"
 CHUNK = 4096
-BISECTION_STEPS = 32
+BISECTION_STEPS = 6
+ILLINOIS_STEPS = 12
+FIBER_CHUNK = 1024
 OutOfRange = Literal["clip", "raise", "extrapolate"]
 
 
@@ -226,6 +228,12 @@ class HipExtensorModel:
         lmt = np.asarray(lengths_m, dtype=float)
         a = np.clip(np.broadcast_to(np.asarray(activation, dtype=float), lmt.shape), 0.0, 1.0)
         vmt = np.broadcast_to(np.asarray(mt_velocity_m_s, dtype=float), lmt.shape)
+        if lmt.ndim == 2 and lmt.shape[0] > FIBER_CHUNK:
+            # Work in cache-sized blocks of poses; the results are identical.
+            parts = [self.fiber_states(lengths_m=lmt[s:s + FIBER_CHUNK], mt_velocity_m_s=vmt[s:s + FIBER_CHUNK],
+                                       activation=a[s:s + FIBER_CHUNK], curves=curves, tendon=tendon)
+                     for s in range(0, lmt.shape[0], FIBER_CHUNK)]
+            return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         lopt, lts, f0 = self.optimal_fiber_length_m, self.tendon_slack_length_m, self.max_isometric_force_n
         h = lopt * np.sin(self.pennation_at_optimal_rad)
         vmax = self.max_contraction_velocity_lopt_per_s * lopt
@@ -248,16 +256,7 @@ class HipExtensorModel:
         x_rigid = np.maximum(lmt - lts, x_min)
         x = x_rigid.copy()
         if not rigid.all():
-            lo = np.broadcast_to(x_min, lmt.shape).copy()
-            hi = np.maximum(lmt - lts, lo)
-            for _ in range(BISECTION_STEPS):
-                mid = 0.5 * (lo + hi)
-                _, cos_a, _, fa, fp = along(mid)
-                r = (fa + fp) * cos_a - c.tendon_fl((lmt - mid) / lts)
-                pos = r > 0
-                hi = np.where(pos, mid, hi)
-                lo = np.where(pos, lo, mid)
-            x = np.where(rigid, x_rigid, 0.5 * (lo + hi))
+            x = np.where(rigid, x_rigid, self._solve_equilibrium(along, c, lmt, lts, x_min))
         lf, cos_a, vn, fa, fp = along(x)
         fibre_along = f0 * (fa + fp) * cos_a
         tendon_force = np.where(rigid, fibre_along, f0 * c.tendon_fl((lmt - x) / lts))
@@ -269,6 +268,46 @@ class HipExtensorModel:
             "active_force_n": f0 * fa,
             "passive_force_n": f0 * fp,
         }
+
+    @staticmethod
+    def _solve_equilibrium(along: Any, c: Any, lmt: np.ndarray, lts: np.ndarray, x_min: np.ndarray) -> np.ndarray:
+        """Fibre length along the tendon where fibre and tendon forces balance (compliant tendon).
+
+        The residual (fibre force along the tendon minus tendon force) is <= 0 at the shortest fibre and >= 0
+        when the tendon is slack; a few bisection steps shrink the bracket, then the Illinois variant of
+        regula falsi converges superlinearly while staying inside it.
+        """
+
+        def resid(x: np.ndarray) -> np.ndarray:
+            _, cos_a, _, fa, fp = along(x)
+            return (fa + fp) * cos_a - c.tendon_fl((lmt - x) / lts)
+
+        lo = np.broadcast_to(x_min, lmt.shape).copy()
+        hi = np.maximum(lmt - lts, lo)
+        r_lo, r_hi = resid(lo), resid(hi)
+        done = r_lo >= 0  # fibres cannot get shorter: the shortest fibre is the answer
+        for _ in range(BISECTION_STEPS):
+            mid = 0.5 * (lo + hi)
+            r = resid(mid)
+            pos = r > 0
+            hi, r_hi = np.where(pos, mid, hi), np.where(pos, r, r_hi)
+            lo, r_lo = np.where(pos, lo, mid), np.where(pos, r_lo, r)
+        side = np.zeros(lmt.shape, dtype=np.int8)
+        x = 0.5 * (lo + hi)
+        for _ in range(ILLINOIS_STEPS):
+            den = r_hi - r_lo
+            safe = np.abs(den) > 1e-300
+            x = np.where(safe, hi - r_hi * (hi - lo) / np.where(safe, den, 1.0), 0.5 * (lo + hi))
+            x = np.clip(x, lo, hi)
+            r = resid(x)
+            pos = r > 0
+            # Illinois: when the same end moves twice running, halve the residual kept at the other end.
+            r_lo = np.where(pos & (side == 1), 0.5 * r_lo, r_lo)
+            r_hi = np.where(~pos & (side == -1), 0.5 * r_hi, r_hi)
+            hi, r_hi = np.where(pos, x, hi), np.where(pos, r, r_hi)
+            lo, r_lo = np.where(pos, lo, x), np.where(pos, r_lo, r)
+            side = np.where(pos, 1, -1).astype(np.int8)
+        return np.where(done, np.broadcast_to(x_min, lmt.shape), x)
 
     def hip_extension_torque(
         self,
