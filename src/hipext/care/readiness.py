@@ -130,6 +130,11 @@ def return_to_activity(f: CaseFacts) -> ReturnToActivity:
         s.decision == "modify" and not open_rules), s.decision, "proceed (or only cardiopulmonary effort limits)",
         s.sources or ["hipext_seed"], "secondary"))
     strength = _lsi_criteria(f, STRENGTH_KINDS, "Strength symmetry", latest)
+    if f.hamstring_case:  # hamstring return to play: side-to-side difference under 10%, with caution
+        hs = cfg["hamstring_strength"]
+        for c in strength:
+            c.sources = [*c.sources, hs["source"]]
+            c.note = hs["note"]
     strength_tests = [t for t, p in protocols.items() if p.kind in STRENGTH_KINDS]
     if not strength:
         if all(t in blocked for t in strength_tests):
