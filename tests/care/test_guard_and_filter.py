@@ -149,3 +149,16 @@ def test_old_surgery_without_restrictions_does_not_hold_the_person_back() -> Non
     assert recent.decision == "modify" and "Obtain the surgeon's restrictions" in recent.findings[0].action
     old = screen(_history_case(surgery={"procedure": "knee arthroscopy", "date": "2016-11-01"}), today=today)
     assert old.decision == "proceed"
+
+
+def test_plan_is_deterministic_for_the_same_case() -> None:
+    from pathlib import Path
+
+    from hipext.caseio import read_case_file
+
+    from .conftest import run
+
+    path = Path(__file__).resolve().parents[1] / "cases" / "care" / "progression_mixed.yaml"
+    _, _, first = run(read_case_file(path))
+    _, _, second = run(read_case_file(path))
+    assert first == second
