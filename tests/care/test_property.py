@@ -8,6 +8,7 @@ import datetime as dt
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hipext import evidence
 from hipext.care import data
 from hipext.care.guard import assert_nothing_blocked
 from hipext.care.limits import violations
@@ -28,10 +29,11 @@ PROCEDURES = ["total_hip_arthroplasty_posterior", "total_hip_arthroplasty_anteri
               "hip_arthroscopy", "femoral_fracture_fixation"]
 EXERCISES = list(data.exercises())
 
+until = st.one_of(st.none(), st.integers(-30, 60).map(lambda d: (TODAY + dt.timedelta(days=d)).isoformat()))
 restriction = st.one_of(
-    st.builds(lambda k, v: {"kind": k, "value": v},
+    st.builds(lambda k, v, u: {"kind": k, "value": v, "until": u},
               st.sampled_from(["hip_flexion_max_deg", "hip_adduction_max_deg", "hip_internal_rotation_max_deg"]),
-              st.sampled_from([0, 45, 70, 90, 110])),
+              st.sampled_from([0, 45, 70, 90, 110]), until),
     st.builds(lambda k: {"kind": k}, st.sampled_from(["no_resisted_hamstring", "no_resisted_hip_extension",
                                                       "no_eccentric", "no_impact", "no_maximal_testing",
                                                       "knee_extension_with_hip_flexion"])),
@@ -113,3 +115,22 @@ def test_nothing_blocked_appears_and_referral_prescribes_nothing_unsafe(raw: dic
     if s.decision in ("refer", "refer_urgent"):
         assert s.alternatives == []
     assert plan.education.reading_grade <= 8
+    refs = evidence.load().references
+    assert not [sid for sid in _cited(doc) if sid not in refs]
+
+
+def _cited(x: object) -> list[str]:
+    """Every id under a `sources` key or a `source` key anywhere in the document."""
+    out: list[str] = []
+    if isinstance(x, dict):
+        for k, v in x.items():
+            if k == "sources" and isinstance(v, list):
+                out += [s for s in v if isinstance(s, str)]
+            elif k == "source" and isinstance(v, str):
+                out.append(v)
+            else:
+                out += _cited(v)
+    elif isinstance(x, list):
+        for v in x:
+            out += _cited(v)
+    return out
