@@ -91,3 +91,17 @@ def test_static_optimisation_rejects_bad_shapes():
     with pytest.raises(ValueError, match="coordinates"):
         static_optimisation(model=model, poses_rad=np.zeros((3, 4)), moments_nm=np.zeros((3, 1)),
                             coordinates=("ankle",))
+
+
+def test_closed_chain_knee_extension_moment_lowers_hamstring_share():
+    from hipext.biomech.model import poses_from_degrees
+    from hipext.biomech.static_optimisation import split_hip_extension
+
+    model = HipExtensorModel.load()
+    q = poses_from_degrees(hip_flexion_deg=[30, 60], knee_flexion_deg=60)
+    ham = [model.muscles.index(m) for m in ("bflh_r", "semiten_r", "semimem_r")]
+    open_chain = split_hip_extension(model=model, poses_rad=q, hip_extension_moment_nm=100.0)
+    closed = split_hip_extension(model=model, poses_rad=q, hip_extension_moment_nm=100.0,
+                                 knee_flexion_moment_nm=-80.0)
+    assert (open_chain["share_percent"][:, ham].sum(axis=1) > closed["share_percent"][:, ham].sum(axis=1)).all()
+    np.testing.assert_allclose(open_chain["share_percent"].sum(axis=1), 100.0)

@@ -339,10 +339,18 @@ def shares_cmd(
     csv_out: Path | None = typer.Option(None, "--csv"),
     json_out: Path | None = typer.Option(None, "--json"),
     plot: Path | None = typer.Option(None, "--plot", help="Stacked bar plot (.png or .svg)."),
+    hip_moment_nm: float | None = typer.Option(None, help="Split this submaximal hip extension moment (N m) by "
+                                               "static optimisation instead of showing maximum-effort shares."),
+    knee_flexion_moment_nm: float | None = typer.Option(None, help="With --hip-moment-nm: prescribe this knee "
+                                                        "flexion moment (N m; negative = knee extension moment, "
+                                                        "closed chain). Omit for open chain."),
 ) -> None:
-    """Each muscle's share (%) of the maximum hip extension torque at the given angles."""
+    """Each muscle's share (%) of the maximum hip extension torque at the given angles, or of a submaximal
+    moment (--hip-moment-nm) in open or closed chain."""
 
     def go() -> None:
+        import numpy as np
+
         from hipext.biomech.model import poses_from_degrees
 
         _check_out(plot, (".png", ".svg"), "--plot")
@@ -352,14 +360,35 @@ def shares_cmd(
         m = _load_model(model)
         q = poses_from_degrees(hip_flexion_deg=hips, knee_flexion_deg=knee_flexion_deg)
         m.check_poses(q, out_of_range="raise")
-        r = m.hip_extension_torque(poses_rad=q, hip_extension_velocity_rad_s=math.radians(velocity_deg_s),
-                                   curves=curves or None, tendon=tendon)
         header = ["muscle", *[f"hip_{h:g}_percent" for h in hips]]
-        rows = [[mu, *[round(float(r["share_percent"][i, j]), 1) for i in range(len(hips))]]
-                for j, mu in enumerate(m.muscles)]
-        rows.append(["total_nm", *[round(float(v), 1) for v in r["total_nm"]]])
-        typer.echo(f"Share of maximum hip extension torque (%), knee {knee_flexion_deg:g} deg, "
-                   f"velocity {velocity_deg_s:g} deg/s")
+        if hip_moment_nm is None:
+            r = m.hip_extension_torque(poses_rad=q, hip_extension_velocity_rad_s=math.radians(velocity_deg_s),
+                                       curves=curves or None, tendon=tendon)
+            rows = [[mu, *[round(float(r["share_percent"][i, j]), 1) for i in range(len(hips))]]
+                    for j, mu in enumerate(m.muscles)]
+            rows.append(["total_nm", *[round(float(v), 1) for v in r["total_nm"]]])
+            typer.echo(f"Share of maximum hip extension torque (%), knee {knee_flexion_deg:g} deg, "
+                       f"velocity {velocity_deg_s:g} deg/s")
+        else:
+            from hipext.biomech.static_optimisation import split_hip_extension
+
+            if velocity_deg_s != 0:
+                raise UserError("--velocity-deg-s: the submaximal split (--hip-moment-nm) is isometric; expected 0")
+            if hip_moment_nm <= 0:
+                raise UserError(f"--hip-moment-nm: got {hip_moment_nm:g}; expected a positive extension moment")
+            so = split_hip_extension(model=m, poses_rad=q, hip_extension_moment_nm=hip_moment_nm,
+                                     knee_flexion_moment_nm=knee_flexion_moment_nm, curves=curves or None)
+            r = {"share_percent": so["share_percent"], "total_nm": np.full(len(hips), hip_moment_nm)}
+            rows = [[mu, *[round(float(r["share_percent"][i, j]), 1) for i in range(len(hips))]]
+                    for j, mu in enumerate(m.muscles)]
+            rows.append(["hip_residual_nm", *[round(float(-v), 1) for v in so["residuals_nm"][:, 0]]])
+            chain = ("open chain (knee moment free)" if knee_flexion_moment_nm is None else
+                     f"closed chain, knee flexion moment {knee_flexion_moment_nm:g} N m")
+            typer.echo(f"Share of a {hip_moment_nm:g} N m hip extension moment (%), static optimisation, knee "
+                       f"{knee_flexion_deg:g} deg, {chain}")
+            if knee_flexion_moment_nm is not None:
+                typer.echo("  note: the model has no knee extensors, so hamstring knee flexion moment is charged to "
+                           "the knee residual: read the closed-chain split as a direction, not magnitudes.")
         typer.echo(_table(header, rows))
         if csv_out:
             _write_csv(csv_out, header, rows)
@@ -369,8 +398,6 @@ def shares_cmd(
                                    "share_percent": r["share_percent"].round(2).tolist(),
                                    "total_nm": r["total_nm"].round(2).tolist()})
         if plot:
-            import numpy as np
-
             plt = _plt()
             fig, ax = plt.subplots(figsize=(7, 4))
             bottom = np.zeros(len(hips))

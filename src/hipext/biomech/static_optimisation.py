@@ -191,3 +191,52 @@ def hip_extension_shares(result: dict[str, Any]) -> np.ndarray:
     total_ext_frames = -(mm.sum(axis=1)) > 0
     s = ext[total_ext_frames].sum(axis=0)
     return 100.0 * s / s.sum() if s.sum() > 0 else np.zeros(mm.shape[1])
+
+
+def split_hip_extension(
+    *,
+    model: HipExtensorModel,
+    poses_rad: np.ndarray,
+    hip_extension_moment_nm: np.ndarray | float,
+    knee_flexion_moment_nm: np.ndarray | float | None = None,
+    curves: str | None = None,
+) -> dict[str, Any]:
+    """Share each muscle takes of a submaximal hip extension moment, open or closed chain (isometric).
+
+    Open chain (``knee_flexion_moment_nm=None``, e.g. prone hip extension): only the hip moment is prescribed;
+    whatever the hamstrings do at the knee is taken by the shank's support. Closed chain (a knee moment given,
+    typically negative = a knee extension moment as in a squat or in stance): the knee moment is prescribed
+    too. The model holds the hip extensors only (no quadriceps), so in closed chain any hamstring knee flexion
+    moment must be cancelled by the knee residual, which is costly: the hamstrings' share falls, as the
+    antagonism at the knee suggests. Read the closed-chain numbers as a direction, not as magnitudes.
+
+    Parameters
+    ----------
+    poses_rad
+        (N, 4) poses in rad.
+    hip_extension_moment_nm
+        Hip extension moment (N m, positive = extension) the muscles should make.
+    knee_flexion_moment_nm
+        None for open chain; else the knee flexion moment (N m; negative = knee extension moment).
+
+    Returns
+    -------
+    dict with share_percent (N, m) of the muscles' hip extension moment, activations (N, m), residuals_nm.
+    """
+    q = np.atleast_2d(np.asarray(poses_rad, dtype=float))
+    n = q.shape[0]
+    hip = np.broadcast_to(np.asarray(hip_extension_moment_nm, dtype=float), (n,))
+    if knee_flexion_moment_nm is None:
+        coords: tuple[str, ...] = ("hip_flexion",)
+        moments = -hip[:, None]
+    else:
+        coords = ("hip_flexion", "knee_flexion")
+        knee = np.broadcast_to(np.asarray(knee_flexion_moment_nm, dtype=float), (n,))
+        moments = np.stack([-hip, knee], axis=1)
+    r = static_optimisation(model=model, poses_rad=q, moments_nm=moments, coordinates=coords, curves=curves,
+                            use_passive=False)
+    ext = np.clip(-r["muscle_moments_nm"][:, :, 0], 0.0, None)
+    tot = ext.sum(axis=1, keepdims=True)
+    share = np.divide(100.0 * ext, tot, out=np.zeros_like(ext), where=tot > 0)
+    return {"share_percent": share, "activations": r["activations"], "residuals_nm": r["residuals_nm"],
+            "coordinates": coords}
