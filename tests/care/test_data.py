@@ -142,3 +142,23 @@ def test_register_adds_the_exercises_command() -> None:
     assert res.exit_code == 0 and json.loads(res.output)[0]["id"] == "gluteal_set"
     res = CliRunner().invoke(app, ["exercises", "--format", "xml"])
     assert res.exit_code == 2
+
+
+def test_wording_considers_and_never_diagnoses() -> None:
+    texts: list[str] = []
+
+    def walk(x: Any) -> None:
+        if isinstance(x, dict):
+            for v in x.values():
+                walk(v)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v)
+        elif isinstance(x, str):
+            texts.append(x.lower())
+
+    for name in ("screening_rules", "aftercare", "education", "precautions"):
+        walk(read_yaml(f"care/{name}.yaml"))
+    assert all(t.count("diagnos") == t.count("not a diagnosis") for t in texts)
+    considerations = read_yaml("care/aftercare.yaml")["considerations"]
+    assert all(c["consider"].startswith("Consider") for c in considerations)
