@@ -153,3 +153,14 @@ def test_no_sprint_drills_or_plyometrics_without_a_running_or_sport_goal() -> No
     plan = plan_care(case, _strength_result("better"), [], s, today=today)
     assert plan.program.phase == "return_to_activity"
     assert not {data.exercises()[e.exercise].task for e in plan.program.exercises} & {"running", "jumping"}
+
+
+def test_lumbar_substitution_adds_a_precaution_to_exercises_prone_to_it() -> None:
+    _, plan, _ = run(read_case_file(CASES / "acute_hamstring_strain.yaml"))
+    assert not any("Lumbar extension substitution was seen" in p for e in plan.program.exercises for p in e.precautions)
+    case = read_case_file(CASES / "acute_hamstring_strain.yaml")
+    case.visits[-1].observations.append("lumbar_extension_substitution")
+    _, plan, _ = run(case)
+    flagged = [e.exercise for e in plan.program.exercises
+               if any("Lumbar extension substitution was seen" in p for p in e.precautions)]
+    assert "prone_isometric_hip_extension_knee_flexed" in flagged

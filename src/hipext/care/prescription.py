@@ -254,6 +254,9 @@ def precautions_for(ex: Exercise, f: CaseFacts, phase: Phase) -> list[str]:
         out.append(f"Pain during up to {pain['acceptable_max']}/10 is acceptable if it settles by the next morning.")
     if lim.supervised:
         out.append("Supervised only, in a stable supported position.")
+    if f.lumbar_substitution and "lumbar extension substitution" in ex.compensations:
+        out.append("Lumbar extension substitution was seen at this visit: cue a still low back, move from the hip, "
+                   "and use a smaller range until it is controlled.")
     if "cardiopulmonary_limits" in f.rules:
         out.append("No breath-holding; stop for chest pain, unusual breathlessness or dizziness.")
     if ex.note and "placeholder" not in ex.note:
