@@ -133,7 +133,7 @@ def main() -> None:
     rel = (tau_np / tau_os - 1) * 100
     print("\nMaximum isometric hip extension torque (a = 1, compliant tendons solved to equilibrium)")
     print(f"  OpenSim equilibrateMuscles + realizeDynamics: {len(qf) / t_os_force:10,.0f} poses/s")
-    print(f"  hipext numpy (model curves, bisection):       {nf / t_np_force:10,.0f} poses/s "
+    print(f"  hipext numpy (model curves, equilibrium):    {nf / t_np_force:10,.0f} poses/s "
           f"-> {nf / t_np_force / (len(qf) / t_os_force):,.0f}x")
     print(f"  error vs OpenSim: mean |e| {np.abs(rel).mean():.2f} %, max |e| {np.abs(rel).max():.2f} % "
           f"(torque range {tau_os.min():.0f}..{tau_os.max():.0f} N m)")
