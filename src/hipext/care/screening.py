@@ -313,8 +313,10 @@ def screen(case: Case, *, today: dt.date) -> Screening:
         elif any_limit:  # a test with no declared demands is blocked whenever any limit is active
             blocked_t.add(tid)
     shared = set(lib) & (set(evidence.load().protocols) | set(tests))
+    by_id_only = 0
     for sid in shared:  # one id, two meanings: block both so no output can be ambiguous
         if sid in blocked_ex or sid in blocked_t:
+            by_id_only += (sid not in blocked_ex)
             blocked_ex.add(sid)
             blocked_t.add(sid)
 
@@ -334,6 +336,9 @@ def screen(case: Case, *, today: dt.date) -> Screening:
         "refer_urgent": f"Urgent referral: same-day medical assessment; nothing tested or prescribed ({rules_text}).",
     }[decision]
     summary += f" {len(blocked_ex)} of {len(lib)} library exercises and {len(blocked_t)} tests are blocked."
+    if by_id_only:
+        summary += (f" {by_id_only} exercise(s) are blocked only because they share an id with a blocked test; "
+                    "the clinician may still judge them safe.")
     sources: list[str] = []
     for f in findings:
         sources += [s for s in f.sources if s not in sources]
