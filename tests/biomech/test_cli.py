@@ -2,6 +2,7 @@ import csv
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -100,7 +101,7 @@ def test_import_is_cheap():
     code = ("import sys, hipext.biomech, hipext.biomech.capacity, hipext.biomech.cli; "
             "bad = [m for m in ('opensim', 'matplotlib', 'scipy') if m in sys.modules]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={"PYTHONPATH": str(SHARED.parent / "main" / "src"), "PATH": ""}, check=True)
+                         env={"PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src"), "PATH": ""}, check=True)
     assert out.stdout.strip() == "[]"
 
 
