@@ -49,6 +49,9 @@ def test_case_gives_expected_results(case_file):
                 assert actual == pytest.approx(value, abs=0.051), f"{pick} {key}"
             else:
                 assert actual == value, f"{pick} {key}: {actual!r} != {value!r}"
+    for pick in expected.get("absent", []):
+        hits = [r for r in doc["results"] if all(str(r.get(k)) == str(v) for k, v in pick.items())]
+        assert not hits, f"{pick} should not be in the results"
     for key, value in expected.get("document", {}).items():
         assert dig(doc, key) == value, f"{key}: {dig(doc, key)!r} != {value!r}"
     statements = " ".join(f["statement"] for f in doc["findings"])

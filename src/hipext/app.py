@@ -6,8 +6,11 @@ import datetime as dt
 from typing import Any
 
 from hipext import __version__, evidence
+from hipext.care.guard import assert_nothing_blocked
+from hipext.care.plan import plan_care
+from hipext.care.screening import screen
 from hipext.core.case import Case
-from hipext.core.evaluation import Evaluation, PatientSummary, Result, SourceRef
+from hipext.core.evaluation import Evaluation, Finding, PatientSummary, Result, SourceRef
 from hipext.evidence.models import Evidence
 from hipext.core.interpret import age_group, evaluated_visit_date, interpret
 from hipext.core.measures import STANDARD_GRAVITY
@@ -78,15 +81,32 @@ def capacity_section(case: Case, results: list[Result], ev: Evidence) -> dict[st
 
 
 def evaluate_case(case: Case, *, today: dt.date | None = None) -> Evaluation:
-    """Screen, interpret, prescribe and explain one case."""
+    """Screen, interpret, prescribe and explain one case.
+
+    Screening runs first and binds everything after it: measurements of blocked tests are not interpreted, blocked
+    exercises are never prescribed, and the finished document is checked for any blocked id before it is returned.
+    `today` defaults to the latest visit's date, so the same case always gives the same document.
+    """
     ev = evidence.load()
     today = today or evaluated_visit_date(case) or dt.date.today()
-    results, findings = interpret(case, ev)
+    screening = screen(case, today=today)
+    blocked = set(screening.blocked_tests)
+    results, findings = interpret(case, ev, blocked_tests=blocked)
+    withheld = sum(m.test in blocked for v in case.visits for m in v.measurements)
+    if withheld:
+        findings.insert(0, Finding(topic="measurement", concern=True, sources=screening.sources, statement=(
+            f"{withheld} recorded measurement(s) of tests that screening advises against now were not interpreted; "
+            "see the screening section.")))
+    plan = plan_care(case, results, findings, screening, today=today)
     evaluation = Evaluation(
         hipext_version=__version__, evaluated_visit=evaluated_visit_date(case), patient=patient_summary(case),
-        results=results, findings=findings, capacity=capacity_section(case, results, ev),
+        screening=screening.model_dump(mode="json"), results=results, findings=findings,
+        capacity=capacity_section(case, results, ev),
+        **{k: getattr(plan, k).model_dump(mode="json") for k in (
+            "program", "progression", "follow_up", "return_to_activity", "aftercare", "education")},
     )
     doc = evaluation.model_dump(mode="json")
+    assert_nothing_blocked(doc, screening)  # fail closed: a blocked id anywhere is a bug, never output
     refs = []
     for sid in cited_sources(doc):
         ref = ev.references[sid]  # a KeyError here is a data bug; tests walk every shipped case for it
