@@ -9,6 +9,7 @@ from hipext.care import data
 from hipext.care.context import STRENGTH_KINDS, CaseFacts, symmetry_percent, worse_than_norm
 from hipext.care.models import Criterion, FollowUp, Phase, RetestItem, ReturnToActivity
 from hipext.core.evaluation import Result
+from hipext.core.measures import lsi_percent
 
 DAYS_PER_MONTH = 365.25 / 12  # calendar conversion, not a clinical number
 HAMSTRING_TESTS = ("palpation_hamstring_origin", "askling_h_test", "passive_straight_leg_raise")
@@ -87,6 +88,17 @@ def follow_up(f: CaseFacts, phase: Phase | None) -> FollowUp:
         rescreen_on=rescreen_on, rescreen_reason=rescreen_reason, how=list(cfg["how"]), level=rw["level"],
         sources=[rw["source"], *rw["sources"], *cfg["how_sources"]],
         note="Clinical default - varies by clinician and case. " + " ".join(rw["note"].split()))
+
+
+def _range_ratio(results: list[Result], test: str, side: str | None) -> float | None:
+    """Involved-side range as % of the other side (range of motion has no LSI in the results)."""
+    by_side = {r.side: r.value for r in results if r.test == test and isinstance(r.value, (int, float))}
+    if side not in ("left", "right") or len(by_side) != 2:
+        return None
+    other = "right" if side == "left" else "left"
+    if not by_side[other] or by_side[other] <= 0 or by_side[side] <= 0:
+        return None
+    return lsi_percent(involved=float(by_side[side]), uninvolved=float(by_side[other]))
 
 
 def _crit(name: str, met: bool | None, value: str | None, target: str, sources: list[str], level: str,
@@ -209,8 +221,7 @@ def return_to_activity(f: CaseFacts) -> ReturnToActivity:
         if "passive_straight_leg_raise" in blocked:
             omitted += 1
         else:
-            pslr = next((r.lsi_percent for r in latest if r.test == "passive_straight_leg_raise"
-                         and r.lsi_percent is not None and (f.side is None or r.side == f.side)), None)
+            pslr = _range_ratio(latest, "passive_straight_leg_raise", f.side)
             crits.append(_crit("Similar hamstring flexibility (passive straight leg raise)",
                                None if pslr is None else pslr >= hs["min_percent_of_other_side"],
                                None if pslr is None else f"{pslr:.0f}% of the other side",
@@ -225,9 +236,15 @@ def return_to_activity(f: CaseFacts) -> ReturnToActivity:
                                f"{months:.1f} months", f"at least {lo:g} months (example protocol; surgeon decides)",
                                [pr["source"]], pr["level"], pr["note"]))
         rd = cfg["readiness"]
-        crits.append(_crit("Psychological readiness and shared clearance", None, None,
-                           "athlete ready, no apprehension; clearance by the team", rd["sources"], rd["level"],
-                           rd["note"]))
+        said = visit.readiness if visit else None
+        known = said is not None and said.psychologically_ready is not None and said.apprehension is not None
+        crits.append(_crit(
+            "Psychological readiness and shared clearance",
+            None if not known else bool(said.psychologically_ready and not said.apprehension and said.cleared_by),
+            None if not known else (f"{'ready' if said.psychologically_ready else 'not ready'}, "
+                                    f"{'apprehensive' if said.apprehension else 'no apprehension'}, "
+                                    f"cleared by {', '.join(said.cleared_by) or 'nobody yet'}"),
+            "athlete ready, no apprehension; clearance by the team", rd["sources"], rd["level"], rd["note"]))
     ready = all(c.met for c in crits) and omitted == 0
     if s.limits.block_all:
         summary = f"Not ready: screening decision is '{s.decision}'."

@@ -188,6 +188,16 @@ class ExerciseResponse(_Strict):
     sessions_planned: int | None = Field(default=None, ge=0, le=100)
 
 
+class Readiness(_Strict):
+    """The person's and the team's view of returning to activity (a return-to-activity criterion)."""
+
+    psychologically_ready: bool | None = Field(default=None, description="The person says they feel ready.")
+    apprehension: bool | None = Field(default=None, description="Fear or insecurity about the return.")
+    cleared_by: list[str] = Field(
+        default_factory=list, description="Who has cleared the return, e.g. [sports_physician, surgeon]."
+    )
+
+
 class Visit(_Strict):
     date: dt.date
     measurements: list[Measurement] = Field(default_factory=list)
@@ -196,6 +206,7 @@ class Visit(_Strict):
         default_factory=dict, description="Side per observation where it applies, e.g. {pelvic_drop: right}."
     )
     exercise_responses: list[ExerciseResponse] = Field(default_factory=list)
+    readiness: Readiness | None = None
     notes: str | None = None
 
 

@@ -289,6 +289,15 @@ def _prom_results(m: Measurement, proto: Protocol, visit: Visit, ev: Evidence) -
 # Sides
 
 
+def _unrounded(e: _Entry) -> float | None:
+    """The reported value before rounding for display, so ratios carry no rounding error."""
+    if e.proto.kind == "hhd" and e.m.lever_arm_m is not None:
+        return max(e.m.force_trials_n() or [0.0]) * e.m.lever_arm_m
+    if e.proto.kind == "isokinetic":
+        return max(e.m.trials_nm or [0.0])
+    return float(e.result.value) if isinstance(e.result.value, (int, float)) else None
+
+
 def apply_symmetry(entries: list[_Entry], involved_side: str) -> None:
     """LSI for bilateral strength and functional measures; never from MMT grades."""
     by_key: dict[tuple[object, ...], dict[str, _Entry]] = {}
@@ -299,23 +308,24 @@ def apply_symmetry(entries: list[_Entry], involved_side: str) -> None:
         if len(pair) != 2:
             continue
         left, right = pair["left"].result, pair["right"].result
-        if not isinstance(left.value, (int, float)) or not isinstance(right.value, (int, float)):
+        maybe = {side: _unrounded(e) for side, e in pair.items()}
+        raw = {side: v for side, v in maybe.items() if v is not None}
+        if len(raw) != 2:
             continue
         proto = pair["left"].proto
-        if left.value <= 0 or right.value <= 0:
+        if raw["left"] <= 0 or raw["right"] <= 0:
             for r in (left, right):
                 r.notes.append("No symmetry index: one side scored zero.")
             continue
         basis = "torque_nm" if proto.kind in ("hhd", "isokinetic") else "value"
         if involved_side in ("left", "right"):
             other = "right" if involved_side == "left" else "left"
-            values = {"left": float(left.value), "right": float(right.value)}
-            lsi = mx.lsi_percent(involved=values[involved_side], uninvolved=values[other], better=proto.better)
+            lsi = mx.lsi_percent(involved=raw[involved_side], uninvolved=raw[other], better=proto.better)
             for r in (left, right):
                 r.lsi_percent, r.lsi_basis = round(lsi, 1), basis
                 r.sources = _unique(r.sources + [SRC_LSI])
         else:
-            asym = mx.asymmetry_percent(float(left.value), float(right.value))
+            asym = mx.asymmetry_percent(raw["left"], raw["right"])
             for r in (left, right):
                 r.asymmetry_percent = round(asym, 1)
                 r.notes.append("No single involved side, so side-to-side difference is shown instead of an LSI.")
