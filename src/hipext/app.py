@@ -100,10 +100,9 @@ def evaluate_case(case: Case, *, today: dt.date | None = None) -> Evaluation:
     plan = plan_care(case, results, findings, screening, today=today)
     evaluation = Evaluation(
         hipext_version=__version__, evaluated_visit=evaluated_visit_date(case), patient=patient_summary(case),
-        screening=screening.model_dump(mode="json"), results=results, findings=findings,
-        capacity=capacity_section(case, results, ev),
-        **{k: getattr(plan, k).model_dump(mode="json") for k in (
-            "program", "progression", "follow_up", "return_to_activity", "aftercare", "education")},
+        screening=screening, results=results, findings=findings, capacity=capacity_section(case, results, ev),
+        program=plan.program, progression=plan.progression, follow_up=plan.follow_up,
+        return_to_activity=plan.return_to_activity, aftercare=plan.aftercare, education=plan.education,
     )
     doc = evaluation.model_dump(mode="json")
     assert_nothing_blocked(doc, screening)  # fail closed: a blocked id anywhere is a bug, never output

@@ -11,6 +11,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hipext.care.models import (
+    Aftercare,
+    Education,
+    FollowUp,
+    Program,
+    Progression,
+    ReturnToActivity,
+    Screening,
+)
+
 Verdict = Literal[
     "real_change",  # beyond the upper MDC (or the MCID for questionnaires)
     "possibly_real",  # inside a published MDC range: beyond its low end, not its high end
@@ -124,16 +134,18 @@ class Evaluation(_Out):
     hipext_version: str
     evaluated_visit: dt.date | None
     patient: PatientSummary
-    screening: dict[str, Any] | None = None
+    screening: Screening | None = Field(default=None, description="Runs first; its decisions bind everything after.")
     results: list[Result]
     findings: list[Finding]
-    capacity: dict[str, Any] | None = None
-    program: dict[str, Any] | None = None
-    progression: dict[str, Any] | None = None
-    follow_up: dict[str, Any] | None = None
-    return_to_activity: dict[str, Any] | None = None
-    aftercare: dict[str, Any] | None = None
-    education: dict[str, Any] | None = None
+    capacity: dict[str, Any] | None = Field(
+        default=None, description="Torque-angle-velocity capacity scaled to measured strength, and task shares."
+    )
+    program: Program | None = None
+    progression: Progression | None = None
+    follow_up: FollowUp | None = None
+    return_to_activity: ReturnToActivity | None = None
+    aftercare: Aftercare | None = None
+    education: Education | None = None
     disclaimer: str = (
         "Decision support for a licensed clinician. Findings are considerations, not diagnoses; "
         "the clinician's judgement and the surgeon's orders take precedence."
