@@ -86,6 +86,8 @@ def _dose_words(ex: PrescribedExercise) -> str:
     d = ex.dose
     if d.hold_s:
         return f"{d.sets} sets of {d.reps} holds, {d.hold_s.replace(' s', ' seconds')} each"
+    if d.reps is None:  # walking practice: dosed by time and tolerance
+        return "build up the time slowly"
     return f"{d.sets} sets of {d.reps}"
 
 

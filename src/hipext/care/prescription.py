@@ -220,15 +220,21 @@ def dose_for(ex: Exercise, phase: Phase, f: CaseFacts) -> Dose:
     else:
         effort = "Finish each set with 1-2 good repetitions left in reserve."
     rest = _rng([x for x in rest_row["rest_s"]], " s") if rest_row else "as needed"
-    if ex.task == "gait":  # walking practice is dosed by time and tolerance, not sets and repetitions
+    prog = cfg["progression"]
+    progression_rule = prog["rule"]
+    if ex.task == "gait":  # walking practice is dosed by time and tolerance, not sets, repetitions or load
         sets, reps, hold = "1", None, None
-        load = "Walking practice; build the time up gradually while pain stays in the safe or acceptable zone."
+        load = "Walking practice at a pace you can keep up with good form."
+        if not (phase == "protect" or lim.effort == "submaximal"):  # keep any effort cap screening set
+            effort = "Comfortable to brisk; you can still talk."
         rest = "as needed"
+        progression_rule = ("Add walking time gradually while pain stays in the safe or acceptable zone and settles "
+                            "by the next morning.")
         sources.append("care_clinical_default")
         levels.append("clinical_default")
+    else:
+        sources.append(prog["source"])
     freq = _rng(freq_row["frequency_per_week"], " sessions a week")
-    prog = cfg["progression"]
-    sources.append(prog["source"])
     note = None
     if any(r["level"] != "verified" for r in (vol, main) if r):
         note = "Rows marked secondary or clinical default are not verified in the primary source."
@@ -237,7 +243,7 @@ def dose_for(ex: Exercise, phase: Phase, f: CaseFacts) -> Dose:
     if quality == "isometric":
         note = "Clinical default - varies by clinician and case: no isometric dose was found in the evidence files."
     return Dose(sets=sets, reps=reps, hold_s=hold, load=load, effort=effort, rest=rest, frequency=freq,
-                progression_rule=prog["rule"], level=data.weakest(levels),
+                progression_rule=progression_rule, level=data.weakest(levels),
                 sources=sorted(set(sources), key=sources.index), note=note)
 
 
@@ -265,7 +271,6 @@ def precautions_for(ex: Exercise, f: CaseFacts, phase: Phase) -> list[str]:
 
 
 def prescribe(ex: Exercise, phase: Phase, f: CaseFacts, rationale: list[str]) -> PrescribedExercise:
-    lib = data.exercises()
     blocked = set(f.screening.blocked_exercises)
     reg = ex.regression if ex.regression and ex.regression not in blocked else None
     prog = ex.progression if ex.progression and ex.progression not in blocked else None
@@ -275,7 +280,6 @@ def prescribe(ex: Exercise, phase: Phase, f: CaseFacts, rationale: list[str]) ->
     for e in ex.emg:
         if e.percent_mvic is not None:
             why.append(f"EMG: {e.muscle.replace('_', ' ')} about {e.percent_mvic:g}% MVIC ({e.source}, {e.level}).")
-    _ = lib
     return PrescribedExercise(
         exercise=ex.id, name=ex.name, target=ex.tags.target, dose=dose, rationale=why,
         precautions=precautions_for(ex, f, phase), cues=ex.cues, watch_for=ex.compensations,

@@ -66,8 +66,12 @@ def follow_up(f: CaseFacts, phase: Phase | None) -> FollowUp:
             if m.test in seen or m.test in blocked:
                 continue
             seen.add(m.test)
-            p = protocols.get(m.test)
-            reason = "Measured before: compare against the MDC." if p else "Measured before."
+            kind = protocols[m.test].kind
+            reason = {"prom": "Measured before: compare with the last score against its MCID.",
+                      "pain": "Measured before: compare with the last rating against its MCID.",
+                      "mmt": "Measured before: grades are ordinal; consider dynamometry to quantify change.",
+                      "special": "Measured before: repeat to see whether the result has changed."}.get(
+                kind, "Measured before: compare with the last result against the protocol's MDC.")
             tests.append(RetestItem(test=m.test, reason=reason))
     if phase in ("strengthen", "return_to_activity"):
         wanted = ["hhd_hip_extension_prone_knee_flexed", "hhd_hip_extension_prone_knee_extended"]
