@@ -23,7 +23,7 @@ def reading_grade(text: str) -> tuple[float, str]:
     """
     from textstat.backend.counts import _count_syllables
 
-    _count_syllables.get_cmudict = lambda lang: None  # type: ignore[attr-defined]  # pinned textstat<0.7.9
+    _count_syllables.get_cmudict = lambda lang: None  # pinned textstat<0.7.9
     return float(textstat.flesch_kincaid_grade(text)), "pyphen hyphenation (textstat)"
 
 

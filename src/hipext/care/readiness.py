@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from hipext import evidence
 from hipext.care import data
 from hipext.care.context import STRENGTH_KINDS, CaseFacts, symmetry_percent, worse_than_norm
 from hipext.care.models import Criterion, FollowUp, Phase, RetestItem, ReturnToActivity
+from hipext.core.case import Readiness
 from hipext.core.evaluation import Result
 from hipext.core.measures import lsi_percent
 
@@ -94,9 +96,23 @@ def follow_up(f: CaseFacts, phase: Phase | None) -> FollowUp:
         note="Clinical default - varies by clinician and case. " + " ".join(rw["note"].split()))
 
 
+def _readiness_criterion(said: Readiness | None, rd: dict[str, Any]) -> Criterion:
+    """The person's readiness and the team's clearance, as recorded at the visit."""
+    name = "Psychological readiness and shared clearance"
+    target = "athlete ready, no apprehension; clearance by the team"
+    if said is None or said.psychologically_ready is None or said.apprehension is None:
+        return _crit(name, None, None, target, rd["sources"], rd["level"], rd["note"])
+    value = (f"{'ready' if said.psychologically_ready else 'not ready'}, "
+             f"{'apprehensive' if said.apprehension else 'no apprehension'}, "
+             f"cleared by {', '.join(said.cleared_by) or 'nobody yet'}")
+    met = said.psychologically_ready and not said.apprehension and bool(said.cleared_by)
+    return _crit(name, met, value, target, rd["sources"], rd["level"], rd["note"])
+
+
 def _range_ratio(results: list[Result], test: str, side: str | None) -> float | None:
     """Involved-side range as % of the other side (range of motion has no LSI in the results)."""
-    by_side = {r.side: r.value for r in results if r.test == test and isinstance(r.value, (int, float))}
+    by_side: dict[str | None, float] = {
+        r.side: float(r.value) for r in results if r.test == test and isinstance(r.value, (int, float))}
     if side not in ("left", "right") or len(by_side) != 2:
         return None
     other = "right" if side == "left" else "left"
@@ -239,16 +255,7 @@ def return_to_activity(f: CaseFacts) -> ReturnToActivity:
             crits.append(_crit("Time since proximal hamstring repair (return to sport)", months >= lo,
                                f"{months:.1f} months", f"at least {lo:g} months (example protocol; surgeon decides)",
                                [pr["source"]], pr["level"], pr["note"]))
-        rd = cfg["readiness"]
-        said = visit.readiness if visit else None
-        known = said is not None and said.psychologically_ready is not None and said.apprehension is not None
-        crits.append(_crit(
-            "Psychological readiness and shared clearance",
-            None if not known else bool(said.psychologically_ready and not said.apprehension and said.cleared_by),
-            None if not known else (f"{'ready' if said.psychologically_ready else 'not ready'}, "
-                                    f"{'apprehensive' if said.apprehension else 'no apprehension'}, "
-                                    f"cleared by {', '.join(said.cleared_by) or 'nobody yet'}"),
-            "athlete ready, no apprehension; clearance by the team", rd["sources"], rd["level"], rd["note"]))
+        crits.append(_readiness_criterion(visit.readiness if visit else None, cfg["readiness"]))
     ready = all(c.met for c in crits) and omitted == 0
     if s.limits.block_all:
         summary = f"Not ready: screening decision is '{s.decision}'."
