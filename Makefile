@@ -20,7 +20,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/mypy src/hipext/core src/hipext/evidence
+	$(BIN)/mypy src/hipext/core src/hipext/evidence src/hipext/care src/hipext/biomech src/hipext/app.py
 
 bench: $(STAMP)
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
