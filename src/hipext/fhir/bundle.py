@@ -1,0 +1,605 @@
+"""One case and its evaluation as a FHIR R4 `Bundle` of type `collection`: pure, deterministic, no I/O.
+
+Every `fullUrl` is `urn:uuid:<uuid5>` derived from the case id, the resource's natural key and its content, and the
+bundle carries no wall-clock time, so the same case always exports to the same bytes. The source system (hipext and
+its version) is named in every resource's `meta.source`. There is no `Provenance` resource: `Provenance.recorded` is a
+required instant, and the only honest instant is the time of export, which would break byte-identical output.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import uuid
+from typing import Any
+
+from hipext import evidence
+from hipext.care.guard import assert_nothing_blocked
+from hipext.core.case import Case, Measurement
+from hipext.core.evaluation import Evaluation, Result
+from hipext.evidence.models import Protocol
+from hipext.fhir import codes as C
+
+_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, C.BASE)
+
+Json = dict[str, Any]
+
+
+def bundle_json(bundle: Json) -> str:
+    """The bundle as JSON text: stable key order from construction, UTF-8 characters kept, trailing newline."""
+    return json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
+
+
+def _ref(full_url: str) -> Json:
+    return {"reference": full_url}
+
+
+def _quantity(value: float, unit: str) -> Json:
+    code, shown = C.UCUM_UNITS[unit]
+    return {"value": value, "unit": shown, "system": C.UCUM, "code": code}
+
+
+def _words(s: str) -> str:
+    return s.replace("_", " ")
+
+
+class _Builder:
+    """Collects entries and the local codes they use, so the bundle can define every local code it emits."""
+
+    def __init__(self, case: Case, evaluation: Evaluation) -> None:
+        self.case = case
+        self.ev = evaluation
+        self.protocols = evidence.load().protocols
+        self.source = f"{C.BASE}/software/hipext/{evaluation.hipext_version}"
+        self.entries: list[Json] = []
+        self.used: set[str] = set()
+        # Local concepts used: system -> code -> (display, definition or None); kept in first-use order.
+        self.concepts: dict[str, dict[str, tuple[str, str | None]]] = {}
+
+    # -- plumbing ----------------------------------------------------------------------------------------------
+
+    def add(self, key: str, resource: Json) -> str:
+        """Give the resource a deterministic id and fullUrl, append it, and return the fullUrl."""
+        content = json.dumps([self.case.patient.id, key, resource], sort_keys=True, ensure_ascii=False)
+        rid = str(uuid.uuid5(_NAMESPACE, content))
+        salt = 0
+        while rid in self.used:  # identical content under the same key: keep every resource distinct
+            salt += 1
+            rid = str(uuid.uuid5(_NAMESPACE, f"{content}#{salt}"))
+        self.used.add(rid)
+        body = {"resourceType": resource.pop("resourceType"), "id": rid,
+                "meta": {"source": self.source}, **resource}
+        full_url = f"urn:uuid:{rid}"
+        self.entries.append({"fullUrl": full_url, "resource": body})
+        return full_url
+
+    def local(self, system: str, code: str, display: str, definition: str | None = None) -> Json:
+        self.concepts.setdefault(system, {}).setdefault(code, (display, definition))
+        return {"system": system, "code": code, "display": display}
+
+    def measure(self, code: str) -> Json:
+        display, definition = C.MEASURES[code]
+        return self.local(C.CS_MEASURE, code, display, definition)
+
+    def test_coding(self, proto: Protocol) -> Json:
+        return self.local(C.CS_TEST, proto.id, proto.name, proto.description)
+
+    # -- resources ---------------------------------------------------------------------------------------------
+
+    def patient(self) -> str:
+        p = self.ev.patient
+        resource: Json = {
+            "resourceType": "Patient",
+            # Age only: the case holds no birth date and none is invented.
+            "extension": [{"url": C.EXT_AGE, "valueAge": {
+                "value": p.age, "unit": "years", "system": C.UCUM, "code": "a"}}],
+            "identifier": [{"use": "usual", "system": C.SID_CASE, "value": p.id}],
+            "gender": p.sex,
+        }
+        return self.add("Patient", resource)
+
+    def encounters(self, patient: str) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for visit in self.case.visits:
+            day = visit.date.isoformat()
+            if day in out:
+                continue
+            out[day] = self.add(f"Encounter/{day}", {
+                "resourceType": "Encounter",
+                "status": "finished",
+                # Encounter.class is required; the case does not say whether the visit was ambulatory, inpatient or
+                # virtual, so the code is marked absent rather than guessed.
+                "class": {"extension": [{"url": C.EXT_DATA_ABSENT, "valueCode": "unknown"}]},
+                "subject": _ref(patient),
+                "period": {"start": day, "end": day},
+            })
+        return out
+
+    def body_mass(self, patient: str, encounter: str | None) -> None:
+        p = self.ev.patient
+        if self.ev.evaluated_visit is None:
+            return
+        obs: Json = {
+            "resourceType": "Observation", "status": "final",
+            "category": [{"coding": [{"system": C.OBS_CATEGORY, "code": "exam", "display": "Exam"}]}],
+            "code": {"coding": [self.local(C.CS_MEASURE, "body-mass", "Body mass",
+                                           "Body mass in kg, used to normalise torque and force.")],
+                     "text": "Body mass"},
+            "subject": _ref(patient),
+        }
+        if encounter:
+            obs["encounter"] = _ref(encounter)
+        obs["effectiveDateTime"] = self.ev.evaluated_visit.isoformat()
+        obs["valueQuantity"] = {"value": p.body_mass_kg, "unit": "kg", "system": C.UCUM, "code": "kg"}
+        self.add("Observation/body-mass", obs)
+
+    def devices(self) -> dict[tuple[str, str], str]:
+        """One Device per distinct (device name, device type) recorded on a measurement that was interpreted."""
+        out: dict[tuple[str, str], str] = {}
+        tested = {(r.date, r.test) for r in self.ev.results}
+        for visit in self.case.visits:
+            for m in visit.measurements:
+                if m.device is None or (visit.date, m.test) not in tested:
+                    continue
+                kind = self.protocols[m.test].device_type or "measuring device"
+                if (m.device, kind) in out:
+                    continue
+                out[(m.device, kind)] = self.add(f"Device/{m.device}/{kind}", {
+                    "resourceType": "Device",
+                    "status": "active",
+                    "deviceName": [{"name": m.device, "type": "user-friendly-name"}],
+                    "type": {"text": kind},
+                })
+        return out
+
+    def _measurement(self, r: Result) -> Measurement | None:
+        visit = next((v for v in self.case.visits if v.date == r.date), None)
+        if visit is None:
+            return None
+        found = [m for m in visit.measurements if m.test == r.test and m.side == r.side]
+        if len(found) > 1:
+            found = [m for m in found if m.context == r.context
+                     or (m.context is None and r.context == f"{m.mode} {m.velocity_deg_s:g} deg/s")
+                     or r.kind == "prom"] or found
+        return found[0] if found else None
+
+    def _method(self, proto: Protocol, m: Measurement | None, r: Result) -> Json:
+        parts = [proto.description.rstrip(".") + "."]
+        if m is not None:
+            if proto.kind == "hhd":
+                parts.append({"belt": "Fixation: belt.", "rig": "Fixation: rig.",
+                              "manual": "Fixation: manual (held by the tester)."}.get(m.fixation or "",
+                                                                                     "Fixation: not recorded."))
+                if m.lever_arm_m is not None:
+                    parts.append(f"Lever arm (hip joint centre to pad): {m.lever_arm_m:g} m.")
+            if m.mode is not None or m.velocity_deg_s is not None:
+                speed = f" at {m.velocity_deg_s:g} deg/s" if m.velocity_deg_s is not None else ""
+                parts.append(f"Contraction: {m.mode or 'mode not recorded'}{speed}.")
+            if m.device:
+                parts.append(f"Device: {m.device}.")
+            if m.steps is not None:
+                parts.append(f"Steps: {m.steps}.")
+            if m.used_arms is not None:
+                parts.append("Arms used." if m.used_arms else "Arms not used.")
+        if r.context and proto.kind == "pain":
+            parts.append(f"Context: {_words(r.context)}.")
+        return {"text": " ".join(parts)}
+
+    def _value(self, obs: Json, r: Result) -> None:
+        if r.kind == "mmt" and isinstance(r.value, str):
+            shown = C.MRC_GRADE_DISPLAY.format(r.value)
+            obs["valueCodeableConcept"] = {"coding": [self.local(C.CS_MRC_GRADE, r.value, shown)], "text": shown}
+        elif r.kind == "special" and isinstance(r.value, str):
+            obs["valueCodeableConcept"] = {"coding": [self.local(C.CS_TEST_RESULT, r.value, r.value.capitalize())],
+                                           "text": r.value}
+        elif isinstance(r.value, (int, float)):
+            obs["valueQuantity"] = _quantity(r.value, r.unit)
+        elif isinstance(r.value, str):
+            obs["valueString"] = r.value
+        else:
+            reason = "; ".join(r.notes) or "Not scored."
+            obs["dataAbsentReason"] = {"coding": [{"system": C.DATA_ABSENT_REASON, "code": "unknown",
+                                                   "display": "Unknown"}], "text": reason}
+
+    def _interpretation(self, r: Result) -> list[Json]:
+        out: list[Json] = []
+        if r.norm.status in C.NORM_INTERPRETATION:
+            code, display = C.NORM_INTERPRETATION[r.norm.status]
+            out.append({"coding": [{"system": C.V3_INTERPRETATION, "code": code, "display": display}],
+                        "text": r.norm.statement})
+        if r.kind == "special" and r.value in C.RESULT_INTERPRETATION:
+            code, display = C.RESULT_INTERPRETATION[str(r.value)]
+            out.append({"coding": [{"system": C.V3_INTERPRETATION, "code": code, "display": display}]})
+        if r.change is not None:
+            verdict = r.change.verdict
+            out.append({"coding": [self.local(C.CS_CHANGE_VERDICT, verdict, C.VERDICT_DISPLAY[verdict])],
+                        "text": r.change.reason})
+        return out
+
+    def _notes(self, r: Result) -> list[Json]:
+        texts = []
+        if r.norm.statement:
+            norm = r.norm.statement
+            if r.norm.caveat:
+                norm += f" Caveat: {r.norm.caveat}"
+            if r.norm.level:
+                norm += f" (evidence level: {_words(r.norm.level)})"
+            texts.append(f"Norm: {norm}")
+        if r.change is not None:
+            texts.append(f"Change since {r.change.previous_date or 'the previous visit'}: {r.change.reason}")
+        texts += r.notes
+        if r.sources:
+            texts.append("Sources: " + ", ".join(r.sources) + " (see the hipext evaluation's bibliography).")
+        return [{"text": t} for t in texts]
+
+    def _reference_range(self, r: Result, quantity: str) -> list[Json]:
+        n = r.norm
+        if not n.available or n.quantity != quantity or n.unit is None or (n.low is None and n.high is None):
+            return []
+        unit = {"N m/kg": "N m/kg", "% BW": "%BW", "%BW": "%BW"}.get(n.unit, n.unit)
+        if unit not in C.UCUM_UNITS:
+            return []
+        rng: Json = {}
+        if n.low is not None:
+            rng["low"] = _quantity(n.low, unit)
+        if n.high is not None:
+            rng["high"] = _quantity(n.high, unit)
+        text = "; ".join(x for x in (n.label, n.population) if x)
+        if text:
+            rng["text"] = text
+        return [rng]
+
+    def _components(self, r: Result) -> list[Json]:
+        comps: list[Json] = []
+
+        def add(code: str, value: float | int | None, unit: str, quantity: str | None = None) -> None:
+            if value is None:
+                return
+            comp: Json = {"code": {"coding": [self.measure(code)]}, "valueQuantity": _quantity(value, unit)}
+            if quantity:
+                if rr := self._reference_range(r, quantity):
+                    comp["referenceRange"] = rr
+            comps.append(comp)
+
+        if r.kind == "hhd":
+            add("torque-per-kg", r.torque_nm_per_kg, "N m/kg", "torque_nm_per_kg")
+            add("force-best", r.force_n, "N")
+            add("force-percent-bw", r.force_percent_bw, "%BW", "force_percent_bw")
+        elif r.kind == "isokinetic":
+            add("torque-per-kg", r.torque_nm_per_kg, "N m/kg", "torque_nm_per_kg")
+        if r.trials is not None:
+            t = r.trials
+            add("trial-best", t.best, t.unit)
+            add("trial-mean", t.mean, t.unit)
+            add("trial-cv", t.cv_percent, "%")
+            if t.n:
+                comps.append({"code": {"coding": [self.measure("trial-count")]}, "valueInteger": t.n})
+        ch = r.change
+        if ch is not None and ch.unit in C.UCUM_UNITS:
+            add("change-since-previous", ch.delta, ch.unit)
+            add("change-threshold", ch.mdc, ch.unit)
+        return comps
+
+    def observation(self, r: Result, patient: str, encounters: dict[str, str],
+                    devices: dict[tuple[str, str], str]) -> str:
+        proto = self.protocols[r.test]
+        m = self._measurement(r)
+        day = r.date.isoformat()
+        code: Json = {"coding": [self.test_coding(proto)]}
+        if r.test in C.LOINC_BY_TEST:
+            loinc, display = C.LOINC_BY_TEST[r.test]
+            code["coding"].append({"system": C.LOINC, "code": loinc, "display": display})
+        name = proto.name
+        if r.context:
+            name += f" ({_words(r.context)})"
+        if r.kind == "prom" and r.context:  # a questionnaire subscale: the subscale is part of what was measured
+            code["coding"][0] = self.local(C.CS_TEST, f"{proto.id}.{re.sub(r'[^A-Za-z0-9]+', '-', r.context)}",
+                                           f"{proto.name}: {r.context}", f"{r.context} subscale of {proto.name}.")
+        code["text"] = name
+        category = C.CATEGORY_BY_KIND[r.kind]
+        obs: Json = {
+            "resourceType": "Observation",
+            "status": "final",
+            "category": [{"coding": [{"system": C.OBS_CATEGORY, "code": category,
+                                      "display": category.capitalize()}]}],
+            "code": code,
+            "subject": _ref(patient),
+            "encounter": _ref(encounters[day]),
+            "effectiveDateTime": day,
+        }
+        self._value(obs, r)
+        if interp := self._interpretation(r):
+            obs["interpretation"] = interp
+        if notes := self._notes(r):
+            obs["note"] = notes
+        if r.side is not None:
+            lat_code, lat_display = C.SNOMED_LATERALITY[r.side]
+            obs["bodySite"] = {
+                "extension": [{"url": C.EXT_LATERALITY, "valueCodeableConcept": {
+                    "coding": [{"system": C.SNOMED, "code": lat_code, "display": lat_display}]}}],
+                "text": f"{r.side.capitalize()} hip extensors",
+            }
+        obs["method"] = self._method(proto, m, r)
+        if m is not None and m.device:
+            dev = devices.get((m.device, proto.device_type or "measuring device"))
+            if dev:
+                obs["device"] = _ref(dev)
+        if rr := self._reference_range(r, "value"):
+            obs["referenceRange"] = rr
+        if comps := self._components(r):
+            obs["component"] = comps
+        return self.add(f"Observation/{day}/{r.test}/{r.side}/{r.context}", obs)
+
+    def symmetry(self, pairs: list[tuple[Result, str, Result, str]], patient: str, encounters: dict[str, str]) -> None:
+        involved = self.ev.patient.involved_side
+        for left, left_url, right, right_url in pairs:
+            proto = self.protocols[left.test]
+            day = left.date.isoformat()
+            what = proto.name + (f" ({_words(left.context)})" if left.context else "")
+            if left.lsi_percent is not None:
+                code, value = "limb-symmetry-index", left.lsi_percent
+                text = f"Limb symmetry index, {what}"
+                note = (f"Involved side: {involved}. LSI = {involved} / "
+                        f"{'left' if involved == 'right' else 'right'} x 100, from the "
+                        f"{'best-trial torque' if left.lsi_basis == 'torque_nm' else 'reported value'} of each side"
+                        + (" (lower is better for this test, so the ratio is inverted)." if proto.better == "lower"
+                           else "."))
+            else:
+                code, value = "side-to-side-asymmetry", left.asymmetry_percent
+                text = f"Side-to-side asymmetry, {what}"
+                note = "No single involved side: (stronger - weaker) / stronger x 100."
+            assert value is not None
+            obs: Json = {
+                "resourceType": "Observation",
+                "status": "final",
+                "category": [{"coding": [{"system": C.OBS_CATEGORY, "code": "exam", "display": "Exam"}]}],
+                "code": {"coding": [self.measure(code)], "text": text},
+                "subject": _ref(patient),
+                "encounter": _ref(encounters[day]),
+                "effectiveDateTime": day,
+                "valueQuantity": _quantity(value, "%"),
+                "note": [{"text": note}],
+                "method": {"coding": [self.test_coding(proto)], "text": what},
+                "derivedFrom": [_ref(left_url), _ref(right_url)],
+            }
+            self.add(f"Observation/{day}/{left.test}/{left.context}/{code}", obs)
+
+    def detected_issues(self, patient: str) -> None:
+        s = self.ev.screening
+        if s is None:
+            return
+        for f in s.findings:
+            issue: Json = {
+                "resourceType": "DetectedIssue",
+                "extension": [{"url": C.EXT_SCREENING_DECISION, "valueCode": f.decision}],
+                "status": "final",
+                "code": {"coding": [self.local(C.CS_SCREENING_RULE, f.rule, _words(f.rule))], "text": _words(f.rule)},
+                "severity": C.SEVERITY_BY_DECISION[f.decision],
+                "patient": _ref(patient),
+            }
+            if self.ev.evaluated_visit is not None:
+                issue["identifiedDateTime"] = self.ev.evaluated_visit.isoformat()
+            issue["detail"] = f.reason
+            issue["mitigation"] = [{"action": {"text": f.action}}]
+            self.add(f"DetectedIssue/{f.rule}", issue)
+
+    def impression(self, patient: str, encounter: str | None) -> None:
+        ev = self.ev
+        if ev.evaluated_visit is None and not ev.findings:
+            return
+        ci: Json = {"resourceType": "ClinicalImpression", "status": "completed",
+                    "description": "hipext evaluation: screening, results against norms, sides and the last visit.",
+                    "subject": _ref(patient)}
+        if encounter:
+            ci["encounter"] = _ref(encounter)
+        if ev.evaluated_visit is not None:
+            ci["effectiveDateTime"] = ev.evaluated_visit.isoformat()
+        if ev.screening is not None:
+            ci["summary"] = f"Screening: {ev.screening.summary}"
+        if ev.findings:
+            ci["finding"] = [{"itemCodeableConcept": {
+                "coding": [self.local(C.CS_FINDING_TOPIC, f.topic, f.topic.capitalize())], "text": f.statement},
+                "basis": "concern" if f.concern else "observation"} for f in ev.findings]
+        ci["note"] = [{"text": ev.disclaimer}]
+        self.add("ClinicalImpression", ci)
+
+    def goals(self, patient: str) -> list[str]:
+        rta = self.ev.return_to_activity
+        if rta is None:
+            return []
+        out = []
+        for c in rta.criteria:
+            target: Json = {"measure": {"text": c.name}}
+            lsi = re.fullmatch(r"limb symmetry at least (\d+(?:\.\d+)?)\s*%", c.target.strip())
+            if lsi:  # the evaluation's own target, turned into a quantity; no new number is introduced
+                target["measure"]["coding"] = [self.measure("limb-symmetry-index")]
+                target["detailQuantity"] = {"value": float(lsi.group(1)), "comparator": ">=",
+                                            **{k: v for k, v in _quantity(0, "%").items() if k != "value"}}
+            else:
+                target["detailString"] = c.target
+            goal: Json = {"resourceType": "Goal", "lifecycleStatus": "active"}
+            achievement = C.ACHIEVEMENT_BY_STATUS[c.status]
+            if achievement:
+                goal["achievementStatus"] = {"coding": [{"system": C.GOAL_ACHIEVEMENT, "code": achievement[0],
+                                                         "display": achievement[1]}]}
+            goal["description"] = {"text": f"{rta.activity}: {c.name}"}
+            goal["subject"] = _ref(patient)
+            goal["target"] = [target]
+            if self.ev.evaluated_visit is not None:
+                goal["statusDate"] = self.ev.evaluated_visit.isoformat()
+            notes = [f"Status: {_words(c.status)}; current value: {c.value or 'none'} (target: {c.target})."]
+            if c.note:
+                notes.append(c.note)
+            notes.append(f"Evidence level: {_words(c.level)}. Sources: {', '.join(c.sources)}.")
+            goal["note"] = [{"text": t} for t in notes]
+            out.append(self.add(f"Goal/{c.name}", goal))
+        return out
+
+    def care_plan(self, patient: str, encounter: str | None, goals: list[str]) -> None:
+        prog, fu = self.ev.program, self.ev.follow_up
+        if prog is None and fu is None:
+            return
+        plan: Json = {"resourceType": "CarePlan", "status": "active", "intent": "plan",
+                      "title": "Hip extensor programme" + (f", phase: {_words(prog.phase)}" if prog and prog.phase
+                                                          else "")}
+        if prog is not None:
+            plan["description"] = f"{prog.phase_reason} {prog.note}".strip()
+        plan["subject"] = _ref(patient)
+        if encounter:
+            plan["encounter"] = _ref(encounter)
+        if self.ev.evaluated_visit is not None:
+            plan["created"] = self.ev.evaluated_visit.isoformat()
+        if goals:
+            plan["goal"] = [_ref(g) for g in goals]
+        activities: list[Json] = []
+        for ex in prog.exercises if prog else []:
+            d = ex.dose
+            dose = [f"{d.sets} sets"]
+            if d.reps:
+                dose.append(f"{d.reps} repetitions")
+            if d.hold_s:
+                dose.append(f"hold {d.hold_s} s")
+            text = (f"{ex.name}: {', '.join(dose)}. Load: {d.load} Effort: {d.effort} Rest: {d.rest}. "
+                    f"Frequency: {d.frequency}. Progression: {d.progression_rule}")
+            sct_code, sct_display = C.SNOMED_EXERCISE_THERAPY
+            detail: Json = {
+                "kind": "ServiceRequest",
+                "code": {"coding": [{"system": C.SNOMED, "code": sct_code, "display": sct_display},
+                                    self.local(C.CS_EXERCISE, ex.exercise, ex.name)],
+                         "text": ex.name},
+                "reasonCode": [{"text": r} for r in ex.rationale] if ex.rationale else None,
+                "goal": [_ref(g) for g in goals] if goals else None,
+                "status": "not-started",
+                "scheduledString": d.frequency,
+                "description": text,
+            }
+            progress = [f"Precaution: {p}" for p in ex.precautions] + [f"Cue: {c}" for c in ex.cues]
+            progress += [f"Watch for: {w}" for w in ex.watch_for]
+            if d.note:
+                progress.append(d.note)
+            progress.append(f"Dose evidence level: {_words(d.level)}. Sources: {', '.join(d.sources)}.")
+            activities.append({"progress": [{"text": t} for t in progress],
+                               "detail": {k: v for k, v in detail.items() if v is not None}})
+        if fu is not None and fu.retest_on is not None:
+            names = [self.protocols[t.test].name if t.test in self.protocols else _words(t.test) for t in fu.tests]
+            activities.append({
+                "progress": [{"text": h} for h in fu.how] + [{"text": fu.note}],
+                "detail": {
+                    "code": {"coding": [self.local(C.CS_CARE_ACTIVITY, "retest", "Re-test")], "text": "Re-test"},
+                    "status": "not-started",
+                    "scheduledPeriod": {"start": fu.retest_on.isoformat()},
+                    "description": (f"Re-test on {fu.retest_on.isoformat()}"
+                                    + (f" (in {fu.interval_weeks:g} weeks)" if fu.interval_weeks else "")
+                                    + (": " + "; ".join(names) if names else "") + "."),
+                }})
+        if fu is not None and fu.rescreen_on is not None:
+            activities.append({"detail": {
+                "code": {"coding": [self.local(C.CS_CARE_ACTIVITY, "rescreen", "Re-screen")], "text": "Re-screen"},
+                "status": "not-started",
+                "scheduledPeriod": {"start": fu.rescreen_on.isoformat()},
+                "description": f"Re-screen on {fu.rescreen_on.isoformat()}"
+                               + (f": {fu.rescreen_reason}" if fu.rescreen_reason else "."),
+            }})
+        if activities:
+            plan["activity"] = activities
+        notes = []
+        if prog is not None:
+            notes += [f"Alternative ({_words(a.kind)}): {a.description}" for a in prog.alternatives]
+        if fu is not None and fu.retest_on is None:
+            notes.append(f"No re-test scheduled. {fu.note}")
+        if notes:
+            plan["note"] = [{"text": t} for t in notes]
+        self.add("CarePlan", plan)
+
+    def education(self, patient: str, encounter: str | None) -> None:
+        edu = self.ev.education
+        if edu is None:
+            return
+        data = edu.text.encode("utf-8")
+        doc: Json = {
+            "resourceType": "DocumentReference",
+            "extension": [{"url": C.EXT_READING_GRADE, "valueDecimal": edu.reading_grade}],
+            "status": "current",
+            "docStatus": "final",
+            "type": {"text": "Patient education handout"},
+            "subject": _ref(patient),
+            "description": (f"{edu.title}. Flesch-Kincaid reading grade {edu.reading_grade:g}"
+                            + (f" ({edu.grade_method})" if edu.grade_method else "") + "."),
+            "content": [{"attachment": {
+                "contentType": "text/plain; charset=utf-8",
+                "data": base64.b64encode(data).decode("ascii"),
+                "size": len(data),
+                "hash": base64.b64encode(hashlib.sha1(data).digest()).decode("ascii"),
+                "title": edu.title,
+            }}],
+        }
+        if encounter:
+            doc["context"] = {"encounter": [_ref(encounter)]}
+        self.add("DocumentReference/education", doc)
+
+    def code_systems(self) -> None:
+        for system, concepts in sorted(self.concepts.items()):
+            concept = []
+            for code, (display, definition) in concepts.items():
+                c: Json = {"code": code, "display": display}
+                if definition:
+                    c["definition"] = definition
+                concept.append(c)
+            self.add(f"CodeSystem/{system}", {
+                "resourceType": "CodeSystem",
+                "url": system,
+                "version": self.ev.hipext_version,
+                "name": "Hipext" + "".join(w.capitalize() for w in re.split(r"[^A-Za-z0-9]+", system.rsplit("/", 1)[1])),
+                "status": "active",
+                "publisher": "hipext",
+                "description": "Local hipext codes used in this bundle (fragment: only the codes used here).",
+                "caseSensitive": True,
+                "content": "fragment",
+                "concept": concept,
+            })
+
+
+def _pairs(results: list[Result], urls: list[str]) -> list[tuple[Result, str, Result, str]]:
+    """Left/right result pairs of one test, context and visit that carry an LSI or an asymmetry."""
+    by_key: dict[tuple[object, ...], dict[str, tuple[Result, str]]] = {}
+    for r, url in zip(results, urls, strict=True):
+        if r.side and (r.lsi_percent is not None or r.asymmetry_percent is not None):
+            by_key.setdefault((r.date, r.test, r.context), {})[r.side] = (r, url)
+    return [(*pair["left"], *pair["right"]) for pair in by_key.values() if len(pair) == 2]
+
+
+def to_bundle(case: Case, evaluation: Evaluation) -> Json:
+    """The case and its evaluation as a FHIR R4 `Bundle` (type `collection`) in JSON form.
+
+    Pure and deterministic: the same case and evaluation give the same dict, byte for byte once serialised with
+    `bundle_json`. Nothing screening blocked appears in it (checked before returning, as `evaluate_case` does).
+    """
+    b = _Builder(case, evaluation)
+    patient = b.patient()
+    encounters = b.encounters(patient)
+    latest = encounters.get(evaluation.evaluated_visit.isoformat()) if evaluation.evaluated_visit else None
+    b.body_mass(patient, latest)
+    devices = b.devices()
+    urls = [b.observation(r, patient, encounters, devices) for r in evaluation.results]
+    b.symmetry(_pairs(evaluation.results, urls), patient, encounters)
+    b.detected_issues(patient)
+    b.impression(patient, latest)
+    goals = b.goals(patient)
+    b.care_plan(patient, latest, goals)
+    b.education(patient, latest)
+    b.code_systems()
+    key = json.dumps([e["fullUrl"] for e in b.entries])
+    bundle: Json = {
+        "resourceType": "Bundle",
+        "id": str(uuid.uuid5(_NAMESPACE, f"{case.patient.id}/Bundle/{key}")),
+        "meta": {"source": b.source},
+        "identifier": {"system": C.SID_BUNDLE,
+                       "value": f"urn:uuid:{uuid.uuid5(_NAMESPACE, f'{case.patient.id}/Bundle/{key}')}"},
+        "type": "collection",
+        "entry": b.entries,
+    }
+    if evaluation.screening is not None:
+        assert_nothing_blocked(bundle, evaluation.screening)  # fail closed, as evaluate_case does
+    return bundle

@@ -1,0 +1,105 @@
+"""Code systems, extension URLs and unit mappings used by the FHIR export.
+
+Only codes the reference research confirms are taken from external terminologies (LOINC 72514-3 for NPRS, SNOMED CT
+229065009 exercise therapy, SNOMED CT laterality 7771000 / 24028007); everything else is a local hipext code under
+`https://hipext.org/fhir/CodeSystem/...`, and the bundle ships a `CodeSystem` fragment defining each local code it
+uses. Add an external code here only after checking it in the official browser.
+"""
+
+from __future__ import annotations
+
+BASE = "https://hipext.org/fhir"
+
+# Local code systems (canonical URLs).
+CS_TEST = f"{BASE}/CodeSystem/test"  # protocol ids from evidence/protocols.yaml
+CS_MEASURE = f"{BASE}/CodeSystem/measure"  # derived quantities and components (LSI, torque per kg, trials...)
+CS_MRC_GRADE = f"{BASE}/CodeSystem/mrc-grade"  # MRC manual muscle test grades 0-5 with + and -
+CS_TEST_RESULT = f"{BASE}/CodeSystem/test-result"  # special test results: positive / negative
+CS_CHANGE_VERDICT = f"{BASE}/CodeSystem/change-verdict"  # change since the last visit against the MDC / MCID
+CS_SCREENING_RULE = f"{BASE}/CodeSystem/screening-rule"  # screening rule ids
+CS_EXERCISE = f"{BASE}/CodeSystem/exercise"  # exercise library ids
+CS_CARE_ACTIVITY = f"{BASE}/CodeSystem/care-activity"  # re-test, re-screen
+CS_FINDING_TOPIC = f"{BASE}/CodeSystem/finding-topic"
+
+# Identifier systems and extensions.
+SID_CASE = f"{BASE}/sid/case-id"
+SID_BUNDLE = "urn:ietf:rfc:3986"
+EXT_AGE = f"{BASE}/StructureDefinition/age-at-evaluation"  # Patient: age in years (no birth date in a case)
+EXT_READING_GRADE = f"{BASE}/StructureDefinition/reading-grade"  # DocumentReference: Flesch-Kincaid grade
+EXT_SCREENING_DECISION = f"{BASE}/StructureDefinition/screening-decision"  # DetectedIssue: hipext decision
+EXT_LATERALITY = "http://hl7.org/fhir/StructureDefinition/observation-structureLaterality"  # FHIR Extensions Pack
+EXT_DATA_ABSENT = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
+
+# External terminologies.
+LOINC = "http://loinc.org"
+SNOMED = "http://snomed.info/sct"
+UCUM = "http://unitsofmeasure.org"
+OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+V3_INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+DATA_ABSENT_REASON = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
+GOAL_ACHIEVEMENT = "http://terminology.hl7.org/CodeSystem/goal-achievement"
+
+LOINC_BY_TEST = {"nprs": ("72514-3", "Pain severity - 0-10 verbal numeric rating [Score] - Reported")}
+SNOMED_EXERCISE_THERAPY = ("229065009", "Exercise therapy")
+SNOMED_LATERALITY = {"left": ("7771000", "Left"), "right": ("24028007", "Right")}
+
+# Evaluation unit -> (UCUM code, human unit). Points are scores, repetitions and stands are counts.
+UCUM_UNITS: dict[str, tuple[str, str]] = {
+    "N m": ("N.m", "N m"),
+    "N": ("N", "N"),
+    "s": ("s", "s"),
+    "deg": ("deg", "deg"),
+    "points": ("{score}", "points"),
+    "repetitions": ("{#}", "repetitions"),
+    "stands": ("{#}", "stands"),
+    "%": ("%", "%"),
+    "N m/kg": ("N.m/kg", "N m/kg"),
+    "%BW": ("%", "% body weight"),
+}
+
+# Observation category by measurement kind (evidence/models.py MeasurementKind).
+CATEGORY_BY_KIND = {
+    "hhd": "exam", "isokinetic": "exam", "mmt": "exam", "count": "exam", "time": "exam", "rom": "exam",
+    "special": "exam", "prom": "survey", "pain": "survey",
+}
+
+# Screening decision -> DetectedIssue.severity (high | moderate | low).
+SEVERITY_BY_DECISION = {
+    "refer_urgent": "high", "refer": "high", "defer": "moderate", "modify": "low", "proceed": "low",
+}
+
+# Norm status -> v3 ObservationInterpretation.
+NORM_INTERPRETATION = {"below": ("L", "Low"), "within": ("N", "Normal"), "above": ("H", "High")}
+RESULT_INTERPRETATION = {"positive": ("POS", "Positive"), "negative": ("NEG", "Negative")}
+
+# Return-to-activity criterion status -> goal-achievement code (None: leave achievementStatus out).
+ACHIEVEMENT_BY_STATUS = {"met": ("achieved", "Achieved"), "not_met": ("in-progress", "In Progress"),
+                         "not_yet_measured": None}
+
+VERDICT_DISPLAY = {
+    "real_change": "Real change (beyond the MDC or MCID)",
+    "possibly_real": "Possibly real (inside the published MDC range)",
+    "within_measurement_error": "Within measurement error",
+    "not_comparable": "Not comparable (different set-up)",
+    "no_error_estimate": "No published error estimate",
+}
+
+# Local concept definitions for the measure system: code -> (display, definition).
+MEASURES: dict[str, tuple[str, str]] = {
+    "limb-symmetry-index": ("Limb symmetry index",
+                            "Involved side / uninvolved side x 100, from unrounded values of the same test and visit."),
+    "side-to-side-asymmetry": ("Side-to-side asymmetry",
+                               "(stronger - weaker) / stronger x 100, when no single side is involved."),
+    "torque": ("Torque", "Best-trial torque about the hip, N m."),
+    "torque-per-kg": ("Torque per body mass", "Best-trial torque divided by body mass, N m/kg."),
+    "force-best": ("Best force trial", "Highest force trial, N."),
+    "force-percent-bw": ("Force as % body weight", "Best force as a percentage of body weight."),
+    "trial-best": ("Best trial", "Highest trial in the reported trial unit."),
+    "trial-mean": ("Mean of trials", "Mean of all trials in the reported trial unit."),
+    "trial-cv": ("Trial coefficient of variation", "Trial-to-trial coefficient of variation, %."),
+    "trial-count": ("Number of trials", "How many trials were recorded."),
+    "change-since-previous": ("Change since the previous visit", "Current minus previous value, same set-up."),
+    "change-threshold": ("Change threshold", "MDC (or MCID for questionnaires) the change was compared with."),
+}
+
+MRC_GRADE_DISPLAY = "MRC grade {}"
