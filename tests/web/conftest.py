@@ -128,12 +128,13 @@ def example_visit(date: str, right: list[float] = (182, 190, 186), left: list[fl
         {"test": "nprs", "context": "worst_24h", "value": 4}]}
 
 
-def add_patient(world: World, clinic: str, external_id: str | None = None, visits: int = 1) -> int:
+def add_patient(world: World, clinic: str, external_id: str | None = None, visits: int = 1,
+                history: dict | None = None) -> int:
     """Create a patient in a clinic directly in the store; returns its server id."""
     external_id = external_id or f"P-{uuid.uuid4().hex[:8]}"
     with world.session() as s:
         row = repo.create_patient(s, world.clinics[clinic]["id"], dict(EXAMPLE_PATIENT, id=external_id),
-                                  dict(EXAMPLE_HISTORY))
+                                  dict(history or EXAMPLE_HISTORY))
         for i in range(visits):
             d = (dt.date.today() - dt.timedelta(days=14 * (visits - i))).isoformat()
             repo.add_visit(s, row, example_visit(d, right=[180 + 20 * i, 185 + 20 * i]), user_id=None)

@@ -8,10 +8,8 @@ import re
 
 import pytest
 
-from hipext import app as hipext_app
 from hipext.store import repo
 from hipext.store.models import PatientLink
-from hipext.web import services
 
 from .conftest import add_patient, csrf_of
 
@@ -122,36 +120,24 @@ def test_measurement_form_is_built_from_the_protocols(world, clinician) -> None:
     assert 'name="m.lefs.x.item20"' in html and 'name="m.psfs.x.activity1"' in html
 
 
-def _with_program(real, blocked: list[str]):
-    """The real evaluation plus a program/screening section, for override tests until both land in the engine."""
-
-    def evaluator(case, *, today=None):
-        ev = real(case, today=today)
-        if ev.program is None:
-            ev.program = {"phase": "early", "exercises": [
-                {"id": "bridge", "name": "Bridge", "dose": {"sets": 3, "reps": 10, "frequency": "3 sessions per week"},
-                 "rationale": ["load the hip extensors"]}]}
-        if ev.screening is None:
-            ev.screening = {"decision": "modified", "blocked_exercises": blocked}
-        return ev
-
-    return evaluator
-
-
-def test_program_overrides_keep_reason_and_never_unblock(world, clinician, monkeypatch) -> None:
-    monkeypatch.setattr(world.app.state.settings, "evaluator",
-                        _with_program(hipext_app.evaluate_case, ["nordic_hamstring_curl"]))
-    world.app.state.cache = services.EvaluationCache()
-    pid = add_patient(world, "A", visits=1)
+def test_program_overrides_keep_reason_and_never_unblock(world, clinician) -> None:
+    history = {"involved_side": "right", "conditions": ["acute_hamstring_strain"]}
+    pid = add_patient(world, "A", visits=1, history=history)
+    ev = clinician.get(f"/api/patients/{pid}/evaluation").json()
+    blocked = ev["screening"]["blocked_exercises"]
+    assert blocked, "an acute hamstring strain blocks some exercises"
     url = f"/patients/{pid}/program/overrides"
     page = clinician.get(f"/patients/{pid}/program").text
     ex_id = re.search(r'<tr id="ex-([^"]+)"', page).group(1)
     r = clinician.post(url, data={"csrf_token": clinician.token, "exercise_id": ex_id, "field": "sets",
                                   "new_value": "2", "reason": ""})
     assert r.status_code == 422 and _field_error(r.text, "reason")
-    r = clinician.post(url, data={"csrf_token": clinician.token, "exercise_other": "nordic_hamstring_curl",
+    r = clinician.post(url, data={"csrf_token": clinician.token, "exercise_other": blocked[0],
                                   "field": "include", "new_value": "yes", "reason": "athlete asks"})
     assert r.status_code == 422 and "blocked by screening" in (_field_error(r.text, "exercise_id") or "")
+    r = clinician.post(url, data={"csrf_token": clinician.token, "exercise_other": blocked[0],
+                                  "field": "sets", "new_value": "3", "reason": "athlete asks"})
+    assert r.status_code == 422
     r = clinician.post(url, data={"csrf_token": clinician.token, "exercise_id": ex_id, "field": "sets",
                                   "new_value": "2", "reason": "pain 6/10 after last session"}, follow_redirects=False)
     assert r.status_code == 303
@@ -159,9 +145,11 @@ def test_program_overrides_keep_reason_and_never_unblock(world, clinician, monke
     assert "pain 6/10 after last session" in page and "edited by" in page
     with world.session() as s:
         ovs = repo.overrides(s, world.clinics["A"]["id"], pid)
-        assert [(o.field, o.new_value, o.reason) for o in ovs] == [("sets", "2", "pain 6/10 after last session")]
-        assert "nordic_hamstring_curl" not in {o.exercise_id for o in ovs}
-    world.app.state.cache = services.EvaluationCache()
+        assert [(o.exercise_id, o.field, o.new_value, o.reason) for o in ovs] == [
+            (ex_id, "sets", "2", "pain 6/10 after last session")]
+    handout = clinician.get(f"/patients/{pid}/handout").text
+    assert "<strong>sets:</strong> 2" in handout
+    assert not any(f"<code>{b}</code>" in page for b in blocked)
 
 
 def test_patient_link_log_and_adherence(world, clinician, clock) -> None:

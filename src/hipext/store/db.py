@@ -26,6 +26,8 @@ def make_engine(url: str | None = None, *, schema: str | None = None, pool_size:
     kwargs: dict[str, Any] = {"future": True}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        if ":memory:" not in url:
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size)
         engine = create_engine(url, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -41,7 +43,8 @@ def make_engine(url: str | None = None, *, schema: str | None = None, pool_size:
         return engine
     if schema:
         kwargs["connect_args"] = {"options": f"-csearch_path={schema}"}
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, **kwargs)
+    # No pre-ping (a round trip per request); recycle instead so a restarted server is picked up.
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, **kwargs)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

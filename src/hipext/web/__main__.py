@@ -19,7 +19,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--database-url", default=None, help="default: $HIPEXT_DATABASE_URL or sqlite:///hipext.sqlite3")
     ap.add_argument("--schema", default=os.environ.get("HIPEXT_DB_SCHEMA"), help="PostgreSQL schema (optional)")
     ap.add_argument("--no-demo", action="store_true", help="do not seed the demo clinic")
-    ap.add_argument("--workers-note", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--workers", type=int, default=int(os.environ.get("HIPEXT_WORKERS", "1")),
+                    help="worker processes (default 1; use one per core under load)")
     args = ap.parse_args(argv)
     url = database_url(args.database_url)
     app = create_app(url, schema=args.schema)
@@ -32,7 +33,18 @@ def main(argv: list[str] | None = None) -> None:
         u, pw, _role, _name = DEMO_USERS[0]
         a, apw, _r, _n = DEMO_USERS[1]
         print(f"demo clinician login: {u} / {pw}   (admin: {a} / {apw})", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=os.environ.get("HIPEXT_LOG_LEVEL", "warning"))
+    log_level = os.environ.get("HIPEXT_LOG_LEVEL", "warning")
+    if args.workers <= 1:
+        uvicorn.run(app, host=args.host, port=args.port, log_level=log_level)
+        return
+    # Workers are separate processes: hand them the same database and secret through the environment.
+    app.state.engine.dispose()
+    os.environ["HIPEXT_DATABASE_URL"] = url
+    if args.schema:
+        os.environ["HIPEXT_DB_SCHEMA"] = args.schema
+    os.environ.setdefault("HIPEXT_SECRET_KEY", app.state.settings.secret_key)
+    uvicorn.run("hipext.web.app:app_from_env", factory=True, host=args.host, port=args.port, workers=args.workers,
+                log_level=log_level)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -51,7 +54,18 @@ def create_app(
     engine = make_engine(database_url, schema=schema)
     if run_migrations:
         migrate(engine)
+    threads = int(os.environ.get("HIPEXT_THREADS", "8"))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> Any:
+        # Fewer threads than anyio's default 40: the work is mostly CPU under the GIL, and a short queue keeps
+        # the latency tail short under load.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        yield
+        engine.dispose()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="hipext clinic API",
         version=__version__,
         description="Patients, cases and evaluations of the hipext clinic app. Authenticate with a session cookie "
@@ -124,3 +138,9 @@ def error_page(request: Request, status: int, message: str | None) -> Response:
         {"status": status, "title": ERROR_TITLES.get(status, "Error"), "message": message, "user": None},
         status_code=status,
     )
+
+
+def app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory hipext.web.app:app_from_env` and multi-worker runs: configuration comes from
+    HIPEXT_DATABASE_URL, HIPEXT_DB_SCHEMA and HIPEXT_SECRET_KEY (share the key between workers)."""
+    return create_app(os.environ.get("HIPEXT_DATABASE_URL"), schema=os.environ.get("HIPEXT_DB_SCHEMA") or None)

@@ -316,6 +316,7 @@ def evaluation_page(pid: int, request: Request, p: Principal = Depends(current_p
                     db: Session = Depends(get_db)) -> Response:
     row = load_patient(db, p, pid)
     view = evaluation_of(request, row)
+    program, exercises = services.effective_program(view.data, repo.overrides(db, p.clinic_id, row.id))
     audit(db, request, p, "evaluation.view", row.id)
     db.commit()
     data = view.data or {}
@@ -327,7 +328,6 @@ def evaluation_page(pid: int, request: Request, p: Principal = Depends(current_p
         for (test, side), pts in series.items():
             title = f"{pts[-1].get('name', test)}" + (f" ({side})" if side else "")
             trends.append({"title": title, "svg": charts.trend_chart(title, pts)})
-    program, exercises = services.effective_program(view.data, repo.overrides(db, p.clinic_id, row.id))
     ctx = {
         "patient": row, "ev": view.data, "error": view.error, "problems": view.problems,
         "latest": latest or data.get("results", []),

@@ -125,9 +125,13 @@ def _bearer_principal(request: Request, s: Session) -> Principal | None:
 
 
 def optional_principal(request: Request, s: Session = Depends(get_db)) -> Principal | None:
-    return _bearer_principal(request, s) if request.url.path.startswith("/api") and (
-        request.headers.get("authorization")
-    ) else _session_principal(request, s)
+    if request.url.path.startswith("/api") and request.headers.get("authorization"):
+        p = _bearer_principal(request, s)
+    else:
+        p = _session_principal(request, s)
+    # End the read transaction: the connection goes back to the pool while the request waits for a worker thread.
+    s.commit()
+    return p
 
 
 def current_principal(request: Request, p: Principal | None = Depends(optional_principal)) -> Principal:

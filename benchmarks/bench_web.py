@@ -1,0 +1,193 @@
+"""Load benchmark of the clinic web app on loopback: 50 concurrent clients against the evaluation page and the
+API evaluate call, on SQLite and on PostgreSQL. Starts and stops the server itself (`python -m hipext.web`).
+
+    .venv/bin/python benchmarks/bench_web.py [--seconds 10] [--clients 50] [--only sqlite|postgresql]
+
+PostgreSQL: $HIPEXT_BENCH_POSTGRES_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test); a throwaway
+schema is created and dropped. Prints requests per second and latency percentiles; target p95 < 200 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_URL = os.environ.get("HIPEXT_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(url: str, schema: str | None, workers: int) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    cmd = [sys.executable, "-m", "hipext.web", "--port", str(port), "--database-url", url, "--workers", str(workers)]
+    if schema:
+        cmd += ["--schema", schema]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {proc.stdout.read() if proc.stdout else ''}")
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("server did not start")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+class RawClient:
+    """A minimal HTTP/1.1 keep-alive client: the load generator shares the 2 cores with the server, so it must be
+    cheap (httpx costs about as much CPU per request as the server does)."""
+
+    def __init__(self, host: str, port: int, cookie: str) -> None:
+        self.host, self.port, self.cookie = host, port, cookie
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> int:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        head = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}", f"Cookie: {self.cookie}",
+                f"Content-Length: {len(body)}"]
+        head += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+        await self.writer.drain()
+        raw = await self.reader.readuntil(b"\r\n\r\n")
+        lines = raw.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        length = next(int(x.split(":", 1)[1]) for x in lines[1:] if x.lower().startswith("content-length:"))
+        await self.reader.readexactly(length)
+        return status
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+async def login(client: httpx.AsyncClient) -> str:
+    page = await client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    r = await client.post("/login", data={"username": "demo", "password": "demo-clinician-2026", "csrf_token": token})
+    assert r.status_code == 303, r.text
+    account = await client.get("/account")
+    return re.search(r'name="csrf_token" value="([^"]+)"', account.text).group(1)
+
+
+async def run_load(base: str, seconds: float, clients: int) -> dict[str, dict[str, float]]:
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        csrf = await login(client)
+        pid = (await client.get("/api/patients", params={"q": "DEMO-001"})).json()[0]["id"]
+        case = (await client.get(f"/api/patients/{pid}/case")).json()
+        cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+    host, port = base.removeprefix("http://").split(":")
+    body = json.dumps(case).encode()
+    targets = {
+        "evaluation page  GET /patients/{id}/evaluation": ("GET", f"/patients/{pid}/evaluation", b"", {}),
+        "API evaluate     POST /api/evaluate": ("POST", "/api/evaluate", body,
+                                                {"Content-Type": "application/json", "X-CSRF-Token": csrf}),
+    }
+    out = {}
+    for name, (method, path, payload, headers) in targets.items():
+        conns = [RawClient(host, int(port), cookie) for _ in range(clients)]
+        for c in conns[:5]:  # warm-up
+            assert await c.request(method, path, payload, headers) == 200
+        latencies: list[float] = []
+        errors = 0
+        stop_at = time.perf_counter() + seconds
+
+        async def worker(c: RawClient) -> None:
+            nonlocal errors
+            while time.perf_counter() < stop_at:
+                t0 = time.perf_counter()
+                try:
+                    ok = await c.request(method, path, payload, headers) == 200
+                except (OSError, asyncio.IncompleteReadError, ValueError):
+                    ok = False
+                    await c.close()
+                    c.writer = None
+                latencies.append(time.perf_counter() - t0)
+                errors += not ok
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(c) for c in conns))
+        elapsed = time.perf_counter() - t0
+        for c in conns:
+            await c.close()
+        q = statistics.quantiles(latencies, n=100)
+        out[name] = {"requests": len(latencies), "rps": len(latencies) / elapsed, "p50_ms": q[49] * 1000,
+                     "p95_ms": q[94] * 1000, "p99_ms": q[98] * 1000, "errors": errors}
+    return out
+
+
+def bench(label: str, url: str, schema: str | None, seconds: float, clients: int, workers: int) -> None:
+    proc, base = start_server(url, schema, workers)
+    try:
+        results = asyncio.run(run_load(base, seconds, clients))
+    finally:
+        stop_server(proc)
+    for name, r in results.items():
+        flag = "ok" if r["p95_ms"] < 200 else "ABOVE 200 ms TARGET"
+        print(f"{label:<11} {name:<48} {r['rps']:7.1f} req/s  p50 {r['p50_ms']:6.1f} ms  p95 {r['p95_ms']:6.1f} ms  "
+              f"p99 {r['p99_ms']:6.1f} ms  n={r['requests']} errors={r['errors']}  [{flag}]", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--only", choices=["sqlite", "postgresql"])
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="server worker processes")
+    args = ap.parse_args()
+    print(f"hipext web load benchmark: {args.clients} concurrent clients, {args.seconds:g} s per endpoint, "
+          f"{args.workers} server worker(s), {os.cpu_count()} CPUs, server and clients on loopback", flush=True)
+    if args.only in (None, "sqlite"):
+        with tempfile.TemporaryDirectory() as tmp:
+            bench("sqlite", f"sqlite:///{tmp}/bench.sqlite3", None, args.seconds, args.clients, args.workers)
+    if args.only in (None, "postgresql"):
+        from sqlalchemy import create_engine, text
+
+        schema = f"hipext_bench_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(PG_URL)
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        try:
+            bench("postgresql", PG_URL, schema, args.seconds, args.clients, args.workers)
+        finally:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
