@@ -45,6 +45,11 @@ def _words(s: str) -> str:
     return s.replace("_", " ")
 
 
+def _sentence(s: str) -> str:
+    s = s.strip()
+    return s if s.endswith((".", "!", "?")) else s + "."
+
+
 class _Builder:
     """Collects entries and the local codes they use, so the bundle can define every local code it emits."""
 
@@ -78,6 +83,19 @@ class _Builder:
     def local(self, system: str, code: str, display: str, definition: str | None = None) -> Json:
         self.concepts.setdefault(system, {}).setdefault(code, (display, definition))
         return {"system": system, "code": code, "display": display}
+
+    def sources_text(self, ids: list[str]) -> str:
+        """The sources behind a number, cited in full so each resource stands on its own."""
+        refs = {s.id: s for s in self.ev.sources}
+        cited = []
+        for sid in ids:
+            ref = refs.get(sid)
+            if ref is None:
+                cited.append(f"[{sid}]")
+                continue
+            link = f" doi:{ref.doi}" if ref.doi else (f" {ref.url}" if ref.url else "")
+            cited.append(f"[{sid}] {ref.citation}{link}")
+        return "Sources: " + " ".join(cited)
 
     def measure(self, code: str) -> Json:
         display, definition = C.MEASURES[code]
@@ -231,7 +249,7 @@ class _Builder:
             texts.append(f"Change since {r.change.previous_date or 'the previous visit'}: {r.change.reason}")
         texts += r.notes
         if r.sources:
-            texts.append("Sources: " + ", ".join(r.sources) + " (see the hipext evaluation's bibliography).")
+            texts.append(self.sources_text(r.sources))
         return [{"text": t} for t in texts]
 
     def _reference_range(self, r: Result, quantity: str) -> list[Json]:
@@ -424,7 +442,7 @@ class _Builder:
             if achievement:
                 goal["achievementStatus"] = {"coding": [{"system": C.GOAL_ACHIEVEMENT, "code": achievement[0],
                                                          "display": achievement[1]}]}
-            goal["description"] = {"text": f"{rta.activity}: {c.name}"}
+            goal["description"] = {"text": f"Return to activity ({rta.activity}): {c.name}"}
             goal["subject"] = _ref(patient)
             goal["target"] = [target]
             if self.ev.evaluated_visit is not None:
@@ -432,7 +450,7 @@ class _Builder:
             notes = [f"Status: {_words(c.status)}; current value: {c.value or 'none'} (target: {c.target})."]
             if c.note:
                 notes.append(c.note)
-            notes.append(f"Evidence level: {_words(c.level)}. Sources: {', '.join(c.sources)}.")
+            notes.append(f"Evidence level: {_words(c.level)}. {self.sources_text(c.sources)}")
             goal["note"] = [{"text": t} for t in notes]
             out.append(self.add(f"Goal/{c.name}", goal))
         return out
@@ -461,8 +479,9 @@ class _Builder:
                 dose.append(f"{d.reps} repetitions")
             if d.hold_s:
                 dose.append(f"hold {d.hold_s} s")
-            text = (f"{ex.name}: {', '.join(dose)}. Load: {d.load} Effort: {d.effort} Rest: {d.rest}. "
-                    f"Frequency: {d.frequency}. Progression: {d.progression_rule}")
+            text = " ".join([f"{ex.name}: {', '.join(dose)}.", f"Load: {_sentence(d.load)}",
+                             f"Effort: {_sentence(d.effort)}", f"Rest: {_sentence(d.rest)}",
+                             f"Frequency: {_sentence(d.frequency)}", f"Progression: {_sentence(d.progression_rule)}"])
             sct_code, sct_display = C.SNOMED_EXERCISE_THERAPY
             detail: Json = {
                 "kind": "ServiceRequest",
@@ -470,29 +489,31 @@ class _Builder:
                                     self.local(C.CS_EXERCISE, ex.exercise, ex.name)],
                          "text": ex.name},
                 "reasonCode": [{"text": r} for r in ex.rationale] if ex.rationale else None,
-                "goal": [_ref(g) for g in goals] if goals else None,
                 "status": "not-started",
                 "scheduledString": d.frequency,
                 "description": text,
             }
-            progress = [f"Precaution: {p}" for p in ex.precautions] + [f"Cue: {c}" for c in ex.cues]
-            progress += [f"Watch for: {w}" for w in ex.watch_for]
+            extra = [f"Precaution: {_sentence(p)}" for p in ex.precautions]
+            if ex.cues:
+                extra.append("Cues: " + "; ".join(ex.cues) + ".")
+            if ex.watch_for:
+                extra.append("Watch for: " + "; ".join(ex.watch_for) + ".")
             if d.note:
-                progress.append(d.note)
-            progress.append(f"Dose evidence level: {_words(d.level)}. Sources: {', '.join(d.sources)}.")
-            activities.append({"progress": [{"text": t} for t in progress],
-                               "detail": {k: v for k, v in detail.items() if v is not None}})
+                extra.append(_sentence(d.note))
+            extra.append(f"Dose evidence level: {_words(d.level)}. {self.sources_text(d.sources)}")
+            detail["description"] = " ".join([text, *extra])
+            activities.append({"detail": {k: v for k, v in detail.items() if v is not None}})
         if fu is not None and fu.retest_on is not None:
             names = [self.protocols[t.test].name if t.test in self.protocols else _words(t.test) for t in fu.tests]
             activities.append({
-                "progress": [{"text": h} for h in fu.how] + [{"text": fu.note}],
                 "detail": {
                     "code": {"coding": [self.local(C.CS_CARE_ACTIVITY, "retest", "Re-test")], "text": "Re-test"},
                     "status": "not-started",
                     "scheduledPeriod": {"start": fu.retest_on.isoformat()},
                     "description": (f"Re-test on {fu.retest_on.isoformat()}"
                                     + (f" (in {fu.interval_weeks:g} weeks)" if fu.interval_weeks else "")
-                                    + (": " + "; ".join(names) if names else "") + "."),
+                                    + (": " + "; ".join(names) if names else "") + ". "
+                                    + " ".join([*fu.how, fu.note, self.sources_text(fu.sources)])),
                 }})
         if fu is not None and fu.rescreen_on is not None:
             activities.append({"detail": {
