@@ -320,7 +320,7 @@ def test_screening_findings_become_detected_issues_with_severity_from_the_decisi
         for f, issue in zip(evaluation.screening.findings, issues, strict=True):
             decisions.add(f.decision)
             assert issue["severity"] == {"refer_urgent": "high", "refer": "high", "defer": "moderate",
-                                         "modify": "low", "proceed": "low"}[f.decision]
+                                         "modify": "moderate", "proceed": "low"}[f.decision]
             assert issue["detail"] == f.reason
             assert _codes(issue["code"], C.CS_SCREENING_RULE) == [f.rule]
             assert issue["mitigation"][0]["action"]["text"] == f.action
@@ -328,11 +328,14 @@ def test_screening_findings_become_detected_issues_with_severity_from_the_decisi
 
 
 def test_program_becomes_a_care_plan_with_exercise_therapy_and_the_retest():
+    statuses = set()
     for path in CASE_FILES:
         evaluation, bundle = _export(path)
         (plan,) = _resources(bundle, "CarePlan")
-        assert (plan["status"], plan["intent"]) == ("active", "plan")
         activities = [a["detail"] for a in plan.get("activity", [])]
+        statuses.add(plan["status"])
+        assert plan["intent"] == "plan"
+        assert plan["status"] == ("active" if activities else "on-hold")
         exercises = [d for d in activities if _codes(d["code"], C.SNOMED) == ["229065009"]]
         assert [_codes(d["code"], C.CS_EXERCISE)[0] for d in exercises] == \
             [e.exercise for e in evaluation.program.exercises]
@@ -346,6 +349,7 @@ def test_program_becomes_a_care_plan_with_exercise_therapy_and_the_retest():
             assert [d["scheduledPeriod"]["start"] for d in retest] == [evaluation.follow_up.retest_on.isoformat()]
         goals = {e["fullUrl"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Goal"}
         assert {g["reference"] for g in plan.get("goal", [])} == goals
+    assert statuses == {"active", "on-hold"}  # refer / defer cases prescribe nothing: on hold
 
 
 def test_goals_carry_the_return_to_activity_targets_and_no_new_numbers():
@@ -469,3 +473,22 @@ def test_export_fails_closed_when_a_blocked_id_would_appear():
     with pytest.raises(BlockedItemError) as err:
         to_bundle(read_case_file(path), leaky)
     assert any(hit == "single_leg_bridge" for hit, _ in err.value.hits)
+
+
+@pytest.mark.parametrize("path", CASE_FILES, ids=IDS)
+def test_no_empty_elements(path):
+    # FHIR ele-1: every element has a value or children; empty strings, lists and objects are invalid.
+    _, bundle = _export(path)
+
+    def walk(x: Any, where: str) -> None:
+        assert x not in ("", [], {}, None), f"empty element at {where}"
+        if isinstance(x, dict):
+            for k, v in x.items():
+                walk(v, f"{where}.{k}")
+        elif isinstance(x, list):
+            for i, v in enumerate(x):
+                walk(v, f"{where}[{i}]")
+        elif isinstance(x, str):
+            assert x == x.strip() or where.endswith(".div"), f"untrimmed string at {where}"
+
+    walk(bundle, "Bundle")

@@ -352,10 +352,11 @@ class _Builder:
 
     def symmetry(self, pairs: list[tuple[Result, str, Result, str]], patient: str, encounters: dict[str, str]) -> None:
         involved = self.ev.patient.involved_side
-        for left, left_url, right, right_url in pairs:
+        for left, left_url, _right, right_url in pairs:
             proto = self.protocols[left.test]
             day = left.date.isoformat()
             what = proto.name + (f" ({_words(left.context)})" if left.context else "")
+            value: float | None
             if left.lsi_percent is not None:
                 code, value = "limb-symmetry-index", left.lsi_percent
                 text = f"Limb symmetry index, {what}"
@@ -367,7 +368,7 @@ class _Builder:
             else:
                 code, value = "side-to-side-asymmetry", left.asymmetry_percent
                 text = f"Side-to-side asymmetry, {what}"
-                note = "No single involved side: (stronger - weaker) / stronger x 100."
+                note = "No single involved side: (larger - smaller) / larger x 100, from the values of each side."
             assert value is not None
             obs: Json = {
                 "resourceType": "Observation",
@@ -418,8 +419,8 @@ class _Builder:
             ci["summary"] = f"Screening: {ev.screening.summary}"
         if ev.findings:
             ci["finding"] = [{"itemCodeableConcept": {
-                "coding": [self.local(C.CS_FINDING_TOPIC, f.topic, f.topic.capitalize())], "text": f.statement},
-                "basis": "concern" if f.concern else "observation"} for f in ev.findings]
+                "coding": [self.local(C.CS_FINDING_TOPIC, f.topic, f.topic.capitalize())],
+                "text": ("Concern: " if f.concern else "") + f.statement}} for f in ev.findings]
         ci["note"] = [{"text": ev.disclaimer}]
         self.add("ClinicalImpression", ci)
 
@@ -459,7 +460,9 @@ class _Builder:
         prog, fu = self.ev.program, self.ev.follow_up
         if prog is None and fu is None:
             return
-        plan: Json = {"resourceType": "CarePlan", "status": "active", "intent": "plan",
+        # Nothing prescribed and nothing scheduled (screening refers or defers): the plan is on hold, not active.
+        idle = not (prog and prog.exercises) and not (fu and (fu.retest_on or fu.rescreen_on))
+        plan: Json = {"resourceType": "CarePlan", "status": "on-hold" if idle else "active", "intent": "plan",
                       "title": "Hip extensor programme" + (f", phase: {_words(prog.phase)}" if prog and prog.phase
                                                           else "")}
         if prog is not None:
@@ -572,7 +575,7 @@ class _Builder:
                 "resourceType": "CodeSystem",
                 "url": system,
                 "version": self.ev.hipext_version,
-                "name": "Hipext" + "".join(w.capitalize() for w in re.split(r"[^A-Za-z0-9]+", system.rsplit("/", 1)[1])),
+                "name": "Hipext" + "".join(w.capitalize() for w in re.split(r"[^A-Za-z0-9]+", system.rsplit("/")[-1])),
                 "status": "active",
                 "publisher": "hipext",
                 "description": "Local hipext codes used in this bundle (fragment: only the codes used here).",

@@ -63,9 +63,10 @@ CATEGORY_BY_KIND = {
     "special": "exam", "prom": "survey", "pain": "survey",
 }
 
-# Screening decision -> DetectedIssue.severity (high | moderate | low).
+# Screening decision -> DetectedIssue.severity (high | moderate | low). Referral (urgent or not) is high; a rule that
+# defers or modifies testing and exercise is moderate; a rule that lets everything proceed is low.
 SEVERITY_BY_DECISION = {
-    "refer_urgent": "high", "refer": "high", "defer": "moderate", "modify": "low", "proceed": "low",
+    "refer_urgent": "high", "refer": "high", "defer": "moderate", "modify": "moderate", "proceed": "low",
 }
 
 # Norm status -> v3 ObservationInterpretation.
@@ -89,7 +90,7 @@ MEASURES: dict[str, tuple[str, str]] = {
     "limb-symmetry-index": ("Limb symmetry index",
                             "Involved side / uninvolved side x 100, from unrounded values of the same test and visit."),
     "side-to-side-asymmetry": ("Side-to-side asymmetry",
-                               "(stronger - weaker) / stronger x 100, when no single side is involved."),
+                               "(larger - smaller) / larger x 100, when no single side is involved."),
     "torque": ("Torque", "Best-trial torque about the hip, N m."),
     "torque-per-kg": ("Torque per body mass", "Best-trial torque divided by body mass, N m/kg."),
     "force-best": ("Best force trial", "Highest force trial, N."),
