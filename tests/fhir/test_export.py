@@ -492,3 +492,39 @@ def test_no_empty_elements(path):
             assert x == x.strip() or where.endswith(".div"), f"untrimmed string at {where}"
 
     walk(bundle, "Bundle")
+
+
+def _case(visits: list[dict[str, Any]]) -> Any:
+    from hipext.caseio import parse_case
+
+    return parse_case({"hipext_case": 1, "patient": {"id": "fhir-test-1", "age": 40, "sex": "female",
+                                                      "body_mass_kg": 65},
+                       "history": {"involved_side": "left"}, "visits": visits})
+
+
+def test_device_recorded_on_a_measurement_becomes_a_device_resource():
+    hhd = {"test": "hhd_hip_extension_prone_knee_flexed", "trials_lbf": [40, 42], "lever_arm_m": 0.4,
+           "fixation": "manual", "device": "MicroFET2"}
+    case = _case([{"date": "2026-05-04", "measurements": [{**hhd, "side": "left"}, {**hhd, "side": "right"}]}])
+    evaluation = evaluate_case(case)
+    bundle = to_bundle(case, evaluation)
+    Bundle.model_validate(bundle)
+    (device,) = _resources(bundle, "Device")
+    assert device["deviceName"][0]["name"] == "MicroFET2"
+    assert device["type"]["text"] == "hand-held dynamometer"
+    device_url = next(e["fullUrl"] for e in bundle["entry"] if e["resource"] is device)
+    observations = _result_observations(bundle)
+    assert [o["device"]["reference"] for o in observations] == [device_url, device_url]
+    assert all("Fixation: manual" in o["method"]["text"] and "Device: MicroFET2" in o["method"]["text"]
+               for o in observations)
+    # lbf trials were converted to newtons by the case model; the torque is the evaluation's.
+    assert [o["valueQuantity"]["value"] for o in observations] == [r.torque_nm for r in evaluation.results]
+
+
+def test_a_case_without_visits_still_exports_a_valid_bundle():
+    case = _case([])
+    evaluation = evaluate_case(case)
+    bundle = to_bundle(case, evaluation)
+    Bundle.model_validate(bundle)
+    assert _resources(bundle, "Encounter") == [] and _result_observations(bundle) == []
+    assert len(_resources(bundle, "Patient")) == 1
