@@ -528,3 +528,17 @@ def test_a_case_without_visits_still_exports_a_valid_bundle():
     Bundle.model_validate(bundle)
     assert _resources(bundle, "Encounter") == [] and _result_observations(bundle) == []
     assert len(_resources(bundle, "Patient")) == 1
+
+
+def test_export_is_identical_across_processes():
+    # Set or dict ordering that depends on the hash seed would make two runs differ.
+    import os
+
+    path = CASES / "questionnaires.yaml"
+    outs = []
+    for seed in ("1", "2"):
+        proc = subprocess.run([sys.executable, "-m", "hipext.fhir.cli", "export", str(path)], capture_output=True,
+                              text=True, timeout=60, cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": seed})
+        assert proc.returncode == 0, proc.stderr
+        outs.append(proc.stdout)
+    assert outs[0] == outs[1] == bundle_json(_export(path)[1])

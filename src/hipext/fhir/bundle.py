@@ -184,7 +184,16 @@ class _Builder:
         return found[0] if found else None
 
     def _method(self, proto: Protocol, m: Measurement | None, r: Result) -> Json:
-        parts = [proto.description.rstrip(".") + "."]
+        parts = [_sentence(proto.description)]
+        setup = []
+        if proto.position:
+            setup.append(f"position {_words(proto.position)}")
+        if proto.knee_angle_deg is not None:
+            setup.append(f"knee flexion {proto.knee_angle_deg:g}°")
+        if proto.hip_angle_deg is not None:
+            setup.append(f"hip flexion {proto.hip_angle_deg:g}°")
+        if setup:
+            parts.append("Set-up: " + ", ".join(setup) + ".")
         if m is not None:
             if proto.kind == "hhd":
                 parts.append({"belt": "Fixation: belt.", "rig": "Fixation: rig.",
