@@ -109,24 +109,19 @@ def evidence_show(record_id: str = typer.Argument(..., metavar="ID")) -> None:
     typer.echo(text)
 
 
-def _mount_optional_commands() -> None:
-    """Commands that live with their own module (exercise library, musculoskeletal model)."""
-    try:
-        from hipext.care.cli import register as register_care
-    except ImportError:
-        pass
-    else:
-        register_care(app)
-    try:
-        from hipext.biomech.cli import app as model_app
-    except ImportError:
-        pass
-    else:
-        app.add_typer(model_app, name="model", help="Musculoskeletal model: compile, moment arms, torque, tasks.")
+def _register_commands() -> None:
+    """Commands that live with their own module: exercise library, FHIR export, musculoskeletal model."""
+    from hipext.biomech.cli import app as model_app
+    from hipext.care.cli import register as register_care
+    from hipext.fhir.cli import register as register_fhir
+
+    register_care(app)
+    register_fhir(app)
+    app.add_typer(model_app, name="model", help="Musculoskeletal model: compile, moment arms, torque, tasks.")
 
 
 def main() -> None:
-    _mount_optional_commands()
+    _register_commands()
     try:
         app()
     except (KeyboardInterrupt, BrokenPipeError):
