@@ -7,7 +7,7 @@ import hashlib
 from typing import Any
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from hipext.store.models import (
     AuditEvent,
@@ -90,7 +90,13 @@ def list_patients(s: Session, clinic_id: int, q: str | None = None, limit: int =
 
 
 def get_patient(s: Session, clinic_id: int, patient_id: int) -> Patient | None:
-    return s.scalar(select(Patient).where(Patient.id == patient_id, Patient.clinic_id == clinic_id))
+    """The patient with their visits (one query), only if they belong to the clinic."""
+    stmt = (
+        select(Patient)
+        .options(joinedload(Patient.visits))
+        .where(Patient.id == patient_id, Patient.clinic_id == clinic_id)
+    )
+    return s.execute(stmt).unique().scalar_one_or_none()
 
 
 def patient_by_external_id(s: Session, clinic_id: int, external_id: str) -> Patient | None:

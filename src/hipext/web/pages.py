@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -315,26 +316,37 @@ async def visit_create(pid: int, request: Request, p: Principal = Depends(writer
 def evaluation_page(pid: int, request: Request, p: Principal = Depends(current_principal),
                     db: Session = Depends(get_db)) -> Response:
     row = load_patient(db, p, pid)
-    view = evaluation_of(request, row)
-    program, exercises = services.effective_program(view.data, repo.overrides(db, p.clinic_id, row.id))
+    ovs = repo.overrides(db, p.clinic_id, row.id)
     audit(db, request, p, "evaluation.view", row.id)
     db.commit()
-    data = view.data or {}
-    latest = [r for r in data.get("results", []) if r.get("date") == data.get("evaluated_visit")]
+    day = today(request)
+    data = repo.case_data(row)
+    key = services.content_key("evaluation", data, day, row.id, row.external_id, [o.id for o in ovs])
+    body = request.app.state.fragments.get_or_compute(key, lambda: _evaluation_body(request, row, data, ovs, day))
+    return render(request, "evaluation.html", {"patient": row, "body": body}, p)
+
+
+def _evaluation_body(request: Request, row: Patient, data: dict[str, Any], ovs: list[ProgramOverride],
+                     day: dt.date) -> Markup:
+    """The evaluation page's content. Pure function of the case, the overrides and the day, so it is cached."""
+    state = request.app.state
+    view = services.evaluate_data(data, today=day, cache=state.cache, evaluator=state.settings.evaluator)
+    ev = view.data or {}
+    latest = [r for r in ev.get("results", []) if r.get("date") == ev.get("evaluated_visit")]
     trends = []
     if view.data and len(row.visits) > 1:
-        series = services.trend_series(row, today=today(request), cache=request.app.state.cache,
-                                       evaluator=request.app.state.settings.evaluator)
+        series = services.trend_series(row, today=day, cache=state.cache, evaluator=state.settings.evaluator)
         for (test, side), pts in series.items():
             title = f"{pts[-1].get('name', test)}" + (f" ({side})" if side else "")
             trends.append({"title": title, "svg": charts.trend_chart(title, pts)})
+    program, exercises = services.effective_program(view.data, ovs)
     ctx = {
         "patient": row, "ev": view.data, "error": view.error, "problems": view.problems,
-        "latest": latest or data.get("results", []),
+        "latest": latest or ev.get("results", []),
         "strength_svg": charts.strength_chart(latest), "lsi_svg": charts.lsi_chart(latest), "trends": trends,
         "program": program, "exercises": exercises, "blocked": services.blocked_exercise_ids(view.data),
     }
-    return render(request, "evaluation.html", ctx, p)
+    return Markup(state.templates.env.get_template("_evaluation_body.html").render(ctx))
 
 
 # --- program and overrides -----------------------------------------------------------------------------------------

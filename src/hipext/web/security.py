@@ -8,7 +8,7 @@ import hmac
 import secrets
 import threading
 from collections import defaultdict, deque
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from fastapi import Depends, HTTPException, Request
@@ -60,7 +60,9 @@ def settings_of(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_db(request: Request) -> Iterator[Session]:
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """The request's database session. Async so it costs no thread hop; creating and closing a session does no I/O
+    beyond returning a connection to the pool (route functions doing the queries run in the thread pool)."""
     s = request.app.state.sessionmaker()
     try:
         yield s
@@ -100,15 +102,17 @@ def _session_principal(request: Request, s: Session) -> Principal | None:
         return None
     settings = settings_of(request)
     now = settings.now()
-    ws = s.get(WebSession, repo.sha256(token))
-    if ws is None:
+    found = s.execute(
+        select(WebSession, User).join(User, User.id == WebSession.user_id).where(WebSession.id == repo.sha256(token))
+    ).first()  # one round trip for the session and its user (with the user's clinic, joined)
+    if found is None:
         return None
+    ws, user = found
     if now - ws.last_seen_at > settings.idle_timeout or now - ws.created_at > settings.absolute_lifetime:
         s.delete(ws)
         s.commit()
         return None
-    user = s.get(User, ws.user_id)
-    if user is None or not user.active:
+    if not user.active:
         return None
     if now - ws.last_seen_at > dt.timedelta(seconds=30):  # keep the idle clock without a write per request
         ws.last_seen_at = now
@@ -124,7 +128,8 @@ def _bearer_principal(request: Request, s: Session) -> Principal | None:
     return Principal(user=user, session=None, via_bearer=True) if user else None
 
 
-def optional_principal(request: Request, s: Session = Depends(get_db)) -> Principal | None:
+async def optional_principal(request: Request, s: Session = Depends(get_db)) -> Principal | None:
+    # One or two primary-key lookups: done on the event loop, cheaper than a hop to the thread pool.
     if request.url.path.startswith("/api") and request.headers.get("authorization"):
         p = _bearer_principal(request, s)
     else:
@@ -134,7 +139,7 @@ def optional_principal(request: Request, s: Session = Depends(get_db)) -> Princi
     return p
 
 
-def current_principal(request: Request, p: Principal | None = Depends(optional_principal)) -> Principal:
+async def current_principal(request: Request, p: Principal | None = Depends(optional_principal)) -> Principal:
     if p is None:
         if request.url.path.startswith("/api"):
             raise HTTPException(status_code=401, detail="authentication required", headers={"WWW-Authenticate": "Bearer"})

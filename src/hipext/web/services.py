@@ -55,6 +55,11 @@ class EvaluationCache:
         return value
 
 
+def content_key(*parts: Any) -> str:
+    """A cache key for content that is a pure function of `parts` (case data, day, override ids...)."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def _key(data: dict[str, Any], today: dt.date) -> str:
     raw = json.dumps(data, sort_keys=True, default=str) + today.isoformat()
     return hashlib.sha256(raw.encode()).hexdigest()
