@@ -7,6 +7,18 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   const first = document.querySelector(".has-error input, .has-error select, #problems");
   if (first && first.focus) first.focus();
+  document.querySelectorAll("[data-all-no]").forEach((b) => {
+    b.hidden = false;
+    b.addEventListener("click", () => {
+      const names = new Set([...document.querySelectorAll(".screening input[type=radio]")].map((r) => r.name));
+      names.forEach((n) => {
+        if (!document.querySelector(`input[name="${n}"]:checked`)) {
+          const no = document.querySelector(`input[name="${n}"][value=no]`);
+          if (no) no.checked = true;
+        }
+      });
+    });
+  });
   document.querySelectorAll("[data-print]").forEach((b) => b.addEventListener("click", () => window.print()));
   // Ask before leaving a half-filled visit form.
   const form = document.getElementById("visit-form");
