@@ -158,3 +158,24 @@ def test_security_headers(world) -> None:
     assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
     assert r.headers["x-frame-options"] == "DENY"
     assert "httponly" in r.headers["set-cookie"].lower()
+
+
+def test_deactivated_user_loses_every_session(world) -> None:
+    import uuid
+
+    name = f"temp-{uuid.uuid4().hex[:6]}"
+    admin = world.login(world.clinics["A"]["users"]["admin"])
+    token = csrf_of(admin)
+    r = admin.post("/admin/users", data={"csrf_token": token, "username": name, "role": "clinician",
+                                         "password": PASSWORD}, follow_redirects=False)
+    assert r.status_code == 303
+    victim = world.login(name)
+    assert victim.get("/api/patients").status_code == 200
+    with world.session() as s:
+        uid = repo.user_by_username(s, name).id
+    other = world.login(world.clinics["B"]["users"]["admin"])
+    assert other.post(f"/admin/users/{uid}/deactivate", data={"csrf_token": csrf_of(other)}).status_code == 404
+    assert admin.post(f"/admin/users/{uid}/deactivate", data={"csrf_token": token},
+                      follow_redirects=False).status_code == 303
+    assert victim.get("/api/patients").status_code == 401
+    assert login(world.client(), name).status_code == 400

@@ -11,13 +11,14 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hipext.caseio import parse_case
 from hipext.core.errors import CaseInputError
 from hipext.store import repo
-from hipext.store.models import Patient, ProgramOverride, User
+from hipext.store.models import Patient, ProgramOverride, User, WebSession
 from hipext.store.passwords import DUMMY_HASH, password_problem, verify_password
 from hipext.web import charts, forms, services
 from hipext.web.security import (
@@ -489,6 +490,22 @@ async def user_create(request: Request, p: Principal = Depends(admin), db: Sessi
     user = repo.create_user(db, p.user.clinic, username, password, role=role,
                             display_name=(form.get("display_name") or username).strip()[:200])
     audit(db, request, p, "user.create", detail=f"{user.username} ({role})")
+    db.commit()
+    return RedirectResponse("/admin/users", status_code=303)
+
+
+@router.post("/admin/users/{uid}/deactivate")
+def user_deactivate(uid: int, request: Request, p: Principal = Depends(admin), db: Session = Depends(get_db)) -> Response:
+    """Disable an account of the admin's clinic and end all its sessions and its API token."""
+    user = db.get(User, uid)
+    if user is None or user.clinic_id != p.clinic_id:
+        raise HTTPException(status_code=404, detail="not found")
+    if user.id == p.user.id:
+        raise HTTPException(status_code=400, detail="you cannot deactivate your own account")
+    user.active = False
+    user.api_token_hash = None
+    db.execute(delete(WebSession).where(WebSession.user_id == user.id))
+    audit(db, request, p, "user.deactivate", detail=user.username)
     db.commit()
     return RedirectResponse("/admin/users", status_code=303)
 
