@@ -78,8 +78,12 @@ class RawClient:
     async def request(self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> int:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        head = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}", f"Cookie: {self.cookie}",
-                f"Content-Length: {len(body)}"]
+        head = [
+            f"{method} {path} HTTP/1.1",
+            f"Host: {self.host}:{self.port}",
+            f"Cookie: {self.cookie}",
+            f"Content-Length: {len(body)}",
+        ]
         head += [f"{k}: {v}" for k, v in (headers or {}).items()]
         self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
         await self.writer.drain()
@@ -114,8 +118,12 @@ async def run_load(base: str, seconds: float, clients: int) -> dict[str, dict[st
     body = json.dumps(case).encode()
     targets = {
         "evaluation page  GET /patients/{id}/evaluation": ("GET", f"/patients/{pid}/evaluation", b"", {}),
-        "API evaluate     POST /api/evaluate": ("POST", "/api/evaluate", body,
-                                                {"Content-Type": "application/json", "X-CSRF-Token": csrf}),
+        "API evaluate     POST /api/evaluate": (
+            "POST",
+            "/api/evaluate",
+            body,
+            {"Content-Type": "application/json", "X-CSRF-Token": csrf},
+        ),
     }
     out = {}
     for name, (method, path, payload, headers) in targets.items():
@@ -126,7 +134,15 @@ async def run_load(base: str, seconds: float, clients: int) -> dict[str, dict[st
         errors = 0
         stop_at = time.perf_counter() + seconds
 
-        async def worker(c: RawClient) -> None:
+        async def worker(  # the loop's values are bound as defaults: each endpoint gets its own workers
+            c: RawClient,
+            method: str = method,
+            path: str = path,
+            payload: bytes = payload,
+            headers: dict = headers,
+            stop_at: float = stop_at,
+            latencies: list = latencies,
+        ) -> None:
             nonlocal errors
             while time.perf_counter() < stop_at:
                 t0 = time.perf_counter()
@@ -145,8 +161,14 @@ async def run_load(base: str, seconds: float, clients: int) -> dict[str, dict[st
         for c in conns:
             await c.close()
         q = statistics.quantiles(latencies, n=100)
-        out[name] = {"requests": len(latencies), "rps": len(latencies) / elapsed, "p50_ms": q[49] * 1000,
-                     "p95_ms": q[94] * 1000, "p99_ms": q[98] * 1000, "errors": errors}
+        out[name] = {
+            "requests": len(latencies),
+            "rps": len(latencies) / elapsed,
+            "p50_ms": q[49] * 1000,
+            "p95_ms": q[94] * 1000,
+            "p99_ms": q[98] * 1000,
+            "errors": errors,
+        }
     return out
 
 
@@ -158,8 +180,11 @@ def bench(label: str, url: str, schema: str | None, seconds: float, clients: int
         stop_server(proc)
     for name, r in results.items():
         flag = "ok" if r["p95_ms"] < 200 else "ABOVE 200 ms TARGET"
-        print(f"{label:<11} {name:<48} {r['rps']:7.1f} req/s  p50 {r['p50_ms']:6.1f} ms  p95 {r['p95_ms']:6.1f} ms  "
-              f"p99 {r['p99_ms']:6.1f} ms  n={r['requests']} errors={r['errors']}  [{flag}]", flush=True)
+        print(
+            f"{label:<11} {name:<48} {r['rps']:7.1f} req/s  p50 {r['p50_ms']:6.1f} ms  p95 {r['p95_ms']:6.1f} ms  "
+            f"p99 {r['p99_ms']:6.1f} ms  n={r['requests']} errors={r['errors']}  [{flag}]",
+            flush=True,
+        )
 
 
 def main() -> None:
@@ -169,8 +194,11 @@ def main() -> None:
     ap.add_argument("--only", choices=["sqlite", "postgresql"])
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="server worker processes")
     args = ap.parse_args()
-    print(f"hipext web load benchmark: {args.clients} concurrent clients, {args.seconds:g} s per endpoint, "
-          f"{args.workers} server worker(s), {os.cpu_count()} CPUs, server and clients on loopback", flush=True)
+    print(
+        f"hipext web load benchmark: {args.clients} concurrent clients, {args.seconds:g} s per endpoint, "
+        f"{args.workers} server worker(s), {os.cpu_count()} CPUs, server and clients on loopback",
+        flush=True,
+    )
     if args.only in (None, "sqlite"):
         with tempfile.TemporaryDirectory() as tmp:
             bench("sqlite", f"sqlite:///{tmp}/bench.sqlite3", None, args.seconds, args.clients, args.workers)

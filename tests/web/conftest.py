@@ -102,8 +102,9 @@ class World:
 def login(c: TestClient, username: str, password: str = PASSWORD) -> Any:
     page = c.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    return c.post("/login", data={"username": username, "password": password, "csrf_token": token},
-                  follow_redirects=False)
+    return c.post(
+        "/login", data={"username": username, "password": password, "csrf_token": token}, follow_redirects=False
+    )
 
 
 def csrf_of(c: TestClient) -> str:
@@ -111,30 +112,56 @@ def csrf_of(c: TestClient) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
 
 
-EXAMPLE_PATIENT = {"id": "P-1", "age": 34, "sex": "male", "body_mass_kg": 78, "height_m": 1.8,
-                   "activity_level": "competitive_sport", "goals": ["return to sprinting"]}
-EXAMPLE_HISTORY = {"involved_side": "right", "conditions": ["hamstring_strain"],
-                   "red_flags": {"saddle_anaesthesia": False, "night_pain": False}}
+EXAMPLE_PATIENT = {
+    "id": "P-1",
+    "age": 34,
+    "sex": "male",
+    "body_mass_kg": 78,
+    "height_m": 1.8,
+    "activity_level": "competitive_sport",
+    "goals": ["return to sprinting"],
+}
+EXAMPLE_HISTORY = {
+    "involved_side": "right",
+    "conditions": ["hamstring_strain"],
+    "red_flags": {"saddle_anaesthesia": False, "night_pain": False},
+}
 
 
 def example_visit(date: str, right: list[float] = (182, 190, 186), left: list[float] = (210, 214, 205)) -> dict:
-    return {"date": date, "measurements": [
-        {"test": "hhd_hip_extension_prone_knee_flexed", "side": "right", "trials_n": list(right),
-         "lever_arm_m": 0.38, "fixation": "belt"},
-        {"test": "hhd_hip_extension_prone_knee_flexed", "side": "left", "trials_n": list(left),
-         "lever_arm_m": 0.38, "fixation": "belt"},
-        {"test": "single_leg_bridge", "side": "right", "reps": 18},
-        {"test": "single_leg_bridge", "side": "left", "reps": 27},
-        {"test": "nprs", "context": "worst_24h", "value": 4}]}
+    return {
+        "date": date,
+        "measurements": [
+            {
+                "test": "hhd_hip_extension_prone_knee_flexed",
+                "side": "right",
+                "trials_n": list(right),
+                "lever_arm_m": 0.38,
+                "fixation": "belt",
+            },
+            {
+                "test": "hhd_hip_extension_prone_knee_flexed",
+                "side": "left",
+                "trials_n": list(left),
+                "lever_arm_m": 0.38,
+                "fixation": "belt",
+            },
+            {"test": "single_leg_bridge", "side": "right", "reps": 18},
+            {"test": "single_leg_bridge", "side": "left", "reps": 27},
+            {"test": "nprs", "context": "worst_24h", "value": 4},
+        ],
+    }
 
 
-def add_patient(world: World, clinic: str, external_id: str | None = None, visits: int = 1,
-                history: dict | None = None) -> int:
+def add_patient(
+    world: World, clinic: str, external_id: str | None = None, visits: int = 1, history: dict | None = None
+) -> int:
     """Create a patient in a clinic directly in the store; returns its server id."""
     external_id = external_id or f"P-{uuid.uuid4().hex[:8]}"
     with world.session() as s:
-        row = repo.create_patient(s, world.clinics[clinic]["id"], dict(EXAMPLE_PATIENT, id=external_id),
-                                  dict(history or EXAMPLE_HISTORY))
+        row = repo.create_patient(
+            s, world.clinics[clinic]["id"], dict(EXAMPLE_PATIENT, id=external_id), dict(history or EXAMPLE_HISTORY)
+        )
         for i in range(visits):
             d = (dt.date.today() - dt.timedelta(days=14 * (visits - i))).isoformat()
             repo.add_visit(s, row, example_visit(d, right=[180 + 20 * i, 185 + 20 * i]), user_id=None)

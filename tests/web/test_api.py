@@ -59,10 +59,14 @@ def test_invalid_patient_gets_422_with_the_cli_problem_list(api) -> None:
 def test_invalid_visit_gets_every_problem_and_saves_nothing(world, api) -> None:
     r = api.post("/api/patients", json={"patient": dict(EXAMPLE_PATIENT, id="API-BADVISIT-" + world.backend.name)})
     pid = r.json()["id"]
-    visit = {"date": "2026-13-01", "measurements": [
-        {"test": "hhd_hip_extension_prone_knee_flexed", "side": "right", "trials_n": [180]},
-        {"test": "no_such_test", "side": "left"},
-        {"test": "nprs", "value": 14}]}
+    visit = {
+        "date": "2026-13-01",
+        "measurements": [
+            {"test": "hhd_hip_extension_prone_knee_flexed", "side": "right", "trials_n": [180]},
+            {"test": "no_such_test", "side": "left"},
+            {"test": "nprs", "value": 14},
+        ],
+    }
     r = api.post(f"/api/patients/{pid}/visits", json=visit)
     assert r.status_code == 422
     paths = [p["path"] for p in r.json()["problems"]]
@@ -78,8 +82,12 @@ def test_invalid_visit_gets_every_problem_and_saves_nothing(world, api) -> None:
 
 
 def test_stateless_evaluate(world, api) -> None:
-    case = {"hipext_case": 1, "patient": EXAMPLE_PATIENT, "history": EXAMPLE_HISTORY,
-            "visits": [example_visit("2026-11-01")]}
+    case = {
+        "hipext_case": 1,
+        "patient": EXAMPLE_PATIENT,
+        "history": EXAMPLE_HISTORY,
+        "visits": [example_visit("2026-11-01")],
+    }
     r = api.post("/api/evaluate", json=case)
     assert r.status_code == 200
     assert r.json() == evaluate_case(parse_case(case), today=world.clock().date()).model_dump(mode="json")
@@ -91,8 +99,14 @@ def test_stateless_evaluate(world, api) -> None:
 
 def test_openapi_documents_the_api(world) -> None:
     spec = world.client().get("/api/openapi.json").json()
-    for path in ("/api/patients", "/api/patients/{pid}", "/api/patients/{pid}/case", "/api/patients/{pid}/visits",
-                 "/api/patients/{pid}/evaluation", "/api/evaluate"):
+    for path in (
+        "/api/patients",
+        "/api/patients/{pid}",
+        "/api/patients/{pid}/case",
+        "/api/patients/{pid}/visits",
+        "/api/patients/{pid}/evaluation",
+        "/api/evaluate",
+    ):
         assert path in spec["paths"], path
     assert not any(p.startswith("/patients") for p in spec["paths"])  # HTML pages stay out of the API spec
     assert world.client().get("/api/docs").status_code == 200

@@ -104,10 +104,17 @@ def test_read_only_can_read_but_not_write(world) -> None:
     assert c.get("/api/patients").status_code == 200
     assert c.get("/patients/new").status_code == 403
     assert c.get(f"/patients/{pid}/visits/new").status_code == 403
-    form = {"csrf_token": token, "patient.id": "RO-1", "patient.age": "40", "patient.sex": "male",
-            "patient.body_mass_kg": "70"}
+    form = {
+        "csrf_token": token,
+        "patient.id": "RO-1",
+        "patient.age": "40",
+        "patient.sex": "male",
+        "patient.body_mass_kg": "70",
+    }
     assert c.post("/patients/new", data=form).status_code == 403
-    assert c.post(f"/patients/{pid}/visits/new", data={"csrf_token": token, "visit.date": "2026-01-01"}).status_code == 403
+    assert (
+        c.post(f"/patients/{pid}/visits/new", data={"csrf_token": token, "visit.date": "2026-01-01"}).status_code == 403
+    )
     assert c.post(f"/patients/{pid}/links", data={"csrf_token": token}).status_code == 403
     assert c.post(f"/patients/{pid}/program/overrides", data={"csrf_token": token}).status_code == 403
     h = {"X-CSRF-Token": token}
@@ -125,8 +132,9 @@ def test_admin_pages_are_for_admins(world) -> None:
     admin = world.login(world.clinics["A"]["users"]["admin"])
     page = admin.get("/admin/audit")
     assert page.status_code == 200 and "auth.login" in page.text
-    r = admin.post("/admin/users", data={"csrf_token": csrf_of(admin), "username": "x", "role": "clinician",
-                                         "password": "short"})
+    r = admin.post(
+        "/admin/users", data={"csrf_token": csrf_of(admin), "username": "x", "role": "clinician", "password": "short"}
+    )
     assert r.status_code == 422 and "at least 8 characters" in r.text
 
 
@@ -166,8 +174,11 @@ def test_deactivated_user_loses_every_session(world) -> None:
     name = f"temp-{uuid.uuid4().hex[:6]}"
     admin = world.login(world.clinics["A"]["users"]["admin"])
     token = csrf_of(admin)
-    r = admin.post("/admin/users", data={"csrf_token": token, "username": name, "role": "clinician",
-                                         "password": PASSWORD}, follow_redirects=False)
+    r = admin.post(
+        "/admin/users",
+        data={"csrf_token": token, "username": name, "role": "clinician", "password": PASSWORD},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     victim = world.login(name)
     assert victim.get("/api/patients").status_code == 200
@@ -175,7 +186,9 @@ def test_deactivated_user_loses_every_session(world) -> None:
         uid = repo.user_by_username(s, name).id
     other = world.login(world.clinics["B"]["users"]["admin"])
     assert other.post(f"/admin/users/{uid}/deactivate", data={"csrf_token": csrf_of(other)}).status_code == 404
-    assert admin.post(f"/admin/users/{uid}/deactivate", data={"csrf_token": token},
-                      follow_redirects=False).status_code == 303
+    assert (
+        admin.post(f"/admin/users/{uid}/deactivate", data={"csrf_token": token}, follow_redirects=False).status_code
+        == 303
+    )
     assert victim.get("/api/patients").status_code == 401
     assert login(world.client(), name).status_code == 400

@@ -31,9 +31,17 @@ def _field_error(html: str, name: str) -> str | None:
 def test_new_patient_form_shows_every_problem_at_its_field(world, clinician) -> None:
     with world.session() as s:
         before = len(repo.list_patients(s, world.clinics["A"]["id"], limit=10000))
-    r = clinician.post("/patients/new", data={"csrf_token": clinician.token, "patient.id": "FORM-1",
-                                               "patient.age": "130", "patient.sex": "", "patient.body_mass_kg": "abc",
-                                               "history.onset.date": "2026-02-30"})
+    r = clinician.post(
+        "/patients/new",
+        data={
+            "csrf_token": clinician.token,
+            "patient.id": "FORM-1",
+            "patient.age": "130",
+            "patient.sex": "",
+            "patient.body_mass_kg": "abc",
+            "history.onset.date": "2026-02-30",
+        },
+    )
     assert r.status_code == 422
     for name in ("patient.age", "patient.sex", "patient.body_mass_kg", "history.onset.date"):
         assert _field_error(r.text, name), name
@@ -43,9 +51,16 @@ def test_new_patient_form_shows_every_problem_at_its_field(world, clinician) -> 
 
 
 def test_new_patient_then_duplicate_id(world, clinician) -> None:
-    form = {"csrf_token": clinician.token, "patient.id": f"FORM-OK-{world.backend.name}", "patient.age": "52",
-            "patient.sex": "female", "patient.body_mass_kg": "64", "history.involved_side": "left",
-            "history.red_flags.night_pain": "no", "patient.goals": "walk to work\ngarden"}
+    form = {
+        "csrf_token": clinician.token,
+        "patient.id": f"FORM-OK-{world.backend.name}",
+        "patient.age": "52",
+        "patient.sex": "female",
+        "patient.body_mass_kg": "64",
+        "history.involved_side": "left",
+        "history.red_flags.night_pain": "no",
+        "patient.goals": "walk to work\ngarden",
+    }
     r = clinician.post("/patients/new", data=form, follow_redirects=False)
     assert r.status_code == 303
     r = clinician.post("/patients/new", data=form)
@@ -55,9 +70,14 @@ def test_new_patient_then_duplicate_id(world, clinician) -> None:
 def test_visit_form_errors_at_fields_and_nothing_saved(world, clinician) -> None:
     pid = add_patient(world, "A", visits=1)
     data = {
-        "csrf_token": clinician.token, "visit.date": "2026-11-20", "history.involved_side": "right",
-        f"m.{HHD}.right.trial1": "200", f"m.{HHD}.right.trial2": "-5", f"m.{HHD}.right.lever_arm_m": "0.38",
-        "m.single_leg_bridge.left.reps": "-1", "m.hip_extension_rom.left.angle_deg": "200",
+        "csrf_token": clinician.token,
+        "visit.date": "2026-11-20",
+        "history.involved_side": "right",
+        f"m.{HHD}.right.trial1": "200",
+        f"m.{HHD}.right.trial2": "-5",
+        f"m.{HHD}.right.lever_arm_m": "0.38",
+        "m.single_leg_bridge.left.reps": "-1",
+        "m.hip_extension_rom.left.angle_deg": "200",
         "m.mmt_hip_extension_knee_flexed.left.grade": "4+",
     }
     r = clinician.post(f"/patients/{pid}/visits/new", data=data)
@@ -67,8 +87,15 @@ def test_visit_form_errors_at_fields_and_nothing_saved(world, clinician) -> None
     assert "Please correct 3 problems" in r.text
     assert 'value="-5"' in r.text and 'id="test-single_leg_bridge" open' in r.text
     # Once the values are well-formed, what each test needs is checked: all problems at once again.
-    data.update({f"m.{HHD}.right.trial2": "205", f"m.{HHD}.right.lever_arm_m": "", "m.single_leg_bridge.left.reps": "20",
-                 "m.hip_extension_rom.left.angle_deg": "10", "m.nprs.x.value": "12"})
+    data.update(
+        {
+            f"m.{HHD}.right.trial2": "205",
+            f"m.{HHD}.right.lever_arm_m": "",
+            "m.single_leg_bridge.left.reps": "20",
+            "m.hip_extension_rom.left.angle_deg": "10",
+            "m.nprs.x.value": "12",
+        }
+    )
     r = clinician.post(f"/patients/{pid}/visits/new", data=data)
     assert r.status_code == 422
     assert _field_error(r.text, f"m.{HHD}.right.lever_arm_m")
@@ -82,15 +109,27 @@ def test_visit_form_errors_at_fields_and_nothing_saved(world, clinician) -> None
 def test_visit_form_saves_a_full_visit(world, clinician) -> None:
     pid = add_patient(world, "A", visits=1)
     data = {
-        "csrf_token": clinician.token, "visit.date": dt.date.today().isoformat(), "visit.notes": "re-test",
-        "history.involved_side": "right", "history.red_flags.fever": "no",
-        f"m.{HHD}.right.trial1": "230", f"m.{HHD}.right.trial2": "236", f"m.{HHD}.right.lever_arm_m": "0.38",
+        "csrf_token": clinician.token,
+        "visit.date": dt.date.today().isoformat(),
+        "visit.notes": "re-test",
+        "history.involved_side": "right",
+        "history.red_flags.fever": "no",
+        f"m.{HHD}.right.trial1": "230",
+        f"m.{HHD}.right.trial2": "236",
+        f"m.{HHD}.right.lever_arm_m": "0.38",
         f"m.{HHD}.right.fixation": "belt",
-        f"m.{HHD}.left.trial1": "50", f"m.{HHD}.left.force_unit": "lbf", f"m.{HHD}.left.lever_arm_m": "0.38",
+        f"m.{HHD}.left.trial1": "50",
+        f"m.{HHD}.left.force_unit": "lbf",
+        f"m.{HHD}.left.lever_arm_m": "0.38",
         f"m.{HHD}.left.fixation": "belt",
-        "m.mmt_hip_extension_knee_flexed.left.grade": "4+", "m.nprs.x.value": "2", "m.nprs.x.context": "worst_24h",
-        "m.lefs.x.item1": "3", "m.lefs.x.item2": "4", "m.askling_h_test.right.result": "negative",
-        "visit.observations": "trunk_lean", "visit.observation_side.trunk_lean": "right",
+        "m.mmt_hip_extension_knee_flexed.left.grade": "4+",
+        "m.nprs.x.value": "2",
+        "m.nprs.x.context": "worst_24h",
+        "m.lefs.x.item1": "3",
+        "m.lefs.x.item2": "4",
+        "m.askling_h_test.right.result": "negative",
+        "visit.observations": "trunk_lean",
+        "visit.observation_side.trunk_lean": "right",
     }
     r = clinician.post(f"/patients/{pid}/visits/new", data=data, follow_redirects=False)
     assert r.status_code == 303, re.findall(r"<li><code>.*?</li>", r.text)
@@ -129,24 +168,51 @@ def test_program_overrides_keep_reason_and_never_unblock(world, clinician) -> No
     url = f"/patients/{pid}/program/overrides"
     page = clinician.get(f"/patients/{pid}/program").text
     ex_id = re.search(r'<tr id="ex-([^"]+)"', page).group(1)
-    r = clinician.post(url, data={"csrf_token": clinician.token, "exercise_id": ex_id, "field": "sets",
-                                  "new_value": "2", "reason": ""})
+    r = clinician.post(
+        url, data={"csrf_token": clinician.token, "exercise_id": ex_id, "field": "sets", "new_value": "2", "reason": ""}
+    )
     assert r.status_code == 422 and _field_error(r.text, "reason")
-    r = clinician.post(url, data={"csrf_token": clinician.token, "exercise_other": blocked[0],
-                                  "field": "include", "new_value": "yes", "reason": "athlete asks"})
+    r = clinician.post(
+        url,
+        data={
+            "csrf_token": clinician.token,
+            "exercise_other": blocked[0],
+            "field": "include",
+            "new_value": "yes",
+            "reason": "athlete asks",
+        },
+    )
     assert r.status_code == 422 and "blocked by screening" in (_field_error(r.text, "exercise_id") or "")
-    r = clinician.post(url, data={"csrf_token": clinician.token, "exercise_other": blocked[0],
-                                  "field": "sets", "new_value": "3", "reason": "athlete asks"})
+    r = clinician.post(
+        url,
+        data={
+            "csrf_token": clinician.token,
+            "exercise_other": blocked[0],
+            "field": "sets",
+            "new_value": "3",
+            "reason": "athlete asks",
+        },
+    )
     assert r.status_code == 422
-    r = clinician.post(url, data={"csrf_token": clinician.token, "exercise_id": ex_id, "field": "sets",
-                                  "new_value": "2", "reason": "pain 6/10 after last session"}, follow_redirects=False)
+    r = clinician.post(
+        url,
+        data={
+            "csrf_token": clinician.token,
+            "exercise_id": ex_id,
+            "field": "sets",
+            "new_value": "2",
+            "reason": "pain 6/10 after last session",
+        },
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     page = clinician.get(f"/patients/{pid}/program").text
     assert "pain 6/10 after last session" in page and "edited by" in page
     with world.session() as s:
         ovs = repo.overrides(s, world.clinics["A"]["id"], pid)
         assert [(o.exercise_id, o.field, o.new_value, o.reason) for o in ovs] == [
-            (ex_id, "sets", "2", "pain 6/10 after last session")]
+            (ex_id, "sets", "2", "pain 6/10 after last session")
+        ]
     handout = clinician.get(f"/patients/{pid}/handout").text
     assert "<strong>sets:</strong> 2" in handout
     assert not any(f"<code>{b}</code>" in page for b in blocked)
@@ -167,11 +233,15 @@ def test_patient_link_log_and_adherence(world, clinician, clock) -> None:
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', home.text).group(1)
     bad = anon.post(f"/p/{token}/log", data={"csrf_token": csrf, "date": "2020-01-01", "pain_during": "11"})
     assert bad.status_code == 422 and "0 (no pain) to 10" in bad.text
-    assert anon.post(f"/p/{token}/log", data={"date": dt.date.today().isoformat(), "pain_during": "2"}).status_code == 403
-    ok = anon.post(f"/p/{token}/log", data={"csrf_token": csrf, "date": dt.date.today().isoformat(),
-                                            "pain_during": "3", "completed": "yes"})
+    assert (
+        anon.post(f"/p/{token}/log", data={"date": dt.date.today().isoformat(), "pain_during": "2"}).status_code == 403
+    )
+    ok = anon.post(
+        f"/p/{token}/log",
+        data={"csrf_token": csrf, "date": dt.date.today().isoformat(), "pain_during": "3", "completed": "yes"},
+    )
     assert ok.status_code == 200 and "Saved" in ok.text
-    log_id = re.search(rf'/p/{re.escape(token)}/log/(\d+)/morning', ok.text).group(1)
+    log_id = re.search(rf"/p/{re.escape(token)}/log/(\d+)/morning", ok.text).group(1)
     r = anon.post(f"/p/{token}/log/{log_id}/morning", data={"csrf_token": csrf, "pain_next_morning": "1"})
     assert r.status_code == 200
     page = clinician.get(f"/patients/{pid}").text

@@ -13,8 +13,18 @@ from hipext.store.passwords import hash_password, password_problem, verify_passw
 
 from .conftest import PG_URL
 
-TABLES = {"clinics", "users", "web_sessions", "patients", "visits", "program_overrides", "patient_links",
-          "session_logs", "audit_events", "alembic_version"}
+TABLES = {
+    "clinics",
+    "users",
+    "web_sessions",
+    "patients",
+    "visits",
+    "program_overrides",
+    "patient_links",
+    "session_logs",
+    "audit_events",
+    "alembic_version",
+}
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])

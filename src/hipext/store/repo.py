@@ -282,9 +282,7 @@ def audit(
     return ev
 
 
-def audit_events(
-    s: Session, clinic_id: int, *, patient_id: int | None = None, limit: int = 500
-) -> list[AuditEvent]:
+def audit_events(s: Session, clinic_id: int, *, patient_id: int | None = None, limit: int = 500) -> list[AuditEvent]:
     stmt = select(AuditEvent).where(AuditEvent.clinic_id == clinic_id)
     if patient_id is not None:
         stmt = stmt.where(AuditEvent.patient_id == patient_id)

@@ -19,8 +19,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--database-url", default=None, help="default: $HIPEXT_DATABASE_URL or sqlite:///hipext.sqlite3")
     ap.add_argument("--schema", default=os.environ.get("HIPEXT_DB_SCHEMA"), help="PostgreSQL schema (optional)")
     ap.add_argument("--no-demo", action="store_true", help="do not seed the demo clinic")
-    ap.add_argument("--workers", type=int, default=int(os.environ.get("HIPEXT_WORKERS", "1")),
-                    help="worker processes (default 1; use one per core under load)")
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("HIPEXT_WORKERS", "1")),
+        help="worker processes (default 1; use one per core under load)",
+    )
     args = ap.parse_args(argv)
     url = database_url(args.database_url)
     app = create_app(url, schema=args.schema)
@@ -43,8 +47,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.schema:
         os.environ["HIPEXT_DB_SCHEMA"] = args.schema
     os.environ.setdefault("HIPEXT_SECRET_KEY", app.state.settings.secret_key)
-    uvicorn.run("hipext.web.app:app_from_env", factory=True, host=args.host, port=args.port, workers=args.workers,
-                log_level=log_level)
+    uvicorn.run(
+        "hipext.web.app:app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=log_level,
+    )
 
 
 if __name__ == "__main__":

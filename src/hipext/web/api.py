@@ -50,19 +50,35 @@ UNPROCESSABLE = {422: {"model": ProblemsOut, "description": "Invalid input; ever
 
 
 def _out(row: Patient) -> PatientOut:
-    return PatientOut(id=row.id, external_id=row.external_id, age=row.age, sex=row.sex,
-                      body_mass_kg=row.body_mass_kg, visits=len(row.visits), updated_at=row.updated_at)
+    return PatientOut(
+        id=row.id,
+        external_id=row.external_id,
+        age=row.age,
+        sex=row.sex,
+        body_mass_kg=row.body_mass_kg,
+        visits=len(row.visits),
+        updated_at=row.updated_at,
+    )
 
 
 def _problems(exc: CaseInputError) -> JSONResponse:
     return JSONResponse({"detail": "invalid case", "problems": [p.as_dict() for p in exc.problems]}, status_code=422)
 
 
-def _audit(db: Session, request: Request, p: Principal, action: str, patient_id: int | None = None,
-           detail: str | None = None) -> None:
-    repo.audit(db, action=action, actor=p.label + (" (api token)" if p.via_bearer else ""), clinic_id=p.clinic_id,
-               user_id=p.user.id, patient_id=patient_id, detail=detail, ip=client_ip(request),
-               now=request.app.state.settings.now())
+def _audit(
+    db: Session, request: Request, p: Principal, action: str, patient_id: int | None = None, detail: str | None = None
+) -> None:
+    repo.audit(
+        db,
+        action=action,
+        actor=p.label + (" (api token)" if p.via_bearer else ""),
+        clinic_id=p.clinic_id,
+        user_id=p.user.id,
+        patient_id=patient_id,
+        detail=detail,
+        ip=client_ip(request),
+        now=request.app.state.settings.now(),
+    )
 
 
 def _patient(db: Session, p: Principal, pid: int) -> Patient:
@@ -73,37 +89,55 @@ def _patient(db: Session, p: Principal, pid: int) -> Patient:
 
 
 @router.get("/patients", response_model=list[PatientOut], summary="List or search your clinic's patients")
-def list_patients(request: Request, q: str | None = None, p: Principal = Depends(current_principal),
-                  db: Session = Depends(get_db)) -> list[PatientOut]:
+def list_patients(
+    request: Request, q: str | None = None, p: Principal = Depends(current_principal), db: Session = Depends(get_db)
+) -> list[PatientOut]:
     rows = repo.list_patients(db, p.clinic_id, q)
     _audit(db, request, p, "patient.list", detail=f"api, {len(rows)} shown")
     db.commit()
     return [_out(r) for r in rows]
 
 
-@router.post("/patients", status_code=201, response_model=PatientOut, responses=UNPROCESSABLE,
-             summary="Create a patient from a case file's patient and history blocks")
-def create_patient(request: Request, body: PatientIn, p: Principal = Depends(writer),
-                   db: Session = Depends(get_db)) -> Any:
+@router.post(
+    "/patients",
+    status_code=201,
+    response_model=PatientOut,
+    responses=UNPROCESSABLE,
+    summary="Create a patient from a case file's patient and history blocks",
+)
+def create_patient(
+    request: Request, body: PatientIn, p: Principal = Depends(writer), db: Session = Depends(get_db)
+) -> Any:
     try:
         case = parse_case({"hipext_case": 1, "patient": body.patient, "history": body.history, "visits": []})
     except CaseInputError as exc:
         return _problems(exc)
     if repo.patient_by_external_id(db, p.clinic_id, case.patient.id):
-        return JSONResponse({"detail": "invalid case", "problems": [
-            {"path": "patient.id", "value": case.patient.id, "expected": "an id not used by another patient"}]},
-            status_code=422)
-    row = repo.create_patient(db, p.clinic_id, case.patient.model_dump(mode="json", exclude_none=True),
-                              case.history.model_dump(mode="json", exclude_none=True),
-                              now=request.app.state.settings.now())
+        return JSONResponse(
+            {
+                "detail": "invalid case",
+                "problems": [
+                    {"path": "patient.id", "value": case.patient.id, "expected": "an id not used by another patient"}
+                ],
+            },
+            status_code=422,
+        )
+    row = repo.create_patient(
+        db,
+        p.clinic_id,
+        case.patient.model_dump(mode="json", exclude_none=True),
+        case.history.model_dump(mode="json", exclude_none=True),
+        now=request.app.state.settings.now(),
+    )
     _audit(db, request, p, "patient.create", row.id, detail="api")
     db.commit()
     return _out(row)
 
 
 @router.get("/patients/{pid}", response_model=PatientOut, summary="One patient")
-def get_patient(pid: int, request: Request, p: Principal = Depends(current_principal),
-                db: Session = Depends(get_db)) -> PatientOut:
+def get_patient(
+    pid: int, request: Request, p: Principal = Depends(current_principal), db: Session = Depends(get_db)
+) -> PatientOut:
     row = _patient(db, p, pid)
     _audit(db, request, p, "patient.view", row.id, detail="api")
     db.commit()
@@ -111,22 +145,33 @@ def get_patient(pid: int, request: Request, p: Principal = Depends(current_princ
 
 
 @router.get("/patients/{pid}/case", summary="The patient's case file (the `hipext evaluate` input)")
-def get_case(pid: int, request: Request, p: Principal = Depends(current_principal),
-             db: Session = Depends(get_db)) -> dict[str, Any]:
+def get_case(
+    pid: int, request: Request, p: Principal = Depends(current_principal), db: Session = Depends(get_db)
+) -> dict[str, Any]:
     row = _patient(db, p, pid)
     _audit(db, request, p, "case.read", row.id, detail="api")
     db.commit()
     return repo.case_data(row)
 
 
-@router.post("/patients/{pid}/visits", status_code=201, responses=UNPROCESSABLE,
-             summary="Add a visit (the case file's visit shape); validated like `hipext evaluate`")
-def add_visit(pid: int, request: Request, visit: dict[str, Any] = Body(...), p: Principal = Depends(writer),
-              db: Session = Depends(get_db)) -> Any:
+@router.post(
+    "/patients/{pid}/visits",
+    status_code=201,
+    responses=UNPROCESSABLE,
+    summary="Add a visit (the case file's visit shape); validated like `hipext evaluate`",
+)
+def add_visit(
+    pid: int,
+    request: Request,
+    visit: dict[str, Any] = Body(...),
+    p: Principal = Depends(writer),
+    db: Session = Depends(get_db),
+) -> Any:
     row = _patient(db, p, pid)
     try:
-        case = parse_case({"hipext_case": 1, "patient": row.patient_json, "history": row.history_json,
-                           "visits": [visit]})
+        case = parse_case(
+            {"hipext_case": 1, "patient": row.patient_json, "history": row.history_json, "visits": [visit]}
+        )
     except CaseInputError as exc:
         return _problems(exc)
     data = case.visits[0].model_dump(mode="json", exclude_none=True)
@@ -136,14 +181,19 @@ def add_visit(pid: int, request: Request, visit: dict[str, Any] = Body(...), p: 
     return {"id": v.id, "date": data["date"], "patient_id": row.id}
 
 
-@router.get("/patients/{pid}/evaluation", responses={409: {"description": "The case cannot be evaluated"}},
-            summary="Evaluate the patient's case (same document as `hipext evaluate --format json`)")
-def get_evaluation(pid: int, request: Request, p: Principal = Depends(current_principal),
-                   db: Session = Depends(get_db)) -> Any:
+@router.get(
+    "/patients/{pid}/evaluation",
+    responses={409: {"description": "The case cannot be evaluated"}},
+    summary="Evaluate the patient's case (same document as `hipext evaluate --format json`)",
+)
+def get_evaluation(
+    pid: int, request: Request, p: Principal = Depends(current_principal), db: Session = Depends(get_db)
+) -> Any:
     row = _patient(db, p, pid)
     settings = request.app.state.settings
-    view = services.evaluate_data(repo.case_data(row), today=settings.now().date(), cache=request.app.state.cache,
-                                  evaluator=settings.evaluator)
+    view = services.evaluate_data(
+        repo.case_data(row), today=settings.now().date(), cache=request.app.state.cache, evaluator=settings.evaluator
+    )
     _audit(db, request, p, "evaluation.view", row.id, detail="api")
     db.commit()
     if view.data is None:
@@ -151,13 +201,21 @@ def get_evaluation(pid: int, request: Request, p: Principal = Depends(current_pr
     return view.data
 
 
-@router.post("/evaluate", responses=UNPROCESSABLE,
-             summary="Validate and evaluate a case file sent in the body, without storing it")
-def evaluate(request: Request, case: dict[str, Any] = Body(..., description="A case file as JSON"),
-             p: Principal = Depends(csrf_checked), db: Session = Depends(get_db)) -> Any:
+@router.post(
+    "/evaluate",
+    responses=UNPROCESSABLE,
+    summary="Validate and evaluate a case file sent in the body, without storing it",
+)
+def evaluate(
+    request: Request,
+    case: dict[str, Any] = Body(..., description="A case file as JSON"),
+    p: Principal = Depends(csrf_checked),
+    db: Session = Depends(get_db),
+) -> Any:
     settings = request.app.state.settings
-    view = services.evaluate_data(case, today=settings.now().date(), cache=request.app.state.cache,
-                                  evaluator=settings.evaluator)
+    view = services.evaluate_data(
+        case, today=settings.now().date(), cache=request.app.state.cache, evaluator=settings.evaluator
+    )
     _audit(db, request, p, "case.evaluate", None, detail="api, not stored")
     db.commit()
     if view.problems:

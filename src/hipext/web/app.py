@@ -34,8 +34,15 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 
-ERROR_TITLES = {400: "Bad request", 401: "Sign-in required", 403: "Not allowed", 404: "Not found",
-                405: "Not allowed", 422: "Invalid input", 500: "Something went wrong"}
+ERROR_TITLES = {
+    400: "Bad request",
+    401: "Sign-in required",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Not allowed",
+    422: "Invalid input",
+    500: "Something went wrong",
+}
 
 
 def create_app(

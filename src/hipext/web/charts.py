@@ -82,17 +82,22 @@ def strength_chart(results: list[dict[str, Any]]) -> Markup | None:
             lo, hi = row["norm"]
             x0 = label_w + (lo or 0) * scale
             x1 = label_w + (hi if hi is not None else top) * scale
-            body.append(f'<rect class="norm-band" x="{x0:.1f}" y="{y}" width="{max(x1 - x0, 1):.1f}" '
-                        f'height="{row_h - 8}" fill="{BAND}"><title>norm {lo}–{hi} {_e(row["unit"])}</title></rect>')
+            body.append(
+                f'<rect class="norm-band" x="{x0:.1f}" y="{y}" width="{max(x1 - x0, 1):.1f}" '
+                f'height="{row_h - 8}" fill="{BAND}"><title>norm {lo}–{hi} {_e(row["unit"])}</title></rect>'
+            )
         for j, side in enumerate(("left", "right")):
             if side not in row:
                 continue
             v = row[side]
-            body.append(f'<rect class="bar-{side}" x="{label_w}" y="{y + 3 + j * 17}" width="{v * scale:.1f}" '
-                        f'height="14" fill="{LEFT if side == "left" else RIGHT}"><title>{side} {_fmt(v)} '
-                        f'{_e(row["unit"])}</title></rect>')
-            body.append(f'<text x="{label_w + v * scale + 4:.1f}" y="{y + 14 + j * 17}" font-size="10">{_fmt(v)}'
-                        f"</text>")
+            body.append(
+                f'<rect class="bar-{side}" x="{label_w}" y="{y + 3 + j * 17}" width="{v * scale:.1f}" '
+                f'height="14" fill="{LEFT if side == "left" else RIGHT}"><title>{side} {_fmt(v)} '
+                f"{_e(row['unit'])}</title></rect>"
+            )
+            body.append(
+                f'<text x="{label_w + v * scale + 4:.1f}" y="{y + 14 + j * 17}" font-size="10">{_fmt(v)}</text>'
+            )
             desc.append(f"{row['name']} {side} {_fmt(v)} {row['unit']}")
     return _svg(width, height, "Strength by side against the norm band", "; ".join(desc), body, "strength-chart")
 
@@ -115,15 +120,20 @@ def lsi_chart(results: list[dict[str, Any]], target: float = 90.0) -> Markup | N
         y = 16 + i * row_h
         color = GOOD if v >= target else BAD
         body.append(f'<text x="4" y="{y + 13}" font-size="11">{_e(name[:36])}</text>')
-        body.append(f'<rect class="lsi-bar" x="{label_w}" y="{y}" width="{v * scale:.1f}" height="18" fill="{color}">'
-                    f"<title>LSI {v:.0f} %</title></rect>")
+        body.append(
+            f'<rect class="lsi-bar" x="{label_w}" y="{y}" width="{v * scale:.1f}" height="18" fill="{color}">'
+            f"<title>LSI {v:.0f} %</title></rect>"
+        )
         body.append(f'<text x="{label_w + v * scale + 4:.1f}" y="{y + 13}" font-size="10">{v:.0f} %</text>')
         desc.append(f"{name} LSI {v:.0f} %")
     x = label_w + target * scale
-    body.append(f'<line class="lsi-target" x1="{x:.1f}" y1="8" x2="{x:.1f}" y2="{height - 16}" stroke="{INK}" '
-                f'stroke-dasharray="4 3"/><text x="{x - 14:.1f}" y="{height - 4}" font-size="10">{target:.0f} %</text>')
-    return _svg(width, height, f"Limb symmetry index against the {target:.0f} % line", "; ".join(desc), body,
-                "lsi-chart")
+    body.append(
+        f'<line class="lsi-target" x1="{x:.1f}" y1="8" x2="{x:.1f}" y2="{height - 16}" stroke="{INK}" '
+        f'stroke-dasharray="4 3"/><text x="{x - 14:.1f}" y="{height - 4}" font-size="10">{target:.0f} %</text>'
+    )
+    return _svg(
+        width, height, f"Limb symmetry index against the {target:.0f} % line", "; ".join(desc), body, "lsi-chart"
+    )
 
 
 def trend_chart(title: str, points: list[dict[str, Any]]) -> Markup:
@@ -146,15 +156,19 @@ def trend_chart(title: str, points: list[dict[str, Any]]) -> Markup:
     body = [f'<line x1="{pad_l}" y1="{height - pad_b}" x2="{width - 8}" y2="{height - pad_b}" stroke="{MUTED}"/>']
     if mdc:
         y0, y1 = sy(vals[0] + mdc), sy(vals[0] - mdc)
-        body.append(f'<rect class="mdc-band" x="{pad_l}" y="{y0:.1f}" width="{width - pad_l - 8}" '
-                    f'height="{y1 - y0:.1f}" fill="#e8e8f4"><title>baseline ± MDC ({_fmt(mdc)})</title></rect>')
+        body.append(
+            f'<rect class="mdc-band" x="{pad_l}" y="{y0:.1f}" width="{width - pad_l - 8}" '
+            f'height="{y1 - y0:.1f}" fill="#e8e8f4"><title>baseline ± MDC ({_fmt(mdc)})</title></rect>'
+        )
     path = " ".join(f"{'M' if i == 0 else 'L'}{sx(i):.1f},{sy(v):.1f}" for i, v in enumerate(vals))
     body.append(f'<path d="{path}" fill="none" stroke="{LEFT}" stroke-width="2"/>')
     for i, p in enumerate(points):
         v = vals[i]
         meaningful = (p.get("change") or {}).get("meaningful")
-        body.append(f'<circle cx="{sx(i):.1f}" cy="{sy(v):.1f}" r="4" fill="{GOOD if meaningful else LEFT}">'
-                    f"<title>{_e(p['date'])}: {_fmt(v)} {_e(p.get('unit', ''))}</title></circle>")
+        body.append(
+            f'<circle cx="{sx(i):.1f}" cy="{sy(v):.1f}" r="4" fill="{GOOD if meaningful else LEFT}">'
+            f"<title>{_e(p['date'])}: {_fmt(v)} {_e(p.get('unit', ''))}</title></circle>"
+        )
         body.append(f'<text x="{sx(i) - 18:.1f}" y="{height - 10}" font-size="9">{_e(str(p["date"])[5:])}</text>')
         body.append(f'<text x="{sx(i) + 5:.1f}" y="{sy(v) - 6:.1f}" font-size="9">{_fmt(v)}</text>')
     body.append(f'<text x="2" y="{pad_t + 4}" font-size="9" fill="{MUTED}">{_e(points[-1].get("unit", ""))}</text>')
@@ -177,22 +191,29 @@ def pain_chart(logs: list[Any]) -> Markup | None:
 
     body = []
     for v in (0, 5, 10):
-        body.append(f'<line x1="{pad_l}" y1="{sy(v)}" x2="{width - 8}" y2="{sy(v)}" stroke="#eee"/>'
-                    f'<text x="4" y="{sy(v) + 3}" font-size="9">{v}</text>')
+        body.append(
+            f'<line x1="{pad_l}" y1="{sy(v)}" x2="{width - 8}" y2="{sy(v)}" stroke="#eee"/>'
+            f'<text x="4" y="{sy(v) + 3}" font-size="9">{v}</text>'
+        )
     for attr, color, label in (("pain_during", LEFT, "during"), ("pain_next_morning", RIGHT, "next morning")):
         series = [(i, getattr(lg, attr)) for i, lg in enumerate(pts) if getattr(lg, attr) is not None]
         if not series:
             continue
         d = " ".join(f"{'M' if k == 0 else 'L'}{sx(i):.1f},{sy(v):.1f}" for k, (i, v) in enumerate(series))
-        body.append(f'<path class="pain-{label.replace(" ", "-")}" d="{d}" fill="none" stroke="{color}" '
-                    f'stroke-width="2"/>')
+        body.append(
+            f'<path class="pain-{label.replace(" ", "-")}" d="{d}" fill="none" stroke="{color}" stroke-width="2"/>'
+        )
         for i, v in series:
-            body.append(f'<circle cx="{sx(i):.1f}" cy="{sy(v):.1f}" r="3" fill="{color}"><title>{_e(pts[i].date)} '
-                        f"{label}: {v:g}</title></circle>")
+            body.append(
+                f'<circle cx="{sx(i):.1f}" cy="{sy(v):.1f}" r="3" fill="{color}"><title>{_e(pts[i].date)} '
+                f"{label}: {v:g}</title></circle>"
+            )
     for i, lg in enumerate(pts):
         if len(pts) <= 12 or i % 3 == 0:
             body.append(f'<text x="{sx(i) - 14:.1f}" y="{height - 8}" font-size="9">{_e(str(lg.date)[5:])}</text>')
-    body.append(f'<text x="{width - 190}" y="12" font-size="10" fill="{LEFT}">— during</text>'
-                f'<text x="{width - 120}" y="12" font-size="10" fill="{RIGHT}">— next morning</text>')
+    body.append(
+        f'<text x="{width - 190}" y="12" font-size="10" fill="{LEFT}">— during</text>'
+        f'<text x="{width - 120}" y="12" font-size="10" fill="{RIGHT}">— next morning</text>'
+    )
     desc = "; ".join(f"{lg.date}: during {lg.pain_during}, next morning {lg.pain_next_morning}" for lg in pts)
     return _svg(width, height, "Pain during home sessions and the next morning (0-10)", desc, body, "pain-chart")

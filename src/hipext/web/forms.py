@@ -248,7 +248,7 @@ def visit_from_form(form: Any, response_rows: list[str]) -> VisitBuild:
     for tf in measurement_forms():
         for side in tf.sides:
             pre = f"m.{tf.id}.{side or 'x'}."
-            vals = {f.name[len(pre):]: _clean(form.get(f.name)) for f in tf.fields[side]}
+            vals = {f.name[len(pre) :]: _clean(form.get(f.name)) for f in tf.fields[side]}
             filled = {k: v for k, v in vals.items() if v and k not in ("force_unit",)}
             if not filled:
                 continue
@@ -260,8 +260,9 @@ def visit_from_form(form: Any, response_rows: list[str]) -> VisitBuild:
             field_of[where] = pre + "_group"
             trials = [vals[f"trial{i}"] for i in (1, 2, 3) if vals.get(f"trial{i}")]
             if tf.kind == "hhd" and trials:
-                unit_field = {"N": "trials_n", "lbf": "trials_lbf", "kgf": "trials_kgf"}.get(vals.get("force_unit") or "N",
-                                                                                           "trials_n")
+                unit_field = {"N": "trials_n", "lbf": "trials_lbf", "kgf": "trials_kgf"}.get(
+                    vals.get("force_unit") or "N", "trials_n"
+                )
                 m[unit_field] = trials
                 field_of[f"{where}.{unit_field}"] = pre + "trial1"
                 for i, _t in enumerate(trials):
@@ -272,11 +273,24 @@ def visit_from_form(form: Any, response_rows: list[str]) -> VisitBuild:
                 m["trials_nm"] = trials
                 for i, _t in enumerate(trials):
                     field_of[f"{where}.trials_nm[{i}]"] = pre + f"trial{i + 1}"
-            for i in (1, 2, 3):
-                field_of.setdefault(f"{where}.trials_n", pre + "trial1")
-                field_of.setdefault(f"{where}.trials_nm", pre + "trial1")
-            for k in ("lever_arm_m", "fixation", "device", "velocity_deg_s", "mode", "grade", "reps", "time_s",
-                      "steps", "angle_deg", "value", "context", "result", "note"):
+            field_of.setdefault(f"{where}.trials_n", pre + "trial1")
+            field_of.setdefault(f"{where}.trials_nm", pre + "trial1")
+            for k in (
+                "lever_arm_m",
+                "fixation",
+                "device",
+                "velocity_deg_s",
+                "mode",
+                "grade",
+                "reps",
+                "time_s",
+                "steps",
+                "angle_deg",
+                "value",
+                "context",
+                "result",
+                "note",
+            ):
                 field_of[f"{where}.{k}"] = pre + k
                 if vals.get(k):
                     m[k] = vals[k]
@@ -318,9 +332,20 @@ def visit_from_form(form: Any, response_rows: list[str]) -> VisitBuild:
     responses = []
     for k, ex_id in enumerate(response_rows):
         pre = f"er.{k}."
-        vals = {f: _clean(form.get(pre + f)) for f in ("pain_during", "pain_next_morning", "pain_baseline", "rpe",
-                                                       "reps_in_reserve", "sessions_done", "sessions_planned",
-                                                       "compensation", "completed")}
+        vals = {
+            f: _clean(form.get(pre + f))
+            for f in (
+                "pain_during",
+                "pain_next_morning",
+                "pain_baseline",
+                "rpe",
+                "reps_in_reserve",
+                "sessions_done",
+                "sessions_planned",
+                "compensation",
+                "completed",
+            )
+        }
         if not any(v for f, v in vals.items() if f != "completed"):
             continue
         idx = len(responses)
@@ -344,7 +369,7 @@ def field_errors(problems: list[dict[str, Any]], visit_field_of: dict[str, str] 
         msg = f"expected {p['expected']}" + (f" (got {p['value']!r})" if p.get("value") not in (None, "") else "")
         target = None
         if path.startswith("visits[0]") and visit_field_of is not None:
-            probe = path[len("visits[0]"):].lstrip(".")
+            probe = path[len("visits[0]") :].lstrip(".")
             while probe:
                 if probe in visit_field_of:
                     target = visit_field_of[probe]
@@ -356,11 +381,27 @@ def field_errors(problems: list[dict[str, Any]], visit_field_of: dict[str, str] 
             target = target or "visit._general"
         else:
             probe = path
-            known = {"patient.id", "patient.age", "patient.sex", "patient.body_mass_kg", "patient.height_m",
-                     "patient.activity_level", "patient.training_status", "patient.goals", "history.involved_side",
-                     "history.presentation", "history.conditions", "history.comorbidities", "history.medications",
-                     "history.onset.date", "history.onset.mechanism", "history.surgery.procedure",
-                     "history.surgery.side", "history.surgery.date", "history.surgery.restrictions_weeks"}
+            known = {
+                "patient.id",
+                "patient.age",
+                "patient.sex",
+                "patient.body_mass_kg",
+                "patient.height_m",
+                "patient.activity_level",
+                "patient.training_status",
+                "patient.goals",
+                "history.involved_side",
+                "history.presentation",
+                "history.conditions",
+                "history.comorbidities",
+                "history.medications",
+                "history.onset.date",
+                "history.onset.mechanism",
+                "history.surgery.procedure",
+                "history.surgery.side",
+                "history.surgery.date",
+                "history.surgery.restrictions_weeks",
+            }
             known |= {f"history.surgery.restrictions[{i}].{k}" for i in range(3) for k in ("kind", "value", "until")}
             while probe and probe not in known:
                 nxt = re.sub(r"(\[\d+\]|\.[^.\[]+)$", "", probe)

@@ -41,8 +41,14 @@ router = APIRouter(include_in_schema=False)
 
 
 def render(request: Request, name: str, ctx: dict[str, Any], p: Principal | None = None, status: int = 200) -> Response:
-    base = {"user": p.user if p else None, "csrf_token": p.csrf_token if p else "", "can_write": bool(p and p.can_write),
-            "is_admin": bool(p and p.is_admin), "errors": {}, "values": {}}
+    base = {
+        "user": p.user if p else None,
+        "csrf_token": p.csrf_token if p else "",
+        "can_write": bool(p and p.can_write),
+        "is_admin": bool(p and p.is_admin),
+        "errors": {},
+        "values": {},
+    }
     base.update(ctx)
     return request.app.state.templates.TemplateResponse(request, name, base, status_code=status)
 
@@ -58,15 +64,36 @@ def load_patient(db: Session, p: Principal, pid: int) -> Patient:
     return row
 
 
-def audit(db: Session, request: Request, p: Principal, action: str, patient_id: int | None = None,
-          detail: str | None = None, outcome: str = "ok") -> None:
-    repo.audit(db, action=action, actor=p.label, clinic_id=p.clinic_id, user_id=p.user.id, patient_id=patient_id,
-               detail=detail, ip=client_ip(request), outcome=outcome, now=request.app.state.settings.now())
+def audit(
+    db: Session,
+    request: Request,
+    p: Principal,
+    action: str,
+    patient_id: int | None = None,
+    detail: str | None = None,
+    outcome: str = "ok",
+) -> None:
+    repo.audit(
+        db,
+        action=action,
+        actor=p.label,
+        clinic_id=p.clinic_id,
+        user_id=p.user.id,
+        patient_id=patient_id,
+        detail=detail,
+        ip=client_ip(request),
+        outcome=outcome,
+        now=request.app.state.settings.now(),
+    )
 
 
 def evaluation_of(request: Request, row: Patient) -> services.EvaluationView:
-    return services.evaluate_data(repo.case_data(row), today=today(request), cache=request.app.state.cache,
-                                  evaluator=request.app.state.settings.evaluator)
+    return services.evaluate_data(
+        repo.case_data(row),
+        today=today(request),
+        cache=request.app.state.cache,
+        evaluator=request.app.state.settings.evaluator,
+    )
 
 
 def form_dict(form: Any) -> dict[str, str]:
@@ -89,8 +116,14 @@ def health() -> dict[str, bool]:
 def _login_page(request: Request, error: str | None = None, status: int = 200, username: str = "") -> Response:
     token = secrets.token_urlsafe(24)
     resp = render(request, "login.html", {"login_csrf": token, "error": error, "username": username}, status=status)
-    resp.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
-                    secure=request.app.state.settings.secure_cookies, max_age=3600)
+    resp.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=request.app.state.settings.secure_cookies,
+        max_age=3600,
+    )
     return resp
 
 
@@ -112,23 +145,44 @@ async def login(request: Request, db: Session = Depends(get_db)) -> Response:
     throttle = request.app.state.throttle
     now = settings.now()
     if throttle.blocked(username, settings):
-        repo.audit(db, action="auth.login_throttled", actor=f"login:{username[:100]}", clinic_id=None,
-                   ip=client_ip(request), outcome="denied", now=now)
+        repo.audit(
+            db,
+            action="auth.login_throttled",
+            actor=f"login:{username[:100]}",
+            clinic_id=None,
+            ip=client_ip(request),
+            outcome="denied",
+            now=now,
+        )
         db.commit()
         return _login_page(request, "Too many failed attempts. Try again in a few minutes.", 429, username)
     user = repo.user_by_username(db, username) if username else None
     ok = verify_password(user.password_hash if user else DUMMY_HASH, password) and bool(user and user.active)
     if not ok or user is None:
         throttle.failed(username, settings)
-        repo.audit(db, action="auth.login_failed", actor=f"login:{username[:100]}",
-                   clinic_id=user.clinic_id if user else None, user_id=user.id if user else None,
-                   ip=client_ip(request), outcome="denied", now=now)
+        repo.audit(
+            db,
+            action="auth.login_failed",
+            actor=f"login:{username[:100]}",
+            clinic_id=user.clinic_id if user else None,
+            user_id=user.id if user else None,
+            ip=client_ip(request),
+            outcome="denied",
+            now=now,
+        )
         db.commit()
         return _login_page(request, "The username or password is not correct.", 400, username)
     throttle.succeeded(username)
     token = start_session(db, user, now, old_token=request.cookies.get(SESSION_COOKIE))
-    repo.audit(db, action="auth.login", actor=f"user:{user.username}", clinic_id=user.clinic_id, user_id=user.id,
-               ip=client_ip(request), now=now)
+    repo.audit(
+        db,
+        action="auth.login",
+        actor=f"user:{user.username}",
+        clinic_id=user.clinic_id,
+        user_id=user.id,
+        ip=client_ip(request),
+        now=now,
+    )
     db.commit()
     resp = RedirectResponse("/patients", status_code=303)
     resp.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=settings.secure_cookies)
@@ -137,7 +191,9 @@ async def login(request: Request, db: Session = Depends(get_db)) -> Response:
 
 
 @router.post("/logout")
-async def logout(request: Request, p: Principal = Depends(current_principal), db: Session = Depends(get_db)) -> Response:
+async def logout(
+    request: Request, p: Principal = Depends(current_principal), db: Session = Depends(get_db)
+) -> Response:
     form = await request.form()
     from hipext.web.security import check_csrf  # noqa: PLC0415
 
@@ -154,8 +210,9 @@ async def logout(request: Request, p: Principal = Depends(current_principal), db
 
 
 @router.get("/patients", response_class=HTMLResponse)
-def patient_list(request: Request, q: str | None = None, p: Principal = Depends(current_principal),
-                 db: Session = Depends(get_db)) -> Response:
+def patient_list(
+    request: Request, q: str | None = None, p: Principal = Depends(current_principal), db: Session = Depends(get_db)
+) -> Response:
     rows = repo.list_patients(db, p.clinic_id, q)
     audit(db, request, p, "patient.list", detail=f"search, {len(rows)} shown" if q else f"{len(rows)} shown")
     db.commit()
@@ -163,9 +220,15 @@ def patient_list(request: Request, q: str | None = None, p: Principal = Depends(
 
 
 def _patient_form_ctx(values: dict[str, str] | None = None, errors: dict[str, list[str]] | None = None) -> dict:
-    return {"values": values or {}, "errors": errors or {}, "activity_levels": forms.ACTIVITY_LEVELS,
-            "involved_sides": forms.INVOLVED_SIDES, "restriction_kinds": forms.RESTRICTION_KINDS,
-            "screening": forms.screening_questions(), "n_common": len(forms.COMMON_QUESTIONS)}
+    return {
+        "values": values or {},
+        "errors": errors or {},
+        "activity_levels": forms.ACTIVITY_LEVELS,
+        "involved_sides": forms.INVOLVED_SIDES,
+        "restriction_kinds": forms.RESTRICTION_KINDS,
+        "screening": forms.screening_questions(),
+        "n_common": len(forms.COMMON_QUESTIONS),
+    }
 
 
 @router.get("/patients/new", response_class=HTMLResponse)
@@ -183,20 +246,37 @@ async def patient_create(request: Request, p: Principal = Depends(writer), db: S
     except CaseInputError as exc:
         problems = [pr.as_dict() for pr in exc.problems]
     if not problems and repo.patient_by_external_id(db, p.clinic_id, case.patient.id):
-        problems.append({"path": "patient.id", "value": case.patient.id, "expected": "an id not used by another patient"})
+        problems.append(
+            {"path": "patient.id", "value": case.patient.id, "expected": "an id not used by another patient"}
+        )
     if problems:
-        return render(request, "patient_new.html", _patient_form_ctx(form, forms.field_errors(problems)) |
-                      {"problems": problems}, p, status=422)
-    row = repo.create_patient(db, p.clinic_id, case.patient.model_dump(mode="json", exclude_none=True),
-                              case.history.model_dump(mode="json", exclude_none=True), now=request.app.state.settings.now())
+        return render(
+            request,
+            "patient_new.html",
+            _patient_form_ctx(form, forms.field_errors(problems)) | {"problems": problems},
+            p,
+            status=422,
+        )
+    row = repo.create_patient(
+        db,
+        p.clinic_id,
+        case.patient.model_dump(mode="json", exclude_none=True),
+        case.history.model_dump(mode="json", exclude_none=True),
+        now=request.app.state.settings.now(),
+    )
     audit(db, request, p, "patient.create", row.id)
     try:
         db.commit()
     except IntegrityError:
         db.rollback()
         problems = [{"path": "patient.id", "value": patient.get("id"), "expected": "an id not used by another patient"}]
-        return render(request, "patient_new.html", _patient_form_ctx(form, forms.field_errors(problems)) |
-                      {"problems": problems}, p, status=422)
+        return render(
+            request,
+            "patient_new.html",
+            _patient_form_ctx(form, forms.field_errors(problems)) | {"problems": problems},
+            p,
+            status=422,
+        )
     return RedirectResponse(f"/patients/{row.id}", status_code=303)
 
 
@@ -206,18 +286,25 @@ def _patient_page(request: Request, p: Principal, db: Session, row: Patient, **e
     logs = repo.session_logs(db, p.clinic_id, row.id)
     now = request.app.state.settings.now()
     ctx = {
-        "patient": row, "visits": list(reversed(row.visits)), "links": repo.links(db, p.clinic_id, row.id),
-        "now": now, "logs": logs[-20:], "pain_chart": charts.pain_chart(logs), "program": program,
+        "patient": row,
+        "visits": list(reversed(row.visits)),
+        "links": repo.links(db, p.clinic_id, row.id),
+        "now": now,
+        "logs": logs[-20:],
+        "pain_chart": charts.pain_chart(logs),
+        "program": program,
         "adherence": services.adherence(logs, now.date(), services.planned_per_week(exercises)),
-        "evaluation": view.data, "history": row.history_json,
+        "evaluation": view.data,
+        "history": row.history_json,
     }
     ctx.update(extra)
     return render(request, "patient.html", ctx, p)
 
 
 @router.get("/patients/{pid}", response_class=HTMLResponse)
-def patient_view(pid: int, request: Request, p: Principal = Depends(current_principal),
-                 db: Session = Depends(get_db)) -> Response:
+def patient_view(
+    pid: int, request: Request, p: Principal = Depends(current_principal), db: Session = Depends(get_db)
+) -> Response:
     row = load_patient(db, p, pid)
     audit(db, request, p, "patient.view", row.id)
     db.commit()
@@ -246,14 +333,29 @@ def _history_values(history: dict[str, Any]) -> dict[str, str]:
     return v
 
 
-def _visit_ctx(request: Request, p: Principal, db: Session, row: Patient, values: dict[str, Any],
-               errors: dict[str, list[str]] | None = None, problems: list[dict] | None = None) -> dict[str, Any]:
+def _visit_ctx(
+    request: Request,
+    p: Principal,
+    db: Session,
+    row: Patient,
+    values: dict[str, Any],
+    errors: dict[str, list[str]] | None = None,
+    problems: list[dict] | None = None,
+) -> dict[str, Any]:
     view = evaluation_of(request, row)
     _program, exercises = services.effective_program(view.data, repo.overrides(db, p.clinic_id, row.id))
     rows = [e for e in exercises if not e["removed"]]
     ctx = _patient_form_ctx(values, errors)
-    ctx.update({"patient": row, "tests": forms.measurement_forms(), "observations": forms.OBSERVATIONS,
-                "response_rows": rows, "problems": problems or [], "logs_summary": None})
+    ctx.update(
+        {
+            "patient": row,
+            "tests": forms.measurement_forms(),
+            "observations": forms.OBSERVATIONS,
+            "response_rows": rows,
+            "problems": problems or [],
+            "logs_summary": None,
+        }
+    )
     return ctx
 
 
@@ -265,7 +367,7 @@ def visit_form(pid: int, request: Request, p: Principal = Depends(writer), db: S
     last = row.visits[-1].date if row.visits else None
     summary = services.responses_from_logs(repo.session_logs(db, p.clinic_id, row.id), last)
     ctx = _visit_ctx(request, p, db, row, values)
-    for k, e in enumerate(ctx["response_rows"]):
+    for k in range(len(ctx["response_rows"])):
         for f in ("pain_during", "pain_next_morning", "sessions_done"):
             if summary.get(f) is not None:
                 values[f"er.{k}.{f}"] = f"{summary[f]:g}"
@@ -277,8 +379,9 @@ def visit_form(pid: int, request: Request, p: Principal = Depends(writer), db: S
 
 
 @router.post("/patients/{pid}/visits/new")
-async def visit_create(pid: int, request: Request, p: Principal = Depends(writer),
-                       db: Session = Depends(get_db)) -> Response:
+async def visit_create(
+    pid: int, request: Request, p: Principal = Depends(writer), db: Session = Depends(get_db)
+) -> Response:
     row = load_patient(db, p, pid)
     raw = await request.form()
     form = form_dict(raw)
@@ -304,8 +407,14 @@ async def visit_create(pid: int, request: Request, p: Principal = Depends(writer
     repo.update_patient(db, row, row.patient_json, case.history.model_dump(mode="json", exclude_none=True), now=now)
     visit = case.visits[0].model_dump(mode="json", exclude_none=True)
     repo.add_visit(db, row, visit, user_id=p.user.id, now=now)
-    audit(db, request, p, "visit.create", row.id, detail=f"visit {visit['date']}, "
-          f"{len(visit.get('measurements', []))} measurements")
+    audit(
+        db,
+        request,
+        p,
+        "visit.create",
+        row.id,
+        detail=f"visit {visit['date']}, {len(visit.get('measurements', []))} measurements",
+    )
     db.commit()
     return RedirectResponse(f"/patients/{row.id}/evaluation", status_code=303)
 
@@ -314,8 +423,9 @@ async def visit_create(pid: int, request: Request, p: Principal = Depends(writer
 
 
 @router.get("/patients/{pid}/evaluation", response_class=HTMLResponse)
-def evaluation_page(pid: int, request: Request, p: Principal = Depends(current_principal),
-                    db: Session = Depends(get_db)) -> Response:
+def evaluation_page(
+    pid: int, request: Request, p: Principal = Depends(current_principal), db: Session = Depends(get_db)
+) -> Response:
     row = load_patient(db, p, pid)
     ovs = repo.overrides(db, p.clinic_id, row.id)
     audit(db, request, p, "evaluation.view", row.id)
@@ -327,8 +437,9 @@ def evaluation_page(pid: int, request: Request, p: Principal = Depends(current_p
     return render(request, "evaluation.html", {"patient": row, "body": body}, p)
 
 
-def _evaluation_body(request: Request, row: Patient, data: dict[str, Any], ovs: list[ProgramOverride],
-                     day: dt.date) -> Markup:
+def _evaluation_body(
+    request: Request, row: Patient, data: dict[str, Any], ovs: list[ProgramOverride], day: dt.date
+) -> Markup:
     """The evaluation page's content. Pure function of the case, the overrides and the day, so it is cached."""
     state = request.app.state
     view = services.evaluate_data(data, today=day, cache=state.cache, evaluator=state.settings.evaluator)
@@ -342,10 +453,17 @@ def _evaluation_body(request: Request, row: Patient, data: dict[str, Any], ovs: 
             trends.append({"title": title, "svg": charts.trend_chart(title, pts)})
     program, exercises = services.effective_program(view.data, ovs)
     ctx = {
-        "patient": row, "ev": view.data, "error": view.error, "problems": view.problems,
+        "patient": row,
+        "ev": view.data,
+        "error": view.error,
+        "problems": view.problems,
         "latest": latest or ev.get("results", []),
-        "strength_svg": charts.strength_chart(latest), "lsi_svg": charts.lsi_chart(latest), "trends": trends,
-        "program": program, "exercises": exercises, "blocked": services.blocked_exercise_ids(view.data),
+        "strength_svg": charts.strength_chart(latest),
+        "lsi_svg": charts.lsi_chart(latest),
+        "trends": trends,
+        "program": program,
+        "exercises": exercises,
+        "blocked": services.blocked_exercise_ids(view.data),
     }
     return Markup(state.templates.env.get_template("_evaluation_body.html").render(ctx))
 
@@ -358,13 +476,22 @@ def _program_ctx(request: Request, p: Principal, db: Session, row: Patient) -> d
     ovs = repo.overrides(db, p.clinic_id, row.id)
     program, exercises = services.effective_program(view.data, ovs)
     fields = sorted({f for e in exercises for f in e["dose"]})
-    return {"patient": row, "ev": view.data, "error": view.error, "program": program, "exercises": exercises,
-            "overrides": list(reversed(ovs)), "dose_fields": fields, "blocked": services.blocked_exercise_ids(view.data)}
+    return {
+        "patient": row,
+        "ev": view.data,
+        "error": view.error,
+        "program": program,
+        "exercises": exercises,
+        "overrides": list(reversed(ovs)),
+        "dose_fields": fields,
+        "blocked": services.blocked_exercise_ids(view.data),
+    }
 
 
 @router.get("/patients/{pid}/program", response_class=HTMLResponse)
-def program_page(pid: int, request: Request, p: Principal = Depends(current_principal),
-                 db: Session = Depends(get_db)) -> Response:
+def program_page(
+    pid: int, request: Request, p: Principal = Depends(current_principal), db: Session = Depends(get_db)
+) -> Response:
     row = load_patient(db, p, pid)
     audit(db, request, p, "program.view", row.id)
     db.commit()
@@ -372,8 +499,9 @@ def program_page(pid: int, request: Request, p: Principal = Depends(current_prin
 
 
 @router.post("/patients/{pid}/program/overrides")
-async def program_override(pid: int, request: Request, p: Principal = Depends(writer),
-                           db: Session = Depends(get_db)) -> Response:
+async def program_override(
+    pid: int, request: Request, p: Principal = Depends(writer), db: Session = Depends(get_db)
+) -> Response:
     row = load_patient(db, p, pid)
     form = form_dict(await request.form())
     ctx = _program_ctx(request, p, db, row)
@@ -394,7 +522,8 @@ async def program_override(pid: int, request: Request, p: Principal = Depends(wr
         errors.setdefault("new_value", []).append("yes or no to include or remove the exercise")
     if ex_id in ctx["blocked"] and not (field == "include" and value == "no"):
         errors.setdefault("exercise_id", []).append(
-            f"{ex_id} was blocked by screening ({ctx['blocked'][ex_id]}); an override cannot bring it back")
+            f"{ex_id} was blocked by screening ({ctx['blocked'][ex_id]}); an override cannot bring it back"
+        )
     if not ctx["program"]:
         errors.setdefault("exercise_id", []).append("there is no prescribed program to change yet")
     if errors:
@@ -402,24 +531,44 @@ async def program_override(pid: int, request: Request, p: Principal = Depends(wr
         return render(request, "program.html", ctx, p, status=422)
     current = next((e for e in ctx["exercises"] if e["id"] == ex_id), None)
     old = None if current is None else current["dose"].get(field)
-    repo.add_override(db, row, exercise_id=ex_id, field=field, old_value=None if old is None else str(old),
-                      new_value=value, reason=reason, user_id=p.user.id, now=request.app.state.settings.now())
+    repo.add_override(
+        db,
+        row,
+        exercise_id=ex_id,
+        field=field,
+        old_value=None if old is None else str(old),
+        new_value=value,
+        reason=reason,
+        user_id=p.user.id,
+        now=request.app.state.settings.now(),
+    )
     audit(db, request, p, "program.override", row.id, detail=f"{ex_id}.{field}: {old} -> {value}")
     db.commit()
     return RedirectResponse(f"/patients/{row.id}/program", status_code=303)
 
 
 @router.get("/patients/{pid}/handout", response_class=HTMLResponse)
-def handout(pid: int, request: Request, p: Principal = Depends(current_principal),
-            db: Session = Depends(get_db)) -> Response:
+def handout(
+    pid: int, request: Request, p: Principal = Depends(current_principal), db: Session = Depends(get_db)
+) -> Response:
     row = load_patient(db, p, pid)
     view = evaluation_of(request, row)
     program, exercises = services.effective_program(view.data, repo.overrides(db, p.clinic_id, row.id))
     audit(db, request, p, "handout.print", row.id)
     db.commit()
-    return render(request, "handout.html", {"patient": row, "ev": view.data, "program": program,
-                                            "exercises": [e for e in exercises if not e["removed"]],
-                                            "error": view.error, "today": today(request)}, p)
+    return render(
+        request,
+        "handout.html",
+        {
+            "patient": row,
+            "ev": view.data,
+            "program": program,
+            "exercises": [e for e in exercises if not e["removed"]],
+            "error": view.error,
+            "today": today(request),
+        },
+        p,
+    )
 
 
 # --- patient links -------------------------------------------------------------------------------------------------
@@ -438,8 +587,9 @@ def link_create(pid: int, request: Request, p: Principal = Depends(writer), db: 
 
 
 @router.post("/patients/{pid}/links/{lid}/revoke")
-def link_revoke(pid: int, lid: int, request: Request, p: Principal = Depends(writer),
-                db: Session = Depends(get_db)) -> Response:
+def link_revoke(
+    pid: int, lid: int, request: Request, p: Principal = Depends(writer), db: Session = Depends(get_db)
+) -> Response:
     row = load_patient(db, p, pid)
     link = next((lk for lk in repo.links(db, p.clinic_id, row.id) if lk.id == lid), None)
     if link is None:
@@ -455,8 +605,9 @@ def link_revoke(pid: int, lid: int, request: Request, p: Principal = Depends(wri
 
 
 @router.get("/admin/audit", response_class=HTMLResponse)
-def audit_page(request: Request, patient_id: int | None = None, p: Principal = Depends(admin),
-               db: Session = Depends(get_db)) -> Response:
+def audit_page(
+    request: Request, patient_id: int | None = None, p: Principal = Depends(admin), db: Session = Depends(get_db)
+) -> Response:
     events = repo.audit_events(db, p.clinic_id, patient_id=patient_id)
     audit(db, request, p, "audit.view", patient_id)
     db.commit()
@@ -485,17 +636,34 @@ async def user_create(request: Request, p: Principal = Depends(admin), db: Sessi
     if problem:
         errors["password"] = [problem]
     if errors:
-        return render(request, "users.html", {"users": repo.clinic_users(db, p.clinic_id), "errors": errors,
-                                              "values": {"username": username, "role": role}}, p, status=422)
-    user = repo.create_user(db, p.user.clinic, username, password, role=role,
-                            display_name=(form.get("display_name") or username).strip()[:200])
+        return render(
+            request,
+            "users.html",
+            {
+                "users": repo.clinic_users(db, p.clinic_id),
+                "errors": errors,
+                "values": {"username": username, "role": role},
+            },
+            p,
+            status=422,
+        )
+    user = repo.create_user(
+        db,
+        p.user.clinic,
+        username,
+        password,
+        role=role,
+        display_name=(form.get("display_name") or username).strip()[:200],
+    )
     audit(db, request, p, "user.create", detail=f"{user.username} ({role})")
     db.commit()
     return RedirectResponse("/admin/users", status_code=303)
 
 
 @router.post("/admin/users/{uid}/deactivate")
-def user_deactivate(uid: int, request: Request, p: Principal = Depends(admin), db: Session = Depends(get_db)) -> Response:
+def user_deactivate(
+    uid: int, request: Request, p: Principal = Depends(admin), db: Session = Depends(get_db)
+) -> Response:
     """Disable an account of the admin's clinic and end all its sessions and its API token."""
     user = db.get(User, uid)
     if user is None or user.clinic_id != p.clinic_id:
@@ -516,8 +684,9 @@ def account(request: Request, p: Principal = Depends(current_principal)) -> Resp
 
 
 @router.post("/account/api-token")
-async def api_token(request: Request, p: Principal = Depends(current_principal),
-                    db: Session = Depends(get_db)) -> Response:
+async def api_token(
+    request: Request, p: Principal = Depends(current_principal), db: Session = Depends(get_db)
+) -> Response:
     from hipext.web.security import check_csrf  # noqa: PLC0415
 
     check_csrf(p, str((await request.form()).get("csrf_token") or ""))

@@ -20,28 +20,50 @@ router = APIRouter(include_in_schema=False)
 def _link(request: Request, db: Session, token: str) -> PatientLink:
     link = repo.active_link(db, token, request.app.state.settings.now())
     if link is None:
-        repo.audit(db, action="link.denied", actor="patient-link", clinic_id=None, ip=client_ip(request),
-                   outcome="denied", now=request.app.state.settings.now())
+        repo.audit(
+            db,
+            action="link.denied",
+            actor="patient-link",
+            clinic_id=None,
+            ip=client_ip(request),
+            outcome="denied",
+            now=request.app.state.settings.now(),
+        )
         db.commit()
         raise HTTPException(status_code=404, detail="This link is not valid. Ask your clinic for a new one.")
     return link
 
 
-def _page(request: Request, db: Session, token: str, link: PatientLink, errors: dict | None = None,
-          values: dict | None = None, saved: bool = False, status: int = 200) -> Response:
+def _page(
+    request: Request,
+    db: Session,
+    token: str,
+    link: PatientLink,
+    errors: dict | None = None,
+    values: dict | None = None,
+    saved: bool = False,
+    status: int = 200,
+) -> Response:
     settings = request.app.state.settings
     row = repo.get_patient(db, link.clinic_id, link.patient_id)
     if row is None:
         raise HTTPException(status_code=404, detail="not found")
-    view = services.evaluate_data(repo.case_data(row), today=settings.now().date(), cache=request.app.state.cache,
-                                  evaluator=settings.evaluator)
+    view = services.evaluate_data(
+        repo.case_data(row), today=settings.now().date(), cache=request.app.state.cache, evaluator=settings.evaluator
+    )
     _program, exercises = services.effective_program(view.data, repo.overrides(db, link.clinic_id, row.id))
     logs = repo.session_logs(db, link.clinic_id, row.id)
     ctx = {
-        "user": None, "token": token, "exercises": [e for e in exercises if not e["removed"]], "ev": view.data,
-        "logs": list(reversed(logs[-14:])), "errors": errors or {}, "saved": saved,
+        "user": None,
+        "token": token,
+        "exercises": [e for e in exercises if not e["removed"]],
+        "ev": view.data,
+        "logs": list(reversed(logs[-14:])),
+        "errors": errors or {},
+        "saved": saved,
         "values": values or {"date": settings.now().date().isoformat()},
-        "csrf": signed_token(settings, "plink", link.token_hash), "expires_at": link.expires_at,
+        "csrf": signed_token(settings, "plink", link.token_hash),
+        "expires_at": link.expires_at,
     }
     return request.app.state.templates.TemplateResponse(request, "home.html", ctx, status_code=status)
 
@@ -49,8 +71,15 @@ def _page(request: Request, db: Session, token: str, link: PatientLink, errors: 
 @router.get("/p/{token}", response_class=HTMLResponse)
 def home_program(token: str, request: Request, db: Session = Depends(get_db)) -> Response:
     link = _link(request, db, token)
-    repo.audit(db, action="home.view", actor=f"patient-link:{link.id}", clinic_id=link.clinic_id,
-               patient_id=link.patient_id, ip=client_ip(request), now=request.app.state.settings.now())
+    repo.audit(
+        db,
+        action="home.view",
+        actor=f"patient-link:{link.id}",
+        clinic_id=link.clinic_id,
+        patient_id=link.patient_id,
+        ip=client_ip(request),
+        now=request.app.state.settings.now(),
+    )
     db.commit()
     return _page(request, db, token, link, saved=request.query_params.get("saved") == "1")
 
@@ -91,11 +120,30 @@ async def log_session(token: str, request: Request, db: Session = Depends(get_db
     note = (form.get("note") or "").strip()[:1000] or None
     if errors:
         return _page(request, db, token, link, errors, form, status=422)
-    db.add(SessionLog(clinic_id=link.clinic_id, patient_id=link.patient_id, link_id=link.id, date=day,
-                      exercise_id=None, completed=form.get("completed", "yes") != "no", pain_during=during,
-                      pain_next_morning=morning, note=note, created_at=settings.now()))
-    repo.audit(db, action="home.log", actor=f"patient-link:{link.id}", clinic_id=link.clinic_id,
-               patient_id=link.patient_id, ip=client_ip(request), detail=f"session {day}", now=settings.now())
+    db.add(
+        SessionLog(
+            clinic_id=link.clinic_id,
+            patient_id=link.patient_id,
+            link_id=link.id,
+            date=day,
+            exercise_id=None,
+            completed=form.get("completed", "yes") != "no",
+            pain_during=during,
+            pain_next_morning=morning,
+            note=note,
+            created_at=settings.now(),
+        )
+    )
+    repo.audit(
+        db,
+        action="home.log",
+        actor=f"patient-link:{link.id}",
+        clinic_id=link.clinic_id,
+        patient_id=link.patient_id,
+        ip=client_ip(request),
+        detail=f"session {day}",
+        now=settings.now(),
+    )
     db.commit()
     return RedirectResponse(f"/p/{token}?saved=1", status_code=303)
 
@@ -114,7 +162,15 @@ async def log_morning(token: str, log_id: int, request: Request, db: Session = D
     if errors or morning is None:
         return _page(request, db, token, link, errors or {"pain_next_morning": ["0 to 10"]}, status=422)
     lg.pain_next_morning = morning
-    repo.audit(db, action="home.log_morning", actor=f"patient-link:{link.id}", clinic_id=link.clinic_id,
-               patient_id=link.patient_id, ip=client_ip(request), detail=f"session {lg.date}", now=settings.now())
+    repo.audit(
+        db,
+        action="home.log_morning",
+        actor=f"patient-link:{link.id}",
+        clinic_id=link.clinic_id,
+        patient_id=link.patient_id,
+        ip=client_ip(request),
+        detail=f"session {lg.date}",
+        now=settings.now(),
+    )
     db.commit()
     return RedirectResponse(f"/p/{token}?saved=1", status_code=303)

@@ -142,7 +142,9 @@ async def optional_principal(request: Request, s: Session = Depends(get_db)) -> 
 async def current_principal(request: Request, p: Principal | None = Depends(optional_principal)) -> Principal:
     if p is None:
         if request.url.path.startswith("/api"):
-            raise HTTPException(status_code=401, detail="authentication required", headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                status_code=401, detail="authentication required", headers={"WWW-Authenticate": "Bearer"}
+            )
         raise LoginRequired()
     request.state.principal = p
     return p

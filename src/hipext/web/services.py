@@ -19,9 +19,33 @@ from hipext.core.errors import CaseInputError
 from hipext.store import repo
 from hipext.store.models import Patient, ProgramOverride, SessionLog
 
-NOT_DOSE_KEYS = {"id", "name", "rationale", "precautions", "sources", "notes", "targets", "taxonomy", "level",
-                 "demands", "cues", "description", "modified", "alternative_to", "phase", "reason", "why", "video", "note",
-                 "exercise", "target", "watch_for", "emg", "regression", "progression"}
+NOT_DOSE_KEYS = {
+    "id",
+    "name",
+    "rationale",
+    "precautions",
+    "sources",
+    "notes",
+    "targets",
+    "taxonomy",
+    "level",
+    "demands",
+    "cues",
+    "description",
+    "modified",
+    "alternative_to",
+    "phase",
+    "reason",
+    "why",
+    "video",
+    "note",
+    "exercise",
+    "target",
+    "watch_for",
+    "emg",
+    "regression",
+    "progression",
+}
 
 
 @dataclass
@@ -128,7 +152,7 @@ def blocked_exercise_ids(evaluation: dict[str, Any] | None) -> dict[str, str]:
 
 
 def dose_fields(exercise: dict[str, Any]) -> dict[str, Any]:
-    """Scalar dose values of a prescribed exercise (sets, reps, load, frequency...): its `dose` block when it has one."""
+    """Scalar dose values of a prescribed exercise (sets, reps, load...): its `dose` block when it has one."""
     dose = exercise.get("dose")
     source = dose if isinstance(dose, dict) else exercise
     return {
@@ -161,13 +185,22 @@ def effective_program(
                 dose[f] = o.new_value
                 changed[f] = o
         removed = (ex_id, "include") in latest and latest[(ex_id, "include")].new_value == "no"
-        exercises.append({"id": ex_id, "exercise": ex, "dose": dose, "overridden": changed, "removed": removed,
-                          "added": False})
+        exercises.append(
+            {"id": ex_id, "exercise": ex, "dose": dose, "overridden": changed, "removed": removed, "added": False}
+        )
     known = {e["id"] for e in exercises}
     for (oid, f), o in latest.items():
         if f == "include" and o.new_value == "yes" and oid not in known and oid not in blocked:
-            exercises.append({"id": oid, "exercise": {"id": oid, "name": oid.replace("_", " ")}, "dose": {},
-                              "overridden": {"include": o}, "removed": False, "added": True})
+            exercises.append(
+                {
+                    "id": oid,
+                    "exercise": {"id": oid, "name": oid.replace("_", " ")},
+                    "dose": {},
+                    "overridden": {"include": o},
+                    "removed": False,
+                    "added": True,
+                }
+            )
     return program, exercises
 
 
@@ -183,11 +216,18 @@ def adherence(logs: list[SessionLog], today: dt.date, planned_per_week: float | 
         if lg.completed:
             wk = (lg.date - dt.timedelta(days=lg.date.weekday())).isoformat()
             weeks[wk] = weeks.get(wk, 0) + 1
-    return {"done_14d": done, "planned_per_week": planned_per_week, "percent": percent, "weeks": weeks,
-            "total": len(logs)}
+    return {
+        "done_14d": done,
+        "planned_per_week": planned_per_week,
+        "percent": percent,
+        "weeks": weeks,
+        "total": len(logs),
+    }
 
 
-_PER_WEEK = re.compile(r"(\d+(?:\.\d+)?)(?:\s*(?:-|to)\s*\d+(?:\.\d+)?)?\s*(?:x|times|sessions?|days?)?\s*(?:per|/|a)\s*w(?:ee)?k")
+_PER_WEEK = re.compile(
+    r"(\d+(?:\.\d+)?)(?:\s*(?:-|to)\s*\d+(?:\.\d+)?)?\s*(?:x|times|sessions?|days?)?\s*(?:per|/|a)\s*w(?:ee)?k"
+)
 
 
 def planned_per_week(exercises: list[dict[str, Any]]) -> float | None:
