@@ -46,7 +46,9 @@ class PatientIn(BaseModel):
     history: dict[str, Any] = Field(default_factory=dict, description="The case file's `history` block.")
 
 
-UNPROCESSABLE = {422: {"model": ProblemsOut, "description": "Invalid input; every problem listed"}}
+UNPROCESSABLE: dict[int | str, dict[str, Any]] = {
+    422: {"model": ProblemsOut, "description": "Invalid input; every problem listed"}
+}
 
 
 def _out(row: Patient) -> PatientOut:

@@ -201,9 +201,9 @@ def history_from_form(form: dict[str, str]) -> dict[str, Any]:
     onset = {k: v for k, v in onset.items() if v}
     if onset:
         h["onset"] = onset
-    surgery = {k: _clean(form.get(f"history.surgery.{k}")) for k in ("procedure", "side", "date", "restrictions_weeks")}
-    surgery = {k: v for k, v in surgery.items() if v}
-    restrictions = []
+    given = {k: _clean(form.get(f"history.surgery.{k}")) for k in ("procedure", "side", "date", "restrictions_weeks")}
+    surgery: dict[str, Any] = {k: v for k, v in given.items() if v}
+    restrictions: list[dict[str, str]] = []
     for i in range(3):
         r = {k: _clean(form.get(f"history.surgery.restrictions[{i}].{k}")) for k in ("kind", "value", "until", "note")}
         r = {k: v for k, v in r.items() if v}
@@ -307,7 +307,7 @@ def visit_from_form(form: Any, response_rows: list[str]) -> VisitBuild:
                 field_of[f"{where}.items"] = pre + "_group"
             if items:
                 m["items"] = items
-            acts = []
+            acts: list[dict[str, str]] = []
             for i in range(1, 6):
                 a, sc = vals.get(f"activity{i}"), vals.get(f"activity{i}_score")
                 if a or sc:
@@ -329,9 +329,9 @@ def visit_from_form(form: Any, response_rows: list[str]) -> VisitBuild:
                 sides[o] = s
         if sides:
             visit["observation_sides"] = sides
-    responses = []
-    for k, ex_id in enumerate(response_rows):
-        pre = f"er.{k}."
+    responses: list[dict[str, Any]] = []
+    for row_no, ex_id in enumerate(response_rows):
+        pre = f"er.{row_no}."
         vals = {
             f: _clean(form.get(pre + f))
             for f in (

@@ -41,7 +41,7 @@ router = APIRouter(include_in_schema=False)
 
 
 def render(request: Request, name: str, ctx: dict[str, Any], p: Principal | None = None, status: int = 200) -> Response:
-    base = {
+    base: dict[str, Any] = {
         "user": p.user if p else None,
         "csrf_token": p.csrf_token if p else "",
         "can_write": bool(p and p.can_write),
