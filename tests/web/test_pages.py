@@ -85,8 +85,15 @@ def test_visit_form_errors_at_fields_and_nothing_saved(world, clinician) -> None
     for name in (f"m.{HHD}.right.trial2", "m.single_leg_bridge.left.reps", "m.hip_extension_rom.left.angle_deg"):
         assert _field_error(r.text, name), name
     assert "Please correct 3 problems" in r.text
+    assert "Single-leg hamstring bridge (left): Repetitions" in r.text  # named as the clinician sees it
     assert 'value="-5"' in r.text and 'id="test-single_leg_bridge" open' in r.text
-    # Once the values are well-formed, what each test needs is checked: all problems at once again.
+    # Schema problems and what each test needs are reported together.
+    data["m.nprs.x.value"] = "12"
+    r = clinician.post(f"/patients/{pid}/visits/new", data=data)
+    assert r.status_code == 422
+    assert _field_error(r.text, f"m.{HHD}.right.trial2") and _field_error(r.text, "m.nprs.x.value")
+    assert "Please correct 4 problems" in r.text
+    # Once the values are well-formed, what each test needs is still checked.
     data.update(
         {
             f"m.{HHD}.right.trial2": "205",

@@ -90,6 +90,7 @@ def create_app(
     app.state.throttle = LoginThrottle()
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["version"] = __version__
+    templates.env.tests["startingwith"] = lambda value, prefix: str(value).startswith(prefix)
     app.state.templates = templates
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 

@@ -411,3 +411,52 @@ def field_errors(problems: list[dict[str, Any]], visit_field_of: dict[str, str] 
             target = probe if probe in known else "_general"
         errors.setdefault(target, []).append(msg)
     return errors
+
+
+def visit_problems(patient: dict[str, Any], history: dict[str, Any], visit: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every problem of a new visit, through `parse_case` (the CLI's validation).
+
+    `parse_case` reports schema problems first and checks what each test needs only once the schema is clean; a form
+    should show everything at once, so each measurement is also validated on its own and its problems re-pathed.
+    """
+    from hipext.caseio import parse_case  # noqa: PLC0415
+    from hipext.core.errors import CaseInputError  # noqa: PLC0415
+
+    def problems_of(v: dict[str, Any]) -> list[dict[str, Any]]:
+        try:
+            parse_case({"hipext_case": 1, "patient": patient, "history": history, "visits": [v]})
+        except CaseInputError as exc:
+            return [p.as_dict() for p in exc.problems]
+        return []
+
+    found = problems_of(visit)
+    if not found:
+        return []
+    seen = {(p["path"], p["expected"]) for p in found}
+    for j, m in enumerate(visit.get("measurements") or []):
+        for p in problems_of({"date": "2000-01-01", "measurements": [m]}):
+            if not p["path"].startswith("visits[0].measurements[0]"):
+                continue
+            p = dict(p, path=p["path"].replace("visits[0].measurements[0]", f"visits[0].measurements[{j}]", 1))
+            if (p["path"], p["expected"]) not in seen:
+                seen.add((p["path"], p["expected"]))
+                found.append(p)
+    return found
+
+
+@lru_cache(maxsize=1)
+def field_labels() -> dict[str, str]:
+    """Human labels for form field names, for the problem summary at the top of a form."""
+    labels = {
+        "visit.date": "Visit date",
+        "visit.notes": "Notes",
+        "visit.observations": "Observations",
+        "visit._general": "Visit",
+    }
+    for tf in measurement_forms():
+        for side in tf.sides:
+            where = f"{tf.name}" + (f" ({side})" if side else "")
+            labels[f"m.{tf.id}.{side or 'x'}._group"] = where
+            for f in tf.fields[side]:
+                labels[f.name] = f"{where}: {f.label}"
+    return labels

@@ -333,6 +333,17 @@ def _history_values(history: dict[str, Any]) -> dict[str, str]:
     return v
 
 
+def _label_problems(problems: list[dict[str, Any]], field_of: dict[str, str]) -> None:
+    """Name each problem by the form field a clinician sees (the case path stays in the list too)."""
+    labels = forms.field_labels()
+    for pr in problems:
+        one = forms.field_errors([pr], field_of)
+        target = next(iter(one), "")
+        pr["label"] = labels.get(target) or (
+            target.replace("history.", "History: ").replace("_", " ") if target else None
+        )
+
+
 def _visit_ctx(
     request: Request,
     p: Principal,
@@ -393,16 +404,15 @@ async def visit_create(
         response_ids.append(ex)
     history = forms.history_from_form(form)
     built = forms.visit_from_form(raw, response_ids)
-    problems: list[dict[str, Any]] = []
-    try:
-        case = parse_case({"hipext_case": 1, "patient": row.patient_json, "history": history, "visits": [built.visit]})
-    except CaseInputError as exc:
-        problems = [pr.as_dict() for pr in exc.problems]
+    problems = forms.visit_problems(row.patient_json, history, built.visit)
     if problems:
         values: dict[str, Any] = dict(form)
         values["visit.observations"] = raw.getlist("visit.observations")
-        ctx = _visit_ctx(request, p, db, row, values, forms.field_errors(problems, built.field_of), problems)
+        errors = forms.field_errors(problems, built.field_of)
+        _label_problems(problems, built.field_of)
+        ctx = _visit_ctx(request, p, db, row, values, errors, problems)
         return render(request, "visit_new.html", ctx, p, status=422)
+    case = parse_case({"hipext_case": 1, "patient": row.patient_json, "history": history, "visits": [built.visit]})
     now = request.app.state.settings.now()
     repo.update_patient(db, row, row.patient_json, case.history.model_dump(mode="json", exclude_none=True), now=now)
     visit = case.visits[0].model_dump(mode="json", exclude_none=True)
