@@ -15,6 +15,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hipext import evidence
 from hipext.caseio import parse_case
 from hipext.core.errors import CaseInputError
 from hipext.store import repo
@@ -288,6 +289,7 @@ def _patient_page(request: Request, p: Principal, db: Session, row: Patient, **e
     ctx = {
         "patient": row,
         "visits": list(reversed(row.visits)),
+        "timeline": _timeline(row, repo.overrides(db, p.clinic_id, row.id), logs),
         "links": repo.links(db, p.clinic_id, row.id),
         "now": now,
         "logs": logs[-20:],
@@ -299,6 +301,35 @@ def _patient_page(request: Request, p: Principal, db: Session, row: Patient, **e
     }
     ctx.update(extra)
     return render(request, "patient.html", ctx, p)
+
+
+def _timeline(row: Patient, ovs: list[ProgramOverride], logs: list[Any]) -> list[dict[str, Any]]:
+    """The episode as one list, newest first: visits, changes to the program, home sessions by week."""
+    names = {p.id: p.name for p in evidence.load().protocols.values()}
+    items: list[dict[str, Any]] = []
+    for v in row.visits:
+        d = v.data_json
+        tests = sorted({names.get(m["test"], m["test"]) for m in d.get("measurements", [])})
+        items.append({"date": v.date, "kind": "visit", "visit": d, "tests": tests})
+    for o in ovs:
+        items.append({"date": o.created_at.date(), "kind": "override", "override": o})
+    weeks: dict[dt.date, list[Any]] = {}
+    for lg in logs:
+        weeks.setdefault(lg.date - dt.timedelta(days=lg.date.weekday()), []).append(lg)
+    for start, group in weeks.items():
+        pains = [lg.pain_during for lg in group if lg.pain_during is not None]
+        items.append(
+            {
+                "date": max(lg.date for lg in group),
+                "kind": "home",
+                "week": start,
+                "count": len(group),
+                "done": sum(1 for lg in group if lg.completed),
+                "max_pain": max(pains) if pains else None,
+            }
+        )
+    order = {"visit": 0, "override": 1, "home": 2}
+    return sorted(items, key=lambda x: (x["date"], -order[x["kind"]]), reverse=True)
 
 
 @router.get("/patients/{pid}", response_class=HTMLResponse)
