@@ -55,6 +55,8 @@ def test_other_clinic_gets_404_everywhere(world, b_patient, role) -> None:
     with world.session() as s:
         row = repo.get_patient(s, world.clinics["B"]["id"], pid)
         assert len(row.visits) == 2  # nothing written
+        probes = [e for e in repo.audit_events(s, world.clinics["A"]["id"]) if e.action == "access.not_found"]
+        assert any(f"/patients/{pid}/evaluation" in (e.detail or "") for e in probes)  # the attempt is on record
         assert all(lk.revoked_at is None for lk in repo.links(s, world.clinics["B"]["id"], pid))
         assert repo.overrides(s, world.clinics["B"]["id"], pid) == []
 

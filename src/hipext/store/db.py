@@ -17,13 +17,18 @@ DEFAULT_SQLITE_URL = "sqlite:///hipext.sqlite3"
 
 
 def database_url(url: str | None = None) -> str:
-    return url or os.environ.get("HIPEXT_DATABASE_URL") or DEFAULT_SQLITE_URL
+    """The database to use; plain postgresql:// URLs get the psycopg 3 driver that hipext ships with."""
+    url = url or os.environ.get("HIPEXT_DATABASE_URL") or DEFAULT_SQLITE_URL
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
 
 
 def make_engine(url: str | None = None, *, schema: str | None = None, pool_size: int = 20) -> Engine:
     """Create an engine. `schema` puts every table in one PostgreSQL schema (used by tests and benchmarks)."""
     url = database_url(url)
-    kwargs: dict[str, Any] = {"future": True}
+    kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         if ":memory:" not in url:

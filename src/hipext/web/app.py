@@ -108,6 +108,8 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code in (403, 404):
+            audit_denial(request, exc.status_code)
         if request.url.path.startswith("/api"):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
         return error_page(request, exc.status_code, str(exc.detail) if exc.status_code != 404 else None)
@@ -130,6 +132,31 @@ def create_app(
         return error_page(request, 500, None)
 
     return app
+
+
+def audit_denial(request: Request, status: int) -> None:
+    """Failed authorisation of a signed-in user (and a 404 on a patient route, which is how another clinic's
+    patient looks) goes to the audit log."""
+    p = getattr(request.state, "principal", None)
+    if p is None:
+        return
+    if status == 404 and "/patients/" not in request.url.path:
+        return
+    from hipext.store import repo  # noqa: PLC0415
+
+    with request.app.state.sessionmaker() as s:
+        repo.audit(
+            s,
+            action="access.denied" if status == 403 else "access.not_found",
+            actor=p.label,
+            clinic_id=p.clinic_id,
+            user_id=p.user_id,
+            detail=f"{request.method} {request.url.path}"[:300],
+            ip=request.client.host if request.client else None,
+            outcome="denied",
+            now=request.app.state.settings.now(),
+        )
+        s.commit()
 
 
 class SecurityHeaders:

@@ -35,9 +35,15 @@ class Principal:
     session: WebSession | None  # None when authenticated by bearer token
     via_bearer: bool = False
 
+    def __post_init__(self) -> None:
+        # Plain copies: still readable after the request's database session has closed (error handlers, audit).
+        self.user_id: int = self.user.id
+        self.username: str = self.user.username
+        self._clinic_id: int = self.user.clinic_id
+
     @property
     def clinic_id(self) -> int:
-        return self.user.clinic_id
+        return self._clinic_id
 
     @property
     def csrf_token(self) -> str:
@@ -53,7 +59,7 @@ class Principal:
 
     @property
     def label(self) -> str:
-        return f"user:{self.user.username}"
+        return f"user:{self.username}"
 
 
 def settings_of(request: Request) -> Settings:
