@@ -283,3 +283,18 @@ def test_handout_is_printable(world, clinician) -> None:
     assert "Your home exercise program" in html and "Session log" in html
     css = clinician.get("/static/app.css").text
     assert "@media print" in css
+
+
+def test_output_is_escaped(world, clinician) -> None:
+    evil = "<script>alert(1)</script>"
+    form = {
+        "csrf_token": clinician.token,
+        "patient.id": f"X{world.backend.name}{evil}",
+        "patient.age": "40",
+        "patient.sex": "male",
+        "patient.body_mass_kg": "70",
+        "patient.goals": evil,
+    }
+    r = clinician.post("/patients/new", data=form)
+    assert r.status_code == 200 and evil not in r.text and "&lt;script&gt;" in r.text
+    assert evil not in clinician.get("/patients").text
