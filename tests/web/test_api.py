@@ -109,7 +109,10 @@ def test_openapi_documents_the_api(world) -> None:
     ):
         assert path in spec["paths"], path
     assert not any(p.startswith("/patients") for p in spec["paths"])  # HTML pages stay out of the API spec
-    assert world.client().get("/api/docs").status_code == 200
+    docs = world.client().get("/api/docs")
+    assert docs.status_code == 200 and "POST /api/evaluate" in docs.text
+    assert "cdn" not in docs.text.lower()
+    assert '<script src="http' not in docs.text  # no CDN: works offline
 
 
 def test_api_reads_are_audited(world, api) -> None:

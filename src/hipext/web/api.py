@@ -90,6 +90,27 @@ def _patient(db: Session, p: Principal, pid: int) -> Patient:
     return row
 
 
+@router.get("/docs", include_in_schema=False)
+def docs(request: Request) -> Any:
+    """The OpenAPI document as a plain page (no CDN, no script): endpoints, parameters, bodies and schemas."""
+    spec = request.app.openapi()
+    ops = []
+    for path, methods in spec["paths"].items():
+        for method, op in methods.items():
+            body = (op.get("requestBody") or {}).get("content", {}).get("application/json", {}).get("schema", {})
+            ops.append(
+                {
+                    "path": path,
+                    "method": method.upper(),
+                    "op": op,
+                    "body": body.get("$ref", "").split("/")[-1] or body.get("description") or body.get("type", ""),
+                }
+            )
+    return request.app.state.templates.TemplateResponse(
+        request, "api_docs.html", {"spec": spec, "ops": ops, "user": None}
+    )
+
+
 @router.get("/patients", response_model=list[PatientOut], summary="List or search your clinic's patients")
 def list_patients(
     request: Request, q: str | None = None, p: Principal = Depends(current_principal), db: Session = Depends(get_db)

@@ -78,7 +78,7 @@ def create_app(
         description="Patients, cases and evaluations of the hipext clinic app. Authenticate with a session cookie "
         "(send X-CSRF-Token on writes) or `Authorization: Bearer <token>` from your account page. Invalid cases "
         "get HTTP 422 with the same problem list as `hipext evaluate`.",
-        docs_url="/api/docs",
+        docs_url=None,  # Swagger UI loads from a CDN; /api/docs is rendered here instead
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
