@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from hipext.store.models import (
@@ -266,20 +266,26 @@ def audit(
     ip: str | None = None,
     outcome: str = "ok",
     now: dt.datetime | None = None,
-) -> AuditEvent:
-    ev = AuditEvent(
-        at=now or utcnow(),
-        clinic_id=clinic_id,
-        user_id=user_id,
-        actor=actor,
-        action=action,
-        patient_id=patient_id,
-        detail=(detail or None) and detail.replace("\r", " ").replace("\n", " ")[:2000],
-        ip=ip,
-        outcome=outcome,
+) -> None:
+    """Append one event in the caller's transaction (a plain INSERT: the log has no update or delete path).
+
+    Control characters are flattened so one event is one line wherever the log is shipped (log injection).
+    """
+    if detail:
+        detail = "".join(ch if ch.isprintable() else " " for ch in detail)[:2000]
+    s.execute(
+        insert(AuditEvent).values(
+            at=now or utcnow(),
+            clinic_id=clinic_id,
+            user_id=user_id,
+            actor=actor[:200],
+            action=action,
+            patient_id=patient_id,
+            detail=detail or None,
+            ip=ip,
+            outcome=outcome,
+        )
     )
-    s.add(ev)
-    return ev
 
 
 def audit_events(s: Session, clinic_id: int, *, patient_id: int | None = None, limit: int = 500) -> list[AuditEvent]:
