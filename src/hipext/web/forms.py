@@ -155,7 +155,12 @@ def measurement_forms() -> list[TestForm]:
                     for i in range(1, n + 1):
                         hi = f"{rule.item_max_overrides.get(i, rule.item_max):g}" if rule else ""
                         rng = f" ({lo}-{hi})" if rule else ""
-                        fs.append(Field(pre + f"item{i}", f"{i}. {labels.get(i, 'Item ' + str(i))}{rng}"))
+                        label = f"{i}. {labels.get(i, 'Item ' + str(i))}{rng}"
+                        allowed = rule.item_allowed_values.get(i) if rule else None
+                        if allowed:
+                            fs.append(Field(pre + f"item{i}", label, "select", [""] + [f"{a:g}" for a in allowed]))
+                        else:
+                            fs.append(Field(pre + f"item{i}", label))
             elif p.kind == "special":
                 fs.append(Field(pre + "result", "Result", "select", ["", "positive", "negative"]))
                 fs.append(Field(pre + "pain_provoked", "Pain provoked", "checkbox"))
