@@ -57,6 +57,8 @@ def plan_care(case: Case, results: list[Result], findings: list[Finding], screen
                 "Every exercise passed the screening limits.")
         if not exercises:
             note = "No library exercise fits the phase inside the current limits; use the alternatives."
+    elif not case.visits:
+        note = "Nothing is prescribed before an assessment is recorded."
     else:
         note = (f"Nothing is prescribed: screening decision '{screening.decision}'. "
                 + ("Only the alternatives listed are explicitly safe." if screening.alternatives else

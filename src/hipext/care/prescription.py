@@ -23,6 +23,8 @@ def choose_phase(f: CaseFacts) -> tuple[Phase | None, str]:
     lim = s.limits
     if lim.block_all:
         return None, f"No phase: screening decision is '{s.decision}', so nothing is prescribed until that is resolved."
+    if not f.case.visits:
+        return None, "No phase: no visit is recorded yet. Record an assessment first; a program follows from it."
     pain = data.pain_model()["model"]
     if f.rules & {"acute_hamstring_strain", "acute_gluteal_strain", "severe_pain"} or lim.resisted is False \
             or lim.hamstring_effort == "none":
