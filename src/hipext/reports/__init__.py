@@ -8,6 +8,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from hipext.core.evaluation import Evaluation
+from hipext.reports.capacity_charts import task_bars_svg, torque_angle_svg
 
 
 def _num(x: Any, digits: int = 1) -> str:
@@ -31,6 +32,7 @@ def _env(autoescape: bool) -> Environment:
     )
     env.filters["num"] = _num
     env.filters["words"] = _words
+    env.globals.update(torque_angle_svg=torque_angle_svg, task_bars_svg=task_bars_svg)
     return env
 
 
