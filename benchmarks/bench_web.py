@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import re
@@ -23,6 +24,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -115,21 +117,22 @@ async def run_load(base: str, seconds: float, clients: int) -> dict[str, dict[st
         case = (await client.get(f"/api/patients/{pid}/case")).json()
         cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
     host, port = base.removeprefix("http://").split(":")
-    body = json.dumps(case).encode()
+    json_headers = {"Content-Type": "application/json", "X-CSRF-Token": csrf}
+    # The same case every time (evaluations are cached: a pure function of the case), and 5000 distinct cases
+    # (body mass varied) so every request runs the whole evaluation.
+    same = [json.dumps(case).encode()]
+    distinct = [json.dumps(_vary(case, i)).encode() for i in range(5000)]
     targets = {
-        "evaluation page  GET /patients/{id}/evaluation": ("GET", f"/patients/{pid}/evaluation", b"", {}),
-        "API evaluate     POST /api/evaluate": (
-            "POST",
-            "/api/evaluate",
-            body,
-            {"Content-Type": "application/json", "X-CSRF-Token": csrf},
-        ),
+        "evaluation page  GET /patients/{id}/evaluation": ("GET", f"/patients/{pid}/evaluation", [b""], {}),
+        "API evaluate     POST /api/evaluate (same case)": ("POST", "/api/evaluate", same, json_headers),
+        "API evaluate     POST /api/evaluate (new cases)": ("POST", "/api/evaluate", distinct, json_headers),
     }
     out = {}
-    for name, (method, path, payload, headers) in targets.items():
+    for name, (method, path, payloads, headers) in targets.items():
         conns = [RawClient(host, int(port), cookie) for _ in range(clients)]
         for c in conns[:5]:  # warm-up
-            assert await c.request(method, path, payload, headers) == 200
+            assert await c.request(method, path, payloads[0], headers) == 200
+        counter = itertools.count()
         latencies: list[float] = []
         errors = 0
         stop_at = time.perf_counter() + seconds
@@ -138,7 +141,8 @@ async def run_load(base: str, seconds: float, clients: int) -> dict[str, dict[st
             c: RawClient,
             method: str = method,
             path: str = path,
-            payload: bytes = payload,
+            payloads: list = payloads,
+            counter: Any = counter,
             headers: dict = headers,
             stop_at: float = stop_at,
             latencies: list = latencies,
@@ -147,6 +151,7 @@ async def run_load(base: str, seconds: float, clients: int) -> dict[str, dict[st
             while time.perf_counter() < stop_at:
                 t0 = time.perf_counter()
                 try:
+                    payload = payloads[next(counter) % len(payloads)]
                     ok = await c.request(method, path, payload, headers) == 200
                 except (OSError, asyncio.IncompleteReadError, ValueError):
                     ok = False
@@ -170,6 +175,10 @@ async def run_load(base: str, seconds: float, clients: int) -> dict[str, dict[st
             "errors": errors,
         }
     return out
+
+
+def _vary(case: dict[str, Any], i: int) -> dict[str, Any]:
+    return dict(case, patient=dict(case["patient"], body_mass_kg=round(55 + (i % 4000) * 0.01, 2), id=f"B-{i}"))
 
 
 def bench(label: str, url: str, schema: str | None, seconds: float, clients: int, workers: int) -> None:

@@ -6,12 +6,13 @@ import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from hipext.caseio import parse_case
 from hipext.core.errors import CaseInputError
+from hipext.core.evaluation import Evaluation
 from hipext.store import repo
 from hipext.store.models import Patient
 from hipext.web import services
@@ -206,6 +207,7 @@ def add_visit(
 
 @router.get(
     "/patients/{pid}/evaluation",
+    response_model=Evaluation,
     responses={409: {"description": "The case cannot be evaluated"}},
     summary="Evaluate the patient's case (same document as `hipext evaluate --format json`)",
 )
@@ -226,6 +228,7 @@ def get_evaluation(
 
 @router.post(
     "/evaluate",
+    response_model=Evaluation,
     responses=UNPROCESSABLE,
     summary="Validate and evaluate a case file sent in the body, without storing it",
 )
@@ -243,6 +246,6 @@ def evaluate(
     db.commit()
     if view.problems:
         return JSONResponse({"detail": "invalid case", "problems": view.problems}, status_code=422)
-    if view.data is None:
+    if view.model is None:
         return JSONResponse({"detail": view.error, "problems": []}, status_code=409)
-    return view.data
+    return Response(view.json_bytes, media_type="application/json")

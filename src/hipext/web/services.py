@@ -9,7 +9,6 @@ import json
 import re
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from typing import Any
 
 from hipext import app as hipext_app
@@ -48,13 +47,33 @@ NOT_DOSE_KEYS = {
 }
 
 
-@dataclass
 class EvaluationView:
-    """An evaluation as plain JSON data, or why there is none."""
+    """An evaluation, or why there is none. The JSON data (for pages) and the JSON bytes (for the API) are made
+    from the pydantic model on first use and kept, since cached views are served many times."""
 
-    data: dict[str, Any] | None
-    error: str | None = None
-    problems: list[dict[str, Any]] = field(default_factory=list)
+    def __init__(
+        self,
+        model: Any | None = None,
+        error: str | None = None,
+        problems: list[dict[str, Any]] | None = None,
+    ) -> None:
+        self.model = model
+        self.error = error
+        self.problems = problems or []
+        self._data: dict[str, Any] | None = None
+        self._json: bytes | None = None
+
+    @property
+    def data(self) -> dict[str, Any] | None:
+        if self._data is None and self.model is not None:
+            self._data = self.model.model_dump(mode="json")
+        return self._data
+
+    @property
+    def json_bytes(self) -> bytes:
+        if self._json is None:
+            self._json = self.model.model_dump_json().encode() if self.model is not None else b"null"
+        return self._json
 
 
 class EvaluationCache:
@@ -112,7 +131,7 @@ def evaluate_case_obj(case: Case, *, today: dt.date, evaluator: Any | None = Non
         ev = fn(case, today=today)
     except NotImplementedError:
         return EvaluationView(None, "The evaluation engine is not available in this build.")
-    return EvaluationView(ev.model_dump(mode="json"))
+    return EvaluationView(ev)
 
 
 def trend_series(
