@@ -220,6 +220,8 @@ def test_program_overrides_keep_reason_and_never_unblock(world, clinician) -> No
         assert [(o.exercise_id, o.field, o.new_value, o.reason) for o in ovs] == [
             (ex_id, "sets", "2", "pain 6/10 after last session")
         ]
+    evaluation = clinician.get(f"/patients/{pid}/evaluation").text  # the cached page follows the override
+    assert '<em class="override">edited</em>' in evaluation
     handout = clinician.get(f"/patients/{pid}/handout").text
     assert "<strong>sets:</strong> 2" in handout
     assert not any(f"<code>{b}</code>" in page for b in blocked)
@@ -298,3 +300,18 @@ def test_output_is_escaped(world, clinician) -> None:
     r = clinician.post("/patients/new", data=form)
     assert r.status_code == 200 and evil not in r.text and "&lt;script&gt;" in r.text
     assert evil not in clinician.get("/patients").text
+
+
+def test_an_engine_failure_does_not_lock_the_record(world, clinician, monkeypatch) -> None:
+    from hipext.web import services
+
+    def broken(case, *, today=None):
+        raise RuntimeError("engine bug")
+
+    pid = add_patient(world, "A", visits=1, history={"involved_side": "left", "conditions": ["engine_failure_probe"]})
+    monkeypatch.setattr(world.app.state.settings, "evaluator", broken)
+    monkeypatch.setattr(world.app.state, "cache", services.EvaluationCache())
+    monkeypatch.setattr(world.app.state, "fragments", services.EvaluationCache())
+    assert clinician.get(f"/patients/{pid}").status_code == 200
+    page = clinician.get(f"/patients/{pid}/evaluation")
+    assert page.status_code == 200 and "could not be computed" in page.text and "engine bug" not in page.text

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import re
 import threading
 from collections import OrderedDict
@@ -17,6 +18,8 @@ from hipext.core.case import Case
 from hipext.core.errors import CaseInputError
 from hipext.store import repo
 from hipext.store.models import Patient, ProgramOverride, SessionLog
+
+log = logging.getLogger("hipext.web")
 
 NOT_DOSE_KEYS = {
     "id",
@@ -131,6 +134,9 @@ def evaluate_case_obj(case: Case, *, today: dt.date, evaluator: Any | None = Non
         ev = fn(case, today=today)
     except NotImplementedError:
         return EvaluationView(None, "The evaluation engine is not available in this build.")
+    except Exception:  # noqa: BLE001 - an engine bug must not lock clinicians out of the record
+        log.exception("evaluate_case failed")
+        return EvaluationView(None, "The evaluation could not be computed for this case; the error has been logged.")
     return EvaluationView(ev)
 
 
