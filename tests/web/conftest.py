@@ -172,7 +172,7 @@ def add_patient(
 @pytest.fixture(scope="session")
 def world(backend: Backend) -> World:
     clock = Clock()
-    app = create_app(backend.url, schema=backend.schema, settings=Settings(clock=clock, secret_key="test-secret"))
+    app = create_app(backend.url, schema=backend.schema, settings=Settings(clock=clock))
     clinics: dict[str, dict[str, Any]] = {}
     with app.state.sessionmaker() as s:
         for key in ("A", "B"):

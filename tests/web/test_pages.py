@@ -173,7 +173,7 @@ def test_program_overrides_keep_reason_and_never_unblock(world, clinician) -> No
     blocked = ev["screening"]["blocked_exercises"]
     assert blocked, "an acute hamstring strain blocks some exercises"
     url = f"/patients/{pid}/program/overrides"
-    assert "<em class=\"override\">edited</em>" not in clinician.get(f"/patients/{pid}/evaluation").text
+    assert '<em class="override">edited</em>' not in clinician.get(f"/patients/{pid}/evaluation").text
     page = clinician.get(f"/patients/{pid}/program").text
     ex_id = re.search(r'<tr id="ex-([^"]+)"', page).group(1)
     r = clinician.post(

@@ -41,12 +41,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.workers <= 1:
         uvicorn.run(app, host=args.host, port=args.port, log_level=log_level)
         return
-    # Workers are separate processes: hand them the same database and secret through the environment.
+    # Workers are separate processes: hand them the database through the environment.
     app.state.engine.dispose()
     os.environ["HIPEXT_DATABASE_URL"] = url
     if args.schema:
         os.environ["HIPEXT_DB_SCHEMA"] = args.schema
-    os.environ.setdefault("HIPEXT_SECRET_KEY", app.state.settings.secret_key)
     uvicorn.run(
         "hipext.web.app:app_from_env",
         factory=True,

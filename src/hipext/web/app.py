@@ -194,5 +194,5 @@ def error_page(request: Request, status: int, message: str | None) -> Response:
 
 def app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory hipext.web.app:app_from_env` and multi-worker runs: configuration comes from
-    HIPEXT_DATABASE_URL, HIPEXT_DB_SCHEMA and HIPEXT_SECRET_KEY (share the key between workers)."""
+    HIPEXT_DATABASE_URL and HIPEXT_DB_SCHEMA. Workers share nothing but the database."""
     return create_app(os.environ.get("HIPEXT_DATABASE_URL"), schema=os.environ.get("HIPEXT_DB_SCHEMA") or None)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +23,6 @@ class Settings:
     absolute_lifetime: dt.timedelta = field(default_factory=lambda: _minutes("HIPEXT_SESSION_MAX_MINUTES", 12 * 60))
     link_lifetime: dt.timedelta = field(default_factory=lambda: dt.timedelta(days=42))
     secure_cookies: bool = field(default_factory=lambda: os.environ.get("HIPEXT_SECURE_COOKIES", "0") == "1")
-    secret_key: str = field(default_factory=lambda: os.environ.get("HIPEXT_SECRET_KEY") or secrets.token_hex(32))
     login_max_failures: int = 5
     login_window: dt.timedelta = field(default_factory=lambda: dt.timedelta(minutes=15))
     clock: Callable[[], dt.datetime] = utc_now

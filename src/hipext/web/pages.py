@@ -4,7 +4,6 @@ of patient data is written to the audit log in the same transaction."""
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 import secrets
 from typing import Any
 
@@ -27,6 +26,7 @@ from hipext.web.security import (
     SESSION_COOKIE,
     Principal,
     admin,
+    check_double_submit,
     client_ip,
     current_principal,
     end_session,
@@ -136,10 +136,7 @@ def login_form(request: Request) -> Response:
 @router.post("/login")
 async def login(request: Request, db: Session = Depends(get_db)) -> Response:
     form = await request.form()
-    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    supplied = str(form.get("csrf_token") or "")
-    if not cookie or not hmac.compare_digest(cookie, supplied):
-        raise HTTPException(status_code=403, detail="missing or invalid CSRF token")
+    check_double_submit(request.cookies.get(LOGIN_CSRF_COOKIE), str(form.get("csrf_token") or ""))
     username = str(form.get("username") or "").strip()
     password = str(form.get("password") or "")
     settings = request.app.state.settings

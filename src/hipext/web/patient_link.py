@@ -4,6 +4,7 @@ the link token (256 bits, stored hashed) is the credential, and it expires and c
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -12,9 +13,10 @@ from sqlalchemy.orm import Session
 from hipext.store import repo
 from hipext.store.models import PatientLink, SessionLog
 from hipext.web import services
-from hipext.web.security import check_signed, client_ip, get_db, signed_token
+from hipext.web.security import check_double_submit, client_ip, get_db
 
 router = APIRouter(include_in_schema=False)
+CSRF_COOKIE = "hipext_home_csrf"
 
 
 def _link(request: Request, db: Session, token: str) -> PatientLink:
@@ -53,6 +55,7 @@ def _page(
     )
     _program, exercises = services.effective_program(view.data, repo.overrides(db, link.clinic_id, row.id))
     logs = repo.session_logs(db, link.clinic_id, row.id)
+    csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)  # double-submit: cookie = form field
     ctx = {
         "user": None,
         "token": token,
@@ -62,10 +65,13 @@ def _page(
         "errors": errors or {},
         "saved": saved,
         "values": values or {"date": settings.now().date().isoformat()},
-        "csrf": signed_token(settings, "plink", link.token_hash),
+        "csrf": csrf,
         "expires_at": link.expires_at,
     }
-    return request.app.state.templates.TemplateResponse(request, "home.html", ctx, status_code=status)
+    resp = request.app.state.templates.TemplateResponse(request, "home.html", ctx, status_code=status)
+    if csrf != request.cookies.get(CSRF_COOKIE):
+        resp.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=settings.secure_cookies, path="/p/")
+    return resp
 
 
 @router.get("/p/{token}", response_class=HTMLResponse)
@@ -103,7 +109,7 @@ async def log_session(token: str, request: Request, db: Session = Depends(get_db
     link = _link(request, db, token)
     settings = request.app.state.settings
     form = {k: str(v) for k, v in (await request.form()).items()}
-    check_signed(settings, "plink", link.token_hash, form.get("csrf_token"))
+    check_double_submit(request.cookies.get(CSRF_COOKIE), form.get("csrf_token"))
     errors: dict[str, list[str]] = {}
     today = settings.now().date()
     try:
@@ -153,7 +159,7 @@ async def log_morning(token: str, log_id: int, request: Request, db: Session = D
     link = _link(request, db, token)
     settings = request.app.state.settings
     form = {k: str(v) for k, v in (await request.form()).items()}
-    check_signed(settings, "plink", link.token_hash, form.get("csrf_token"))
+    check_double_submit(request.cookies.get(CSRF_COOKIE), form.get("csrf_token"))
     errors: dict[str, list[str]] = {}
     morning = _pain(form.get("pain_next_morning"), "pain_next_morning", errors)
     lg = db.get(SessionLog, log_id)

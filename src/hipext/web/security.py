@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import hmac
 import secrets
 import threading
@@ -186,16 +185,12 @@ async def admin(request: Request, p: Principal = Depends(current_principal)) -> 
     return p
 
 
-# --- anonymous forms (login, patient link): stateless CSRF tokens -------------------------------------------------
+# --- anonymous forms (login, patient link): double-submit CSRF tokens -------------------------------------------------
 
 
-def signed_token(settings: Settings, purpose: str, value: str) -> str:
-    return hmac.new(settings.secret_key.encode(), f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
-
-
-def check_signed(settings: Settings, purpose: str, value: str, supplied: str | None) -> None:
-    expected = signed_token(settings, purpose, value)
-    if not supplied or not hmac.compare_digest(expected, supplied):
+def check_double_submit(cookie: str | None, supplied: str | None) -> None:
+    """Anonymous forms (login, patient link): the form's token must equal the one in the SameSite=Strict cookie."""
+    if not cookie or not supplied or not hmac.compare_digest(cookie.encode(), supplied.encode()):
         raise HTTPException(status_code=403, detail="missing or invalid CSRF token")
 
 
