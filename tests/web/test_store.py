@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from hipext.store import make_engine, migrate, repo, table_names
@@ -31,8 +31,11 @@ TABLES = {
 def test_alembic_upgrade_head_creates_the_tables(kind: str, tmp_path) -> None:
     if kind == "sqlite":
         engine = make_engine(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
-        migrate(engine)
+        migrate(engine, "0001")  # an older install...
+        assert "ix_audit_actor_at" not in {i["name"] for i in inspect(engine).get_indexes("audit_events")}
+        migrate(engine)  # ...is upgraded in place
         assert TABLES <= table_names(engine)
+        assert "ix_audit_actor_at" in {i["name"] for i in inspect(engine).get_indexes("audit_events")}
         migrate(engine)  # idempotent: already at head
         engine.dispose()
         return
@@ -45,7 +48,7 @@ def test_alembic_upgrade_head_creates_the_tables(kind: str, tmp_path) -> None:
         migrate(engine)
         assert TABLES <= table_names(engine)
         with engine.connect() as conn:
-            assert conn.execute(text("select version_num from alembic_version")).scalar() == "0001"
+            assert conn.execute(text("select version_num from alembic_version")).scalar() == "0002"
         engine.dispose()
     finally:
         with admin.begin() as conn:

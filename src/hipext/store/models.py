@@ -160,7 +160,7 @@ class AuditEvent(Base):
     """Append-only: no code path updates or deletes these rows, and a database trigger rejects it."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_clinic_at", "clinic_id", "at"),)
+    __table_args__ = (Index("ix_audit_clinic_at", "clinic_id", "at"), Index("ix_audit_actor_at", "actor", "at"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[dt.datetime]
     clinic_id: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -288,6 +288,26 @@ def audit(
     )
 
 
+def login_failures_since(s: Session, username: str, since: dt.datetime) -> int:
+    """Failed logins for a username after `since` and after that user's last successful login."""
+    last_ok = s.scalar(
+        select(func.max(AuditEvent.at)).where(AuditEvent.action == "auth.login", AuditEvent.actor == f"user:{username}")
+    )
+    start = max(since, last_ok) if last_ok is not None else since
+    return (
+        s.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(
+                AuditEvent.actor == f"login:{username[:100]}",
+                AuditEvent.action == "auth.login_failed",
+                AuditEvent.at > start,
+            )
+        )
+        or 0
+    )
+
+
 def audit_events(s: Session, clinic_id: int, *, patient_id: int | None = None, limit: int = 500) -> list[AuditEvent]:
     stmt = select(AuditEvent).where(AuditEvent.clinic_id == clinic_id)
     if patient_id is not None:

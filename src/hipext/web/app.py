@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from hipext import __version__
 from hipext.store import make_engine, migrate, session_factory
 from hipext.web.config import Settings
-from hipext.web.security import LoginRequired, LoginThrottle
+from hipext.web.security import LoginRequired
 from hipext.web.services import EvaluationCache
 
 HERE = Path(__file__).parent
@@ -87,7 +87,6 @@ def create_app(
     app.state.settings = settings
     app.state.cache = EvaluationCache()
     app.state.fragments = EvaluationCache(size=256)  # rendered page fragments, keyed by their inputs
-    app.state.throttle = LoginThrottle()
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["version"] = __version__
     templates.env.tests["startingwith"] = lambda value, prefix: str(value).startswith(prefix)

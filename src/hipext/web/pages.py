@@ -140,9 +140,9 @@ async def login(request: Request, db: Session = Depends(get_db)) -> Response:
     username = str(form.get("username") or "").strip()
     password = str(form.get("password") or "")
     settings = request.app.state.settings
-    throttle = request.app.state.throttle
     now = settings.now()
-    if throttle.blocked(username, settings):
+    failures = repo.login_failures_since(db, username, now - settings.login_window) if username else 0
+    if failures >= settings.login_max_failures:
         repo.audit(
             db,
             action="auth.login_throttled",
@@ -157,7 +157,6 @@ async def login(request: Request, db: Session = Depends(get_db)) -> Response:
     user = repo.user_by_username(db, username) if username else None
     ok = verify_password(user.password_hash if user else DUMMY_HASH, password) and bool(user and user.active)
     if not ok or user is None:
-        throttle.failed(username, settings)
         repo.audit(
             db,
             action="auth.login_failed",
@@ -170,7 +169,6 @@ async def login(request: Request, db: Session = Depends(get_db)) -> Response:
         )
         db.commit()
         return _login_page(request, "The username or password is not correct.", 400, username)
-    throttle.succeeded(username)
     token = start_session(db, user, now, old_token=request.cookies.get(SESSION_COOKIE))
     repo.audit(
         db,

@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import secrets
-import threading
-from collections import defaultdict, deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -192,37 +190,6 @@ def check_double_submit(cookie: str | None, supplied: str | None) -> None:
     """Anonymous forms (login, patient link): the form's token must equal the one in the SameSite=Strict cookie."""
     if not cookie or not supplied or not hmac.compare_digest(cookie.encode(), supplied.encode()):
         raise HTTPException(status_code=403, detail="missing or invalid CSRF token")
-
-
-# --- login throttling -----------------------------------------------------------------------------------------
-
-
-class LoginThrottle:
-    """At most N failed logins per username per window; further attempts are refused until it passes."""
-
-    def __init__(self) -> None:
-        self._fails: dict[str, deque[dt.datetime]] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def blocked(self, username: str, settings: Settings) -> bool:
-        now = settings.now()
-        with self._lock:
-            q = self._fails[username.lower()]
-            while q and now - q[0] > settings.login_window:
-                q.popleft()
-            return len(q) >= settings.login_max_failures
-
-    def failed(self, username: str, settings: Settings) -> None:
-        with self._lock:
-            self._fails[username.lower()].append(settings.now())
-
-    def succeeded(self, username: str) -> None:
-        with self._lock:
-            self._fails.pop(username.lower(), None)
-
-
-def user_sessions_query(user_id: int):  # noqa: ANN201 - used by admin session termination
-    return select(WebSession).where(WebSession.user_id == user_id)
 
 
 async def csrf_checked(request: Request, p: Principal = Depends(current_principal)) -> Principal:
