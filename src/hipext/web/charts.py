@@ -20,6 +20,31 @@ def _e(x: Any) -> str:
     return escape(str(x), quote=True)
 
 
+ABBREVIATIONS = {"Hand-held dynamometry": "HHD", "Isokinetic dynamometry": "Isokinetic", "Manual muscle test": "MMT"}
+
+
+def short_name(name: str) -> str:
+    for long, short in ABBREVIATIONS.items():
+        name = name.replace(long, short)
+    return name
+
+
+def _label(x: float, y: float, text: str, width: int = 34, size: int = 11) -> str:
+    """A label of up to two lines (SVG text does not wrap by itself)."""
+    words, lines, line = short_name(text).split(), [], ""
+    for w in words:
+        if line and len(line) + 1 + len(w) > width:
+            lines.append(line)
+            line = w
+        else:
+            line = f"{line} {w}".strip()
+    lines.append(line)
+    if len(lines) > 2:
+        lines = [lines[0], " ".join(lines[1:])[: width - 1] + "…"]
+    spans = "".join(f'<tspan x="{x}" dy="{0 if i == 0 else size + 1}">{_e(t)}</tspan>' for i, t in enumerate(lines))
+    return f'<text x="{x}" y="{y}" font-size="{size}">{spans}</text>'
+
+
 def _fmt(x: float) -> str:
     return f"{x:.2f}" if abs(x) < 10 else f"{x:.0f}"
 
@@ -76,8 +101,8 @@ def strength_chart(results: list[dict[str, Any]]) -> Markup | None:
             vals += [x for x in row["norm"] if x is not None]
         top = max(vals) * 1.15 or 1
         scale = (width - label_w - 60) / top
-        body.append(f'<text x="4" y="{y + 16}" font-size="11">{_e(row["name"][:36])}</text>')
-        body.append(f'<text x="4" y="{y + 30}" font-size="10" fill="{MUTED}">{_e(row["unit"])}</text>')
+        body.append(_label(4, y + 12, row["name"]))
+        body.append(f'<text x="4" y="{y + 36}" font-size="10" fill="{MUTED}">{_e(row["unit"])}</text>')
         if row["norm"]:
             lo, hi = row["norm"]
             x0 = label_w + (lo or 0) * scale
@@ -110,7 +135,7 @@ def lsi_chart(results: list[dict[str, Any]], target: float = 90.0) -> Markup | N
             seen[r["test"]] = (r.get("name", r["test"]), float(r["lsi_percent"]))
     if not seen:
         return None
-    width, label_w, row_h = 640, 230, 26
+    width, label_w, row_h = 640, 230, 30
     top = max(120.0, max(v for _, v in seen.values()) * 1.05)
     scale = (width - label_w - 50) / top
     height = 24 + row_h * len(seen) + 24
@@ -119,7 +144,7 @@ def lsi_chart(results: list[dict[str, Any]], target: float = 90.0) -> Markup | N
     for i, (name, v) in enumerate(seen.values()):
         y = 16 + i * row_h
         color = GOOD if v >= target else BAD
-        body.append(f'<text x="4" y="{y + 13}" font-size="11">{_e(name[:36])}</text>')
+        body.append(_label(4, y + 7, name, size=10))
         body.append(
             f'<rect class="lsi-bar" x="{label_w}" y="{y}" width="{v * scale:.1f}" height="18" fill="{color}">'
             f"<title>LSI {v:.0f} %</title></rect>"
