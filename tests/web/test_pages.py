@@ -148,6 +148,11 @@ def test_visit_form_saves_a_full_visit(world, clinician) -> None:
     left = next(m for m in v["measurements"] if m["test"] == HHD and m["side"] == "left")
     assert left["trials_lbf"] == [50.0]
     assert v["observations"] == ["trunk_lean"] and v["observation_sides"] == {"trunk_lean": "right"}
+    with world.session() as s:  # the history changed: the old version is kept, not overwritten
+        versions = repo.history_versions(s, world.clinics["A"]["id"], pid)
+        assert len(versions) == 2 and versions[0].history_json != versions[1].history_json
+        assert versions[1].history_json["red_flags"] == {"fever": False}
+    assert "history updated (version 2)" in clinician.get(f"/patients/{pid}").text
     page = clinician.get(f"/patients/{pid}/evaluation")
     assert page.status_code == 200
     assert 'class="chart strength-chart"' in page.text and 'class="chart lsi-chart"' in page.text

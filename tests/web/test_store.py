@@ -33,9 +33,20 @@ def test_alembic_upgrade_head_creates_the_tables(kind: str, tmp_path) -> None:
         engine = make_engine(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
         migrate(engine, "0001")  # an older install...
         assert "ix_audit_actor_at" not in {i["name"] for i in inspect(engine).get_indexes("audit_events")}
+        with engine.begin() as conn:  # with a patient recorded before history versions existed
+            conn.execute(text("INSERT INTO clinics (name, created_at) VALUES ('old', '2026-01-01 00:00:00')"))
+            conn.execute(
+                text(
+                    "INSERT INTO patients (clinic_id, external_id, age, sex, body_mass_kg, patient_json, history_json,"
+                    " created_at, updated_at) VALUES (1, 'OLD-1', 60, 'female', 70, '{}', '{\"involved_side\": "
+                    "\"left\"}', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+                )
+            )
         migrate(engine)  # ...is upgraded in place
         assert TABLES <= table_names(engine)
         assert "ix_audit_actor_at" in {i["name"] for i in inspect(engine).get_indexes("audit_events")}
+        with engine.connect() as conn:
+            assert conn.execute(text("select count(*) from history_versions")).scalar() == 1
         migrate(engine)  # idempotent: already at head
         engine.dispose()
         return
@@ -48,7 +59,7 @@ def test_alembic_upgrade_head_creates_the_tables(kind: str, tmp_path) -> None:
         migrate(engine)
         assert TABLES <= table_names(engine)
         with engine.connect() as conn:
-            assert conn.execute(text("select version_num from alembic_version")).scalar() == "0002"
+            assert conn.execute(text("select version_num from alembic_version")).scalar() == "0003"
         engine.dispose()
     finally:
         with admin.begin() as conn:

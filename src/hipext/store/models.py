@@ -99,6 +99,19 @@ class Patient(Base):
     visits: Mapped[list[Visit]] = relationship(order_by="Visit.date, Visit.id", lazy="selectin")
 
 
+class HistoryVersion(Base):
+    """Every version of a patient's history, kept: a change never overwrites what was recorded before."""
+
+    __tablename__ = "history_versions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    history_json: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[dt.datetime]
+    user: Mapped[User | None] = relationship(lazy="joined")
+
+
 class Visit(Base):
     __tablename__ = "visits"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, joinedload
 from hipext.store.models import (
     AuditEvent,
     Clinic,
+    HistoryVersion,
     Patient,
     PatientLink,
     ProgramOverride,
@@ -104,7 +105,13 @@ def patient_by_external_id(s: Session, clinic_id: int, external_id: str) -> Pati
 
 
 def create_patient(
-    s: Session, clinic_id: int, patient: dict[str, Any], history: dict[str, Any], *, now: dt.datetime | None = None
+    s: Session,
+    clinic_id: int,
+    patient: dict[str, Any],
+    history: dict[str, Any],
+    *,
+    now: dt.datetime | None = None,
+    user_id: int | None = None,
 ) -> Patient:
     now = now or utcnow()
     row = Patient(
@@ -120,19 +127,48 @@ def create_patient(
     )
     s.add(row)
     s.flush()
+    s.add(
+        HistoryVersion(clinic_id=clinic_id, patient_id=row.id, history_json=history, created_by=user_id, created_at=now)
+    )
     return row
 
 
 def update_patient(
-    s: Session, row: Patient, patient: dict[str, Any], history: dict[str, Any], *, now: dt.datetime | None = None
-) -> None:
+    s: Session,
+    row: Patient,
+    patient: dict[str, Any],
+    history: dict[str, Any],
+    *,
+    now: dt.datetime | None = None,
+    user_id: int | None = None,
+) -> bool:
+    """Change a patient's record; a changed history is added as a new version. Returns whether it changed."""
+    now = now or utcnow()
+    changed = history != row.history_json
     row.external_id = patient["id"]
     row.age = patient["age"]
     row.sex = patient["sex"]
     row.body_mass_kg = patient["body_mass_kg"]
     row.patient_json = patient
     row.history_json = history
-    row.updated_at = now or utcnow()
+    row.updated_at = now
+    if changed:
+        s.add(
+            HistoryVersion(
+                clinic_id=row.clinic_id, patient_id=row.id, history_json=history, created_by=user_id, created_at=now
+            )
+        )
+    return changed
+
+
+def history_versions(s: Session, clinic_id: int, patient_id: int) -> list[HistoryVersion]:
+    return list(
+        s.scalars(
+            select(HistoryVersion)
+            .where(HistoryVersion.clinic_id == clinic_id, HistoryVersion.patient_id == patient_id)
+            .order_by(HistoryVersion.created_at, HistoryVersion.id)
+        )
+    )
 
 
 def add_visit(

@@ -152,6 +152,7 @@ def create_patient(
         case.patient.model_dump(mode="json", exclude_none=True),
         case.history.model_dump(mode="json", exclude_none=True),
         now=request.app.state.settings.now(),
+        user_id=p.user_id,
     )
     _audit(db, request, p, "patient.create", row.id, detail="api")
     db.commit()

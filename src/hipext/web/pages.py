@@ -259,6 +259,7 @@ async def patient_create(request: Request, p: Principal = Depends(writer), db: S
         case.patient.model_dump(mode="json", exclude_none=True),
         case.history.model_dump(mode="json", exclude_none=True),
         now=request.app.state.settings.now(),
+        user_id=p.user_id,
     )
     audit(db, request, p, "patient.create", row.id)
     try:
@@ -284,7 +285,9 @@ def _patient_page(request: Request, p: Principal, db: Session, row: Patient, **e
     ctx = {
         "patient": row,
         "visits": list(reversed(row.visits)),
-        "timeline": _timeline(row, repo.overrides(db, p.clinic_id, row.id), logs),
+        "timeline": _timeline(
+            row, repo.overrides(db, p.clinic_id, row.id), logs, repo.history_versions(db, p.clinic_id, row.id)
+        ),
         "links": repo.links(db, p.clinic_id, row.id),
         "now": now,
         "logs": logs[-20:],
@@ -298,8 +301,8 @@ def _patient_page(request: Request, p: Principal, db: Session, row: Patient, **e
     return render(request, "patient.html", ctx, p)
 
 
-def _timeline(row: Patient, ovs: list[ProgramOverride], logs: list[Any]) -> list[dict[str, Any]]:
-    """The episode as one list, newest first: visits, changes to the program, home sessions by week."""
+def _timeline(row: Patient, ovs: list[ProgramOverride], logs: list[Any], versions: list[Any]) -> list[dict[str, Any]]:
+    """The episode as one list, newest first: visits, history versions, program changes, home sessions by week."""
     names = {p.id: p.name for p in evidence.load().protocols.values()}
     items: list[dict[str, Any]] = []
     for v in row.visits:
@@ -308,6 +311,15 @@ def _timeline(row: Patient, ovs: list[ProgramOverride], logs: list[Any]) -> list
         items.append({"date": v.date, "kind": "visit", "visit": d, "tests": tests})
     for o in ovs:
         items.append({"date": o.created_at.date(), "kind": "override", "override": o})
+    for i, hv in enumerate(versions):
+        changed = sorted(
+            k
+            for k in set(hv.history_json) | set(versions[i - 1].history_json if i else {})
+            if not i or hv.history_json.get(k) != versions[i - 1].history_json.get(k)
+        )
+        items.append(
+            {"date": hv.created_at.date(), "kind": "history", "version": hv, "number": i + 1, "changed": changed}
+        )
     weeks: dict[dt.date, list[Any]] = {}
     for lg in logs:
         weeks.setdefault(lg.date - dt.timedelta(days=lg.date.weekday()), []).append(lg)
@@ -323,7 +335,7 @@ def _timeline(row: Patient, ovs: list[ProgramOverride], logs: list[Any]) -> list
                 "max_pain": max(pains) if pains else None,
             }
         )
-    order = {"visit": 0, "override": 1, "home": 2}
+    order = {"visit": 0, "history": 1, "override": 2, "home": 3}
     return sorted(items, key=lambda x: (x["date"], -order[x["kind"]]), reverse=True)
 
 
@@ -440,7 +452,14 @@ async def visit_create(
         return render(request, "visit_new.html", ctx, p, status=422)
     case = parse_case({"hipext_case": 1, "patient": row.patient_json, "history": history, "visits": [built.visit]})
     now = request.app.state.settings.now()
-    repo.update_patient(db, row, row.patient_json, case.history.model_dump(mode="json", exclude_none=True), now=now)
+    changed = repo.update_patient(
+        db,
+        row,
+        row.patient_json,
+        case.history.model_dump(mode="json", exclude_none=True),
+        now=now,
+        user_id=p.user_id,
+    )
     visit = case.visits[0].model_dump(mode="json", exclude_none=True)
     repo.add_visit(db, row, visit, user_id=p.user.id, now=now)
     audit(
@@ -449,7 +468,8 @@ async def visit_create(
         p,
         "visit.create",
         row.id,
-        detail=f"visit {visit['date']}, {len(visit.get('measurements', []))} measurements",
+        detail=f"visit {visit['date']}, {len(visit.get('measurements', []))} measurements"
+        + (", history changed (new version kept)" if changed else ""),
     )
     db.commit()
     return RedirectResponse(f"/patients/{row.id}/evaluation", status_code=303)
