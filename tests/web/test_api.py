@@ -124,3 +124,14 @@ def test_api_reads_are_audited(world, api) -> None:
     actions = {e.action for e in events}
     assert {"patient.create", "case.read"} <= actions
     assert all(e.user_id is not None and e.at.tzinfo is not None for e in events)
+
+
+def test_fhir_export(world, api) -> None:
+    r = api.post("/api/patients", json={"patient": dict(EXAMPLE_PATIENT, id="API-FHIR-" + world.backend.name)})
+    pid = r.json()["id"]
+    api.post(f"/api/patients/{pid}/visits", json=example_visit("2026-11-01"))
+    r = api.get(f"/api/patients/{pid}/fhir")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/fhir+json")
+    assert r.json()["resourceType"] == "Bundle"
+    other = world.login(world.clinics["B"]["users"]["clinician"])
+    assert other.get(f"/api/patients/{pid}/fhir").status_code == 404

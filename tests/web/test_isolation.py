@@ -9,7 +9,7 @@ from hipext.store import repo
 from .conftest import add_patient, csrf_of
 
 HTML_GET = ["", "/visits/new", "/evaluation", "/program", "/handout"]
-API_GET = ["", "/case", "/evaluation"]
+API_GET = ["", "/case", "/evaluation", "/fhir"]
 
 
 @pytest.fixture()

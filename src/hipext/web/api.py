@@ -227,6 +227,37 @@ def get_evaluation(
     return view.data
 
 
+@router.get(
+    "/patients/{pid}/fhir",
+    responses={
+        200: {"content": {"application/fhir+json": {}}, "description": "A FHIR R4 Bundle (collection)"},
+        409: {"description": "The case cannot be evaluated"},
+    },
+    summary="The patient's case and evaluation as a FHIR R4 Bundle (same as `hipext export`)",
+)
+def get_fhir(
+    pid: int, request: Request, p: Principal = Depends(current_principal), db: Session = Depends(get_db)
+) -> Any:
+    from hipext.fhir import bundle_json, to_bundle  # noqa: PLC0415 - optional adapter, loaded when asked for
+
+    row = _patient(db, p, pid)
+    settings = request.app.state.settings
+    data = repo.case_data(row)
+    view = services.evaluate_data(
+        data, today=settings.now().date(), cache=request.app.state.cache, evaluator=settings.evaluator
+    )
+    _audit(db, request, p, "fhir.export", row.id, detail="api")
+    db.commit()
+    if view.model is None:
+        return JSONResponse({"detail": view.error, "problems": view.problems}, status_code=409)
+    body = bundle_json(to_bundle(parse_case(data), view.model))
+    return Response(
+        body,
+        media_type="application/fhir+json",
+        headers={"Content-Disposition": f'attachment; filename="{row.external_id}-fhir.json"'},
+    )
+
+
 @router.post(
     "/evaluate",
     response_model=Evaluation,
