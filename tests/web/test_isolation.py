@@ -35,7 +35,9 @@ def test_other_clinic_gets_404_everywhere(world, b_patient, role) -> None:
     pid, link_id = b_patient
     c = world.login(world.clinics["A"]["users"][role])
     token = csrf_of(c)
-    for sub in HTML_GET:
+    with world.session() as s:
+        vid = repo.get_patient(s, world.clinics["B"]["id"], pid).visits[0].id
+    for sub in [*HTML_GET, f"/visits/{vid}"]:
         r = c.get(f"/patients/{pid}{sub}")
         assert r.status_code == 404, (sub, r.status_code)
         assert "DEMO" not in r.text and "P-" not in r.text

@@ -152,7 +152,11 @@ def test_visit_form_saves_a_full_visit(world, clinician) -> None:
         versions = repo.history_versions(s, world.clinics["A"]["id"], pid)
         assert len(versions) == 2 and versions[0].history_json != versions[1].history_json
         assert versions[1].history_json["red_flags"] == {"fever": False}
-    assert "history updated (version 2)" in clinician.get(f"/patients/{pid}").text
+    timeline = clinician.get(f"/patients/{pid}").text
+    assert "history updated (version 2)" in timeline
+    vid = re.findall(rf'href="/patients/{pid}/visits/(\d+)"', timeline)[0]  # newest first
+    shown = clinician.get(f"/patients/{pid}/visits/{vid}").text
+    assert "trials lbf" in shown and "trunk lean (right)" in shown
     page = clinician.get(f"/patients/{pid}/evaluation")
     assert page.status_code == 200
     assert 'class="chart strength-chart"' in page.text and 'class="chart lsi-chart"' in page.text

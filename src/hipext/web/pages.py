@@ -308,7 +308,7 @@ def _timeline(row: Patient, ovs: list[ProgramOverride], logs: list[Any], version
     for v in row.visits:
         d = v.data_json
         tests = sorted({names.get(m["test"], m["test"]) for m in d.get("measurements", [])})
-        items.append({"date": v.date, "kind": "visit", "visit": d, "tests": tests})
+        items.append({"date": v.date, "kind": "visit", "visit": d, "tests": tests, "id": v.id})
     for o in ovs:
         items.append({"date": o.created_at.date(), "kind": "override", "override": o})
     for i, hv in enumerate(versions):
@@ -473,6 +473,20 @@ async def visit_create(
     )
     db.commit()
     return RedirectResponse(f"/patients/{row.id}/evaluation", status_code=303)
+
+
+@router.get("/patients/{pid}/visits/{vid}", response_class=HTMLResponse)
+def visit_view(
+    pid: int, vid: int, request: Request, p: Principal = Depends(current_principal), db: Session = Depends(get_db)
+) -> Response:
+    row = load_patient(db, p, pid)
+    visit = next((v for v in row.visits if v.id == vid), None)
+    if visit is None:
+        raise HTTPException(status_code=404, detail="not found")
+    audit(db, request, p, "visit.view", row.id, detail=f"visit {visit.date}")
+    db.commit()
+    names = {pr.id: pr.name for pr in evidence.load().protocols.values()}
+    return render(request, "visit.html", {"patient": row, "visit": visit, "d": visit.data_json, "names": names}, p)
 
 
 # --- evaluation ------------------------------------------------------------------------------------------------------
