@@ -192,3 +192,24 @@ def test_deactivated_user_loses_every_session(world) -> None:
     )
     assert victim.get("/api/patients").status_code == 401
     assert login(world.client(), name).status_code == 400
+
+
+def test_sign_out_everywhere_else(world) -> None:
+    user = world.clinics["B"]["users"]["clinician"]
+    phone, tablet = world.login(user), world.login(user)
+    assert phone.get("/api/patients").status_code == 200
+    assert tablet.post("/account/sessions/end-others", data={"csrf_token": csrf_of(tablet)}).status_code == 200
+    assert phone.get("/api/patients").status_code == 401
+    assert tablet.get("/api/patients").status_code == 200
+
+
+def test_hsts_only_with_secure_cookies(world, tmp_path) -> None:
+    from hipext.web import create_app
+    from hipext.web.config import Settings
+
+    assert "strict-transport-security" not in world.client().get("/login").headers
+    secure = create_app(f"sqlite:///{tmp_path / 'h.sqlite3'}", settings=Settings(secure_cookies=True))
+    from starlette.testclient import TestClient
+
+    r = TestClient(secure).get("/login")
+    assert "max-age" in r.headers["strict-transport-security"] and "secure" in r.headers["set-cookie"].lower()

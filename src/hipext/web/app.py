@@ -99,7 +99,7 @@ def create_app(
     app.include_router(patient_link.router)
     app.include_router(api.router)
 
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> Response:
@@ -161,9 +161,12 @@ def audit_denial(request: Request, status: int) -> None:
 class SecurityHeaders:
     """Pure ASGI middleware (BaseHTTPMiddleware costs about a millisecond a request): adds the security headers."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, hsts: bool = False) -> None:
         self.app = app
-        self.headers = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+        headers = dict(SECURITY_HEADERS)
+        if hsts:  # only when served over HTTPS (secure cookies on)
+            headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
         self.static_headers = [h for h in self.headers if h[0] != b"cache-control"]
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -749,8 +749,23 @@ def user_deactivate(
 
 
 @router.get("/account", response_class=HTMLResponse)
-def account(request: Request, p: Principal = Depends(current_principal)) -> Response:
-    return render(request, "account.html", {}, p)
+def account(request: Request, p: Principal = Depends(current_principal), db: Session = Depends(get_db)) -> Response:
+    sessions = list(db.scalars(select(WebSession).where(WebSession.user_id == p.user_id)))
+    return render(request, "account.html", {"sessions": sessions}, p)
+
+
+@router.post("/account/sessions/end-others")
+async def end_other_sessions(
+    request: Request, p: Principal = Depends(current_principal), db: Session = Depends(get_db)
+) -> Response:
+    from hipext.web.security import check_csrf  # noqa: PLC0415
+
+    check_csrf(p, str((await request.form()).get("csrf_token") or ""))
+    current = p.session.id if p.session else ""
+    db.execute(delete(WebSession).where(WebSession.user_id == p.user_id, WebSession.id != current))
+    audit(db, request, p, "auth.end_other_sessions")
+    db.commit()
+    return RedirectResponse("/account", status_code=303)
 
 
 @router.post("/account/api-token")
@@ -766,7 +781,8 @@ async def api_token(
     user.api_token_hash = repo.sha256(token)
     audit(db, request, p, "api_token.create")
     db.commit()
-    return render(request, "account.html", {"new_token": token}, p)
+    sessions = list(db.scalars(select(WebSession).where(WebSession.user_id == p.user_id)))
+    return render(request, "account.html", {"new_token": token, "sessions": sessions}, p)
 
 
 __all__ = ["router", "ProgramOverride"]
