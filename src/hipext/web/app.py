@@ -61,7 +61,7 @@ def create_app(
     engine = make_engine(database_url, schema=schema)
     if run_migrations:
         migrate(engine)
-    threads = int(os.environ.get("HIPEXT_THREADS", "8"))
+    threads = int(os.environ.get("HIPEXT_THREADS", "2"))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> Any:
