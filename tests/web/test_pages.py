@@ -325,3 +325,16 @@ def test_an_engine_failure_does_not_lock_the_record(world, clinician, monkeypatc
     assert clinician.get(f"/patients/{pid}").status_code == 200
     page = clinician.get(f"/patients/{pid}/evaluation")
     assert page.status_code == 200 and "could not be computed" in page.text and "engine bug" not in page.text
+
+
+def test_patient_search_by_id_condition_and_goal(world, clinician) -> None:
+    pid = add_patient(
+        world,
+        "A",
+        external_id=f"SRCH-{world.backend.name}",
+        visits=0,
+        history={"involved_side": "left", "conditions": ["gluteal_tendinopathy_probe"]},
+    )
+    for q in (f"SRCH-{world.backend.name}".lower(), "gluteal tendinopathy probe", "RETURN TO SPRINTING"):
+        assert f'href="/patients/{pid}"' in clinician.get("/patients", params={"q": q}).text, q
+    assert f'href="/patients/{pid}"' not in clinician.get("/patients", params={"q": "no-such-thing-xyz"}).text

@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import String, cast, func, insert, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from hipext.store.models import (
@@ -86,7 +86,14 @@ def list_patients(s: Session, clinic_id: int, q: str | None = None, limit: int =
     stmt = select(Patient).where(Patient.clinic_id == clinic_id)
     if q:
         like = f"%{q.strip().lower()}%"
-        stmt = stmt.where(or_(func.lower(Patient.external_id).like(like)))
+        under = f"%{q.strip().lower().replace(' ', '_')}%"  # conditions are stored as hamstring_strain
+        stmt = stmt.where(
+            or_(
+                func.lower(Patient.external_id).like(like),
+                func.lower(cast(Patient.history_json, String)).like(under),
+                func.lower(cast(Patient.patient_json, String)).like(like),
+            )
+        )
     return list(s.scalars(stmt.order_by(Patient.updated_at.desc(), Patient.id.desc()).limit(limit)))
 
 
