@@ -111,6 +111,11 @@ def test_visit_form_errors_at_fields_and_nothing_saved(world, clinician) -> None
         row = repo.get_patient(s, world.clinics["A"]["id"], pid)
         assert len(row.visits) == 1
         assert row.history_json.get("involved_side") == "right"
+        assert len(repo.history_versions(s, world.clinics["A"]["id"], pid)) == 1
+        rejected = [
+            e for e in repo.audit_events(s, world.clinics["A"]["id"], patient_id=pid) if e.outcome == "rejected"
+        ]
+        assert len(rejected) == 3 and all(e.action == "visit.create" for e in rejected)
 
 
 def test_visit_form_saves_a_full_visit(world, clinician) -> None:

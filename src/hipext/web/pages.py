@@ -449,6 +449,9 @@ async def visit_create(
         errors = forms.field_errors(problems, built.field_of)
         _label_problems(problems, built.field_of)
         ctx = _visit_ctx(request, p, db, row, values, errors, problems)
+        # The attempt is on record; nothing of it is stored.
+        audit(db, request, p, "visit.create", row.id, detail=f"{len(problems)} input problems", outcome="rejected")
+        db.commit()
         return render(request, "visit_new.html", ctx, p, status=422)
     case = parse_case({"hipext_case": 1, "patient": row.patient_json, "history": history, "visits": [built.visit]})
     now = request.app.state.settings.now()
@@ -598,6 +601,8 @@ async def program_override(
         errors.setdefault("exercise_id", []).append("there is no prescribed program to change yet")
     if errors:
         ctx.update({"errors": errors, "values": form})
+        audit(db, request, p, "program.override", row.id, detail=f"{ex_id}.{field}: refused", outcome="rejected")
+        db.commit()
         return render(request, "program.html", ctx, p, status=422)
     current = next((e for e in ctx["exercises"] if e["id"] == ex_id), None)
     old = None if current is None else current["dose"].get(field)
