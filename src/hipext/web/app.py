@@ -14,9 +14,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hipext import __version__
+from hipext.reports.capacity_charts import task_bars_svg, torque_angle_svg
 from hipext.store import make_engine, migrate, session_factory
 from hipext.web.config import Settings
 from hipext.web.security import LoginRequired
@@ -89,6 +91,9 @@ def create_app(
     app.state.fragments = EvaluationCache(size=256)  # rendered page fragments, keyed by their inputs
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["version"] = __version__
+    # The capacity charts are shared with the HTML report (one way out); they return trusted SVG strings.
+    templates.env.globals["torque_angle_svg"] = lambda cap: Markup(torque_angle_svg(cap) or "")
+    templates.env.globals["task_bars_svg"] = lambda cap: Markup(task_bars_svg(cap) or "")
     templates.env.tests["startingwith"] = lambda value, prefix: str(value).startswith(prefix)
     app.state.templates = templates
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
