@@ -10,6 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from hipext import evidence
+from hipext.care.data import red_flag_questions
 from hipext.core.case import Case, Measurement
 from hipext.core.errors import CaseInputError, Problem
 
@@ -114,6 +115,13 @@ _CaseLoader.yaml_implicit_resolvers = {
 }
 
 
+def _check_red_flags(case: Case) -> list[Problem]:
+    """A screening answer under an unknown key would be silently ignored by screening, so it is an error."""
+    known = red_flag_questions()
+    return [Problem(f"history.red_flags.{k}", k, "a known screening question: " + ", ".join(sorted(known)))
+            for k in case.history.red_flags if k not in known]
+
+
 def parse_case(data: Any) -> Case:
     """Validate a case given as plain data. Raises CaseInputError listing every problem."""
     if not isinstance(data, dict):
@@ -125,7 +133,7 @@ def parse_case(data: Any) -> Case:
         # Schema errors stop here, but still report unknown tests in measurements that parsed.
         problems += _unknown_tests_in_raw(data, {p.path for p in problems})
         raise CaseInputError(problems) from None
-    problems = []
+    problems = _check_red_flags(case)
     for i, visit in enumerate(case.visits):
         for j, m in enumerate(visit.measurements):
             problems += _check_measurement(m, f"visits[{i}].measurements[{j}]")

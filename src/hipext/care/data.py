@@ -46,6 +46,16 @@ def rules() -> list[dict[str, Any]]:
     return list(_yaml("screening_rules"))
 
 
+@lru_cache(maxsize=1)
+def red_flag_questions() -> frozenset[str]:
+    """Every screening question (history.red_flags key) some rule reads; any other key would be ignored."""
+    keys: set[str] = set()
+    for rule in rules():
+        for item in rule.get("triggers", []) + rule.get("unless", []):
+            keys.update(item.get("red_flags", []))
+    return frozenset(keys)
+
+
 def precautions() -> dict[str, dict[str, Any]]:
     return {p["id"]: p for p in _yaml("precautions")}
 
