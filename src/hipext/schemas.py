@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hipext import evidence
+from hipext.care.data import red_flag_questions
 from hipext.core.case import Case
 from hipext.core.evaluation import Evaluation
 
@@ -16,6 +17,9 @@ def case_schema() -> dict[str, Any]:
     # Test ids are data (protocols.yaml): publish them as an enum so editors can complete them.
     test = schema["$defs"]["Measurement"]["properties"]["test"]
     test["enum"] = sorted(evidence.load().protocols)
+    # Likewise the screening questions: a key no screening rule reads would be silently ignored.
+    red_flags = schema["$defs"]["History"]["properties"]["red_flags"]
+    red_flags["propertyNames"] = {"enum": sorted(red_flag_questions())}
     return schema
 
 
