@@ -343,3 +343,12 @@ def test_patient_search_by_id_condition_and_goal(world, clinician) -> None:
     for q in (f"SRCH-{world.backend.name}".lower(), "gluteal tendinopathy probe", "RETURN TO SPRINTING"):
         assert f'href="/patients/{pid}"' in clinician.get("/patients", params={"q": q}).text, q
     assert f'href="/patients/{pid}"' not in clinician.get("/patients", params={"q": "no-such-thing-xyz"}).text
+
+
+def test_screening_questions_are_the_ones_screening_reads(world, clinician) -> None:
+    from hipext.care.data import red_flag_questions
+
+    pid = add_patient(world, "A", visits=0)
+    html = clinician.get(f"/patients/{pid}/visits/new").text
+    asked = set(re.findall(r'name="history\.red_flags\.([a-z_]+)" value="no"', html))
+    assert asked == set(red_flag_questions())

@@ -36,24 +36,27 @@ QUESTION_LABELS = {
     "falls_risk": "At risk of falls",
     "exertional_chest_pain": "Chest pain on exertion",
     "exertional_breathlessness": "Breathlessness on exertion",
+    "exertion_monitoring_available": "Exertion can be monitored (e.g. supervised, with ECG)",
 }
-COMMON_QUESTIONS = list(QUESTION_LABELS)
+COMMON_QUESTIONS = [k for k in QUESTION_LABELS if k != "exertion_monitoring_available"]
 
 
 @lru_cache(maxsize=1)
 def screening_questions() -> list[tuple[str, str]]:
-    """Every red-flag key the screening rules understand, the common ones first."""
-    keys: list[str] = list(COMMON_QUESTIONS)
+    """Every red-flag key the screening rules read (the only keys a case may carry), the common ones first."""
     try:
         from hipext.care import data as care_data  # noqa: PLC0415
 
+        ordered: list[str] = []
         for rule in care_data.rules():
-            for trig in rule.get("triggers") or []:
-                for k in trig.get("red_flags") or []:
-                    if k not in keys:
-                        keys.append(k)
+            for item in (rule.get("triggers") or []) + (rule.get("unless") or []):
+                ordered += [k for k in item.get("red_flags") or [] if k not in ordered]
+        known = set(care_data.red_flag_questions()) if hasattr(care_data, "red_flag_questions") else set(ordered)
+        keys = [k for k in COMMON_QUESTIONS if k in known] + [
+            k for k in ordered if k in known and k not in COMMON_QUESTIONS
+        ]
     except Exception:  # noqa: BLE001 - the form still asks the common questions
-        pass
+        keys = list(COMMON_QUESTIONS)
     return [(k, QUESTION_LABELS.get(k, k.replace("_", " ").capitalize())) for k in keys]
 
 
