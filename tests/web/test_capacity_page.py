@@ -13,7 +13,7 @@ def test_evaluation_page_draws_capacity_curve_and_task_bars(world) -> None:
     cap = api["capacity"]
     assert cap["available"]
     page = clinician.get(f"/patients/{pid}/evaluation").text
-    section = page[page.index('id="capacity"'):]
+    section = page[page.index('id="capacity"') :]
     assert "<title>Hip extension capacity by hip angle</title>" in section
     assert "<title>Share of capacity each task uses</title>" in section
     walking = next(t for t in cap["tasks"] if t["task"] == "walking")

@@ -317,19 +317,35 @@ def test_output_is_escaped(world, clinician) -> None:
     assert evil not in clinician.get("/patients").text
 
 
-def test_an_engine_failure_does_not_lock_the_record(world, clinician, monkeypatch) -> None:
+def test_an_engine_failure_does_not_lock_the_record(world, clinician) -> None:
     from hipext.web import services
 
     def broken(case, *, today=None):
         raise RuntimeError("engine bug")
 
     pid = add_patient(world, "A", visits=1, history={"involved_side": "left", "conditions": ["engine_failure_probe"]})
-    monkeypatch.setattr(world.app.state.settings, "evaluator", broken)
-    monkeypatch.setattr(world.app.state, "cache", services.EvaluationCache())
-    monkeypatch.setattr(world.app.state, "fragments", services.EvaluationCache())
-    assert clinician.get(f"/patients/{pid}").status_code == 200
-    page = clinician.get(f"/patients/{pid}/evaluation")
-    assert page.status_code == 200 and "could not be computed" in page.text and "engine bug" not in page.text
+    state = world.app.state
+    saved = (state.settings.evaluator, state.cache, state.fragments)
+    state.settings.evaluator, state.cache, state.fragments = (
+        broken,
+        services.EvaluationCache(),
+        services.EvaluationCache(),
+    )
+    try:
+        assert clinician.get(f"/patients/{pid}").status_code == 200
+        page = clinician.get(f"/patients/{pid}/evaluation")
+        assert page.status_code == 200 and "could not be computed" in page.text and "engine bug" not in page.text
+    finally:
+        state.settings.evaluator, state.cache, state.fragments = saved
+
+
+def test_screening_questions_are_the_ones_screening_reads(world, clinician) -> None:
+    from hipext.care.data import red_flag_questions
+
+    pid = add_patient(world, "A", visits=0)
+    html = clinician.get(f"/patients/{pid}/visits/new").text
+    asked = set(re.findall(r'name="history\.red_flags\.([a-z_]+)" value="no"', html))
+    assert asked == set(red_flag_questions())
 
 
 def test_patient_search_by_id_condition_and_goal(world, clinician) -> None:
@@ -343,12 +359,3 @@ def test_patient_search_by_id_condition_and_goal(world, clinician) -> None:
     for q in (f"SRCH-{world.backend.name}".lower(), "gluteal tendinopathy probe", "RETURN TO SPRINTING"):
         assert f'href="/patients/{pid}"' in clinician.get("/patients", params={"q": q}).text, q
     assert f'href="/patients/{pid}"' not in clinician.get("/patients", params={"q": "no-such-thing-xyz"}).text
-
-
-def test_screening_questions_are_the_ones_screening_reads(world, clinician) -> None:
-    from hipext.care.data import red_flag_questions
-
-    pid = add_patient(world, "A", visits=0)
-    html = clinician.get(f"/patients/{pid}/visits/new").text
-    asked = set(re.findall(r'name="history\.red_flags\.([a-z_]+)" value="no"', html))
-    assert asked == set(red_flag_questions())
