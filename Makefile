@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/hipext evaluate examples/athlete-hamstring.yaml --format markdown
+	$(BIN)/python -m hipext.web
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
