@@ -160,26 +160,27 @@ def check_csrf(p: Principal, supplied: str | None) -> None:
         raise HTTPException(status_code=403, detail="missing or invalid CSRF token")
 
 
-async def writer(request: Request, p: Principal = Depends(current_principal)) -> Principal:
-    """A user allowed to change data, on a request carrying a valid CSRF token (unless bearer-authenticated)."""
-    if not p.can_write:
-        raise HTTPException(status_code=403, detail="your role cannot change data")
+async def _check_csrf_on_write(request: Request, p: Principal) -> None:
+    """State-changing requests carry the CSRF token in a header (API) or a form field (pages)."""
     if request.method not in SAFE_METHODS:
         supplied = request.headers.get("x-csrf-token")
         if supplied is None and "form" in request.headers.get("content-type", ""):
             supplied = str((await request.form()).get("csrf_token") or "")
         check_csrf(p, supplied)
+
+
+async def writer(request: Request, p: Principal = Depends(current_principal)) -> Principal:
+    """A user allowed to change data, on a request carrying a valid CSRF token (unless bearer-authenticated)."""
+    if not p.can_write:
+        raise HTTPException(status_code=403, detail="your role cannot change data")
+    await _check_csrf_on_write(request, p)
     return p
 
 
 async def admin(request: Request, p: Principal = Depends(current_principal)) -> Principal:
     if not p.is_admin:
         raise HTTPException(status_code=403, detail="administrators only")
-    if request.method not in SAFE_METHODS:
-        supplied = request.headers.get("x-csrf-token")
-        if supplied is None and "form" in request.headers.get("content-type", ""):
-            supplied = str((await request.form()).get("csrf_token") or "")
-        check_csrf(p, supplied)
+    await _check_csrf_on_write(request, p)
     return p
 
 
