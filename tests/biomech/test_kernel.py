@@ -79,3 +79,15 @@ def test_non_finite_poses_and_wrong_buffers_are_named(model, poses):
         model.lengths_and_moment_arms(poses_rad=poses, out=(np.empty((len(poses), 12)), np.empty((len(poses), 12))))
     with pytest.raises(ValueError, match="dtype"):
         model.lengths_and_moment_arms(poses_rad=poses, dtype=np.int32)
+
+
+def test_isometric_force_table_matches_the_equilibrium_solved_at_each_pose(model, poses):
+    lengths, _ = model.lengths_and_moment_arms(poses_rad=poses)
+    for curves, tendon in ((None, "model"), ("degroote2016", "compliant")):
+        table = model.isometric_tendon_force_n(lengths_m=lengths, curves=curves, tendon=tendon)
+        solved = model.fiber_states(lengths_m=lengths, curves=curves, tendon=tendon)["tendon_force_n"]
+        assert (np.abs(table - solved) / model.max_isometric_force_n).max() < 1e-4
+    # the torque takes this path at full activation and zero speed, and the general one otherwise
+    fast = model.hip_extension_torque(poses_rad=poses[:50])["total_nm"]
+    general = model.hip_extension_torque(poses_rad=poses[:50], activation=np.ones(12))["total_nm"]
+    np.testing.assert_allclose(fast, general, rtol=1e-4)
