@@ -167,10 +167,11 @@ def evaluate_fused(kernel: Any, groups: list[Group], q: np.ndarray, lengths: np.
                    clip: bool) -> int:
     """As ``evaluate_numpy``, with the compiled kernel (one call per group over all poses)."""
     dtype, bad = lengths.dtype, 0
+    block = min(BLOCK, -(-q.shape[0] // 8) * 8)  # a short batch is not padded to a whole block
     for g in groups:
-        b = np.empty((g.n_terms, BLOCK), dtype=dtype)
-        y_len = np.empty((BLOCK, g.w_len.shape[0]), dtype=dtype)
-        y_der = np.empty((BLOCK, g.w_der.shape[0]), dtype=dtype)
+        b = np.empty((g.n_terms, block), dtype=dtype)
+        y_len = np.empty((block, g.w_len.shape[0]), dtype=dtype)
+        y_der = np.empty((block, g.w_der.shape[0]), dtype=dtype)
         bad = kernel(q, clip, g.variables, g.centre, g.inv_half, g.steps, g.w_len.T, g.w_der.T, g.muscle_index,
                      g.der_offset, g.zero_offset, lengths, mas, b, y_len, y_der)
     return int(bad)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
@@ -198,7 +199,8 @@ class HipExtensorModel:
             Optional (lengths, moment_arms) arrays to write into: C-contiguous, shapes (N, M) and (N, M, 4), of
             ``dtype``; reuse them across calls to avoid allocating.
         engine
-            'auto' (the compiled kernel for large batches when numba is installed), 'numpy' or 'fused'.
+            'auto' (the compiled kernel for large batches, or whenever numba is already loaded), 'numpy' or
+            'fused'.
         """
         q = self._poses_array(poses_rad)
         if out_of_range == "raise":
@@ -220,7 +222,9 @@ class HipExtensorModel:
                     raise ValueError(f"out: {name} array has shape {arr.shape}, dtype {arr.dtype}; expected a "
                                      f"C-contiguous {shape} array of {dt}")
         groups, clip = self._groups_as(dt), out_of_range == "clip"
-        fused = kernel.fused() if engine == "fused" or (engine == "auto" and n >= FUSED_MIN_POSES) else None
+        # numba is imported for large batches only (or when already loaded): small calls stay light to start.
+        wanted = engine == "fused" or (engine == "auto" and (n >= FUSED_MIN_POSES or "numba" in sys.modules))
+        fused = kernel.fused() if wanted else None
         if engine == "fused" and fused is None:
             raise ValueError("engine: 'fused' needs numba (pip install numba); expected 'auto' or 'numpy'")
         if fused is not None:
@@ -297,13 +301,7 @@ class HipExtensorModel:
                      for s in range(0, lmt.shape[0], FIBER_CHUNK)]
             return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         lopt, lts, f0 = self.optimal_fiber_length_m, self.tendon_slack_length_m, self.max_isometric_force_n
-        h = lopt * np.sin(self.pennation_at_optimal_rad)
-        vmax = self.max_contraction_velocity_lopt_per_s * lopt
-        if isinstance(c, TableCurves):
-            lf_min = c.min_fiber_length_m
-        else:
-            lf_min = np.maximum(c.min_norm_fiber_length * lopt, h * 1.0001)
-        x_min = np.sqrt(np.maximum(lf_min**2 - h**2, 1e-12))
+        h, vmax, x_min = self._fibre_limits(c)
 
         def along(x: np.ndarray) -> tuple[np.ndarray, ...]:
             lf = np.sqrt(x * x + h * h)
@@ -330,6 +328,34 @@ class HipExtensorModel:
             "active_force_n": f0 * fa,
             "passive_force_n": f0 * fp,
         }
+
+    def _fibre_limits(self, c: DeGrooteCurves | TableCurves) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per muscle: pennation height (m), maximum shortening speed (m/s), shortest fibre along the tendon (m)."""
+        lopt = self.optimal_fiber_length_m
+        h = lopt * np.sin(self.pennation_at_optimal_rad)
+        vmax = self.max_contraction_velocity_lopt_per_s * lopt
+        if isinstance(c, TableCurves):
+            lf_min = c.min_fiber_length_m
+        else:
+            lf_min = np.maximum(c.min_norm_fiber_length * lopt, h * 1.0001)
+        return h, vmax, np.sqrt(np.maximum(lf_min**2 - h**2, 1e-12))
+
+    def rigid_tendon_forces_n(
+        self, *, lengths_m: np.ndarray, mt_velocity_m_s: np.ndarray, curves: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Active force at full activation and passive force (N, M), along a rigid tendon.
+
+        What static optimisation needs, without the rest of ``fiber_states`` (equal to its ``tendon='rigid'``
+        forces times the cosine of pennation).
+        """
+        c = self.curves(curves)
+        h, vmax, x_min = self._fibre_limits(c)
+        x = np.maximum(lengths_m - self.tendon_slack_length_m, x_min)
+        lf = np.sqrt(x * x + h * h)
+        cos_a = x / lf
+        ln = lf / self.optimal_fiber_length_m
+        f0_cos = self.max_isometric_force_n * cos_a
+        return f0_cos * c.active_fl(ln) * c.fv(mt_velocity_m_s * cos_a / vmax), f0_cos * c.passive_fl(ln)
 
     @staticmethod
     def _solve_equilibrium(along: Any, c: Any, lmt: np.ndarray, lts: np.ndarray, x_min: np.ndarray) -> np.ndarray:
