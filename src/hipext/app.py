@@ -112,7 +112,8 @@ def evaluate_case(case: Case, *, as_of: dt.date | None = None) -> Evaluation:
     plan = plan_care(case, results, findings, screening, today=as_of)
     evaluation = Evaluation(
         hipext_version=__version__, as_of=as_of, evaluated_visit=evaluated_visit_date(case),
-        patient=patient_summary(case), screening=screening, results=results, findings=findings, capacity=capacity_section(case, results, ev),
+        patient=patient_summary(case), screening=screening, results=results, findings=findings,
+        capacity=capacity_section(case, results, ev),
         program=plan.program, progression=plan.progression, follow_up=plan.follow_up,
         return_to_activity=plan.return_to_activity, aftercare=plan.aftercare, education=plan.education,
     )
