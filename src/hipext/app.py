@@ -11,9 +11,9 @@ from hipext.care.plan import plan_care
 from hipext.care.screening import screen
 from hipext.core.case import Case
 from hipext.core.evaluation import Evaluation, Finding, PatientSummary, Result, SourceRef
-from hipext.evidence.models import Evidence
 from hipext.core.interpret import age_group, evaluated_visit_date, interpret
 from hipext.core.measures import STANDARD_GRAVITY
+from hipext.evidence.models import Evidence
 
 
 def patient_summary(case: Case) -> PatientSummary:
