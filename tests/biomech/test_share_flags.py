@@ -19,6 +19,7 @@ from hipext.core.case import Case
 from hipext.reports import render
 
 from ..conftest import CASES
+from ..test_cases import as_of, expected_for
 from .conftest import SHARED
 
 RUN = SHARED / "data" / "running_hamner"
@@ -97,7 +98,7 @@ def test_very_low_measurement_flags_the_set_up_before_the_share_is_believed():
 
 @pytest.mark.parametrize("case_file", CASE_FILES, ids=lambda p: p.stem)
 def test_no_evaluation_prints_a_negative_reserve_or_an_unflagged_share_above_100(case_file):
-    doc = evaluate_case(read_case_file(case_file)).model_dump(mode="json")
+    doc = evaluate_case(read_case_file(case_file), as_of=as_of(expected_for(case_file))).model_dump(mode="json")
     cap = doc.get("capacity") or {}
     for t in cap.get("tasks") or []:
         if t["share_of_capacity_percent"] is None:
