@@ -88,6 +88,21 @@ def test_isometric_force_table_matches_the_equilibrium_solved_at_each_pose(model
         solved = model.fiber_states(lengths_m=lengths, curves=curves, tendon=tendon)["tendon_force_n"]
         assert (np.abs(table - solved) / model.max_isometric_force_n).max() < 1e-4
     # the torque takes this path at full activation and zero speed, and the general one otherwise
-    fast = model.hip_extension_torque(poses_rad=poses[:50])["total_nm"]
-    general = model.hip_extension_torque(poses_rad=poses[:50], activation=np.ones(12))["total_nm"]
+    fast = model.hip_extension_torque(poses_rad=poses)["total_nm"]  # >= ISOMETRIC_TABLE_MIN_POSES poses
+    general = model.hip_extension_torque(poses_rad=poses, activation=np.ones(12))["total_nm"]
     np.testing.assert_allclose(fast, general, rtol=1e-4)
+
+
+def test_shipped_knee_effect_table_equals_the_model_for_every_protocol():
+    from hipext.biomech import knee_effect
+
+    shipped = knee_effect._table()
+    assert shipped, "knee_effect.json is missing or was built for another model: python -m hipext.biomech.knee_effect"
+    assert set(shipped) == {knee_effect._key(h, k) for h, k in knee_effect.protocol_angles()}
+    for key, values in shipped.items():
+        hip, knee = (float(v) for v in key.split("/"))
+        assert values == knee_effect.compute(hip_flexion_deg=hip, knee_flexion_deg=knee), key
+    # angles no protocol uses are computed from the model, with the same fields
+    other = knee_effect.knee_effect_at_test(hip_flexion_deg=30.0, knee_flexion_deg=60.0)
+    assert other["ratio_to_knee_extended"] < 1 and other.keys() == knee_effect.knee_effect_at_test(
+        hip_flexion_deg=0.0, knee_flexion_deg=90.0).keys()

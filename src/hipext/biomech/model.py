@@ -27,6 +27,7 @@ BISECTION_STEPS = 6
 ILLINOIS_STEPS = 12
 FIBER_CHUNK = 1024
 ISOMETRIC_GRID = 8192
+ISOMETRIC_TABLE_MIN_POSES = 1024
 ISOMETRIC_SPAN_LOPT = 2.6  # the curves are sampled up to 2.5 optimal fibre lengths
 OutOfRange = Literal["clip", "raise", "extrapolate"]
 Engine = Literal["auto", "numpy", "fused"]
@@ -449,7 +450,8 @@ class HipExtensorModel:
         lengths, mas = self.lengths_and_moment_arms(poses_rad=q, out_of_range="extrapolate")
         w_ext = np.broadcast_to(np.asarray(hip_extension_velocity_rad_s, dtype=float), (q.shape[0],))
         w_knee = np.broadcast_to(np.asarray(knee_flexion_velocity_rad_s, dtype=float), (q.shape[0],))
-        if np.ndim(activation) == 0 and float(activation) == 1.0 and not w_ext.any() and not w_knee.any():
+        isometric = np.ndim(activation) == 0 and float(activation) == 1.0 and not w_ext.any() and not w_knee.any()
+        if isometric and q.shape[0] >= ISOMETRIC_TABLE_MIN_POSES:  # the table costs ~8k poses' solves to build
             force = self.isometric_tendon_force_n(lengths_m=lengths, curves=curves, tendon=tendon)
         else:
             # dL/dt = sum_j dL/dq_j qdot_j = -sum_j ma_j qdot_j ; hip flexion rate = -extension velocity
