@@ -190,20 +190,25 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             tool = run_static_optimization_tool(leg=leg, time_s=time_s, poses_rad=q, out_dir=Path(tmp))
         if tool is not None:
-            mom_tool = tool["moments_nm"]
-            c0 = __import__("time").process_time()
-            for _ in range(reps):
-                r_tool = static_optimisation(model=model, poses_rad=tool["poses_rad"], moments_nm=mom_tool,
-                                             joint_velocities_rad_s=tool["velocities_rad_s"], use_passive=False)
-            t_ours = (__import__("time").process_time() - c0) / reps
             nt = len(tool["poses_rad"])
+
+            def ours_tool() -> dict:
+                return static_optimisation(model=model, poses_rad=tool["poses_rad"], moments_nm=tool["moments_nm"],
+                                           joint_velocities_rad_s=tool["velocities_rad_s"], use_passive=True)
+
+            ours_tool()
+            t_tool = _bench.alternate({"hipext": lambda: [ours_tool() for _ in range(reps)]}, args.rounds)
+            fps_tool_ours = nt * reps / t_tool["hipext"].best_cpu_s
             report.figure("OpenSim StaticOptimization tool (AnalyzeTool, reduced model)", nt / tool["cpu_s"],
-                          "frames/s", note=f"{tool['cpu_s']:.2f} s CPU for {nt} frames, model setup excluded")
-            report.figure("ratio hipext / StaticOptimization tool", nt / t_ours / (nt / tool["cpu_s"]), "x")
-            dt = np.abs(r_tool["activations"] - tool["activations"])
-            rms = float(np.sqrt(np.mean(dt ** 2)))
+                          "frames/s", note=f"{tool['cpu_s']:.1f} s CPU for {nt} frames (states from the motion + "
+                                           "the analysis; model building excluded); one run")
+            report.figure("ratio hipext / StaticOptimization tool, same frames and moments",
+                          fps_tool_ours / (nt / tool["cpu_s"]), "x")
+            d = np.abs(ours_tool()["activations"] - tool["activations"])
+            rms = float(np.sqrt(np.mean(d ** 2)))
             report.check("hipext vs StaticOptimization tool activations, RMS difference", rms, "", limit="0.05",
-                         ok=rms < 0.05, note=f"max {dt.max():.3f}")
+                         ok=rms < 0.05, note=f"max {d.max():.3f}; the tool keeps every activation >= 0.01 (Millard "
+                                             "minimum activation) and solves all coordinates with IPOPT")
 
     report.emit(args.json)
     sys.exit(0 if report.ok else 1)
