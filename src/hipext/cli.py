@@ -163,9 +163,10 @@ def _register_model(main_app: typer.Typer) -> None:
 LAZY_COMMANDS = {"exercises": _register_care, "export": _register_fhir, "model": _register_model}
 
 
-def _register_commands(argv: list[str]) -> None:
-    """Register the lazy command named on the command line; all of them when none is (help, typos)."""
-    name = next((a for a in argv if not a.startswith("-")), None)
+def _register_commands(argv: list[str] | None = None) -> None:
+    """Register the lazy command named on the command line; all of them when none is (help, typos) or when no
+    command line is given (tests driving the Typer app)."""
+    name = next((a for a in argv or [] if not a.startswith("-")), None)
     if name in LAZY_COMMANDS:
         LAZY_COMMANDS[name](app)
     elif name is None or name not in {c.name or (c.callback.__name__ if c.callback else "")
