@@ -1,5 +1,6 @@
-"""Glue between the store and `hipext.app`. No clinical logic here: evaluation is `hipext.app.evaluate_case`;
-this module assembles cases, caches evaluations (pure function of the case) and shapes data for pages."""
+"""The one service layer pages and the API share. No clinical logic here: evaluation is `hipext.app.evaluate_case`;
+this module validates and stores patients and visits, caches evaluations (pure function of the case) and shapes
+data for pages."""
 
 from __future__ import annotations
 
@@ -12,12 +13,15 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
 from hipext import app as hipext_app
 from hipext.caseio import parse_case
 from hipext.core.case import Case
 from hipext.core.errors import CaseInputError
 from hipext.store import repo
-from hipext.store.models import Patient, ProgramOverride, SessionLog
+from hipext.store.models import Patient, ProgramOverride, SessionLog, Visit
 
 log = logging.getLogger("hipext.web")
 
@@ -157,6 +161,79 @@ def trend_series(
                 continue
             series.setdefault((r["test"], r.get("side")), []).append(r)
     return {k: v for k, v in series.items() if len(v) >= 2}
+
+
+# --- writing patients and visits -----------------------------------------------------------------------------
+
+
+class InputProblems(Exception):
+    """The input was refused; `problems` lists every problem ({path, value, expected}), nothing was stored."""
+
+    def __init__(self, problems: list[dict[str, Any]]) -> None:
+        super().__init__(f"{len(problems)} input problem(s)")
+        self.problems = problems
+
+
+def _duplicate_id(external_id: Any) -> list[dict[str, Any]]:
+    return [{"path": "patient.id", "value": external_id, "expected": "an id not used by another patient"}]
+
+
+def create_patient(
+    db: Session, clinic_id: int, patient: dict[str, Any], history: dict[str, Any], *, user_id: int, now: dt.datetime
+) -> Patient:
+    """Validate a patient and history block like `hipext evaluate` does and store them (raises InputProblems)."""
+    try:
+        case = parse_case({"hipext_case": 1, "patient": patient, "history": history, "visits": []})
+    except CaseInputError as exc:
+        raise InputProblems([p.as_dict() for p in exc.problems]) from None
+    if repo.patient_by_external_id(db, clinic_id, case.patient.id):
+        raise InputProblems(_duplicate_id(case.patient.id))
+    try:
+        return repo.create_patient(
+            db,
+            clinic_id,
+            case.patient.model_dump(mode="json", exclude_none=True),
+            case.history.model_dump(mode="json", exclude_none=True),
+            now=now,
+            user_id=user_id,
+        )
+    except IntegrityError:  # the same id created by a concurrent request
+        db.rollback()
+        raise InputProblems(_duplicate_id(case.patient.id)) from None
+
+
+def add_visit(
+    db: Session,
+    row: Patient,
+    visit: dict[str, Any],
+    *,
+    user_id: int,
+    now: dt.datetime,
+    history: dict[str, Any] | None = None,
+) -> tuple[Visit, bool]:
+    """Validate a visit (with the history as it now stands, when given) and store it (raises InputProblems).
+
+    Returns the stored visit and whether the history changed (a changed history is kept as a new version)."""
+    try:
+        case = parse_case(
+            {
+                "hipext_case": 1,
+                "patient": row.patient_json,
+                "history": row.history_json if history is None else history,
+                "visits": [visit],
+            }
+        )
+    except CaseInputError as exc:
+        raise InputProblems([p.as_dict() for p in exc.problems]) from None
+    changed = False
+    if history is not None:
+        changed = repo.update_patient(
+            db, row, row.patient_json, case.history.model_dump(mode="json", exclude_none=True), now=now, user_id=user_id
+        )
+    stored = repo.add_visit(
+        db, row, case.visits[0].model_dump(mode="json", exclude_none=True), user_id=user_id, now=now
+    )
+    return stored, changed
 
 
 # --- program and overrides -----------------------------------------------------------------------------------------
