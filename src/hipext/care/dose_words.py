@@ -113,11 +113,15 @@ def plain(d: Dose) -> str:
     return text[0].upper() + text[1:] + "."
 
 
-def exercise_text(ex: PrescribedExercise) -> str:
-    """Name, dose and how, as the patient reads them; exercises needing the therapist say so."""
-    parts = [f"{ex.name}: {plain(ex.dose)}"]
+def instructions(ex: PrescribedExercise) -> str:
+    """Dose and how, as the patient reads them; exercises needing the therapist say so."""
+    parts = [plain(ex.dose)]
     if ex.how:
         parts.append(ex.how.strip())
     if ex.supervision == "with_therapist":
         parts.append(_words()["with_therapist"])
     return " ".join(parts)
+
+
+def exercise_text(ex: PrescribedExercise) -> str:
+    return f"{ex.name}: {instructions(ex)}"
