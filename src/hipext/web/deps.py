@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Query, Request
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
@@ -86,19 +86,26 @@ AuditDep = Annotated[Auditor, Depends(_auditor)]
 
 
 def today(request: Request) -> dt.date:
+    """The app clock's date: the default of date fields on forms, never the evaluation date of a case with visits."""
     return request.app.state.settings.now().date()
 
 
-def evaluation_of(request: Request, row: Patient) -> services.EvaluationView:
+AsOfDep = Annotated[
+    dt.date | None,
+    Query(description="Evaluate as of this date (YYYY-MM-DD); default: the latest visit, as `hipext evaluate`."),
+]
+
+
+def evaluation_of(request: Request, row: Patient, as_of: dt.date | None = None) -> services.EvaluationView:
     """The patient's stored case evaluated through `hipext.app.evaluate_case` (cached: it is pure)."""
     state = request.app.state
     return services.evaluate_data(
-        repo.case_data(row), today=today(request), cache=state.cache, evaluator=state.settings.evaluator
+        repo.case_data(row), as_of=as_of, today=today(request), cache=state.cache, evaluator=state.settings.evaluator
     )
 
 
-def _evaluation(request: Request, row: PatientDep) -> services.EvaluationView:
-    return evaluation_of(request, row)
+def _evaluation(request: Request, row: PatientDep, as_of: AsOfDep = None) -> services.EvaluationView:
+    return evaluation_of(request, row, as_of)
 
 
 EvaluationDep = Annotated[services.EvaluationView, Depends(_evaluation)]

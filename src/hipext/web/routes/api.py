@@ -10,11 +10,11 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from hipext.caseio import parse_case
-from hipext.core.evaluation import Evaluation
+from hipext.document import Evaluation
 from hipext.store import repo
 from hipext.store.models import Patient
 from hipext.web import services
-from hipext.web.deps import AuditDep, CsrfUser, CurrentUser, EvaluationDep, PatientDep, SessionDep, WriterUser
+from hipext.web.deps import AsOfDep, AuditDep, CsrfUser, CurrentUser, EvaluationDep, PatientDep, SessionDep, WriterUser
 
 router = APIRouter(prefix="/api", tags=["clinic"])
 
@@ -155,9 +155,9 @@ def add_visit(
 def get_evaluation(row: PatientDep, view: EvaluationDep, db: SessionDep, audit: AuditDep) -> Any:
     audit("evaluation.view", row.id, detail="api")
     db.commit()
-    if view.data is None:
+    if view.model is None:
         return JSONResponse({"detail": view.error, "problems": view.problems}, status_code=409)
-    return view.data
+    return Response(view.json_bytes, media_type="application/json")  # byte for byte what `hipext evaluate` prints
 
 
 @router.get(
@@ -194,11 +194,12 @@ def evaluate(
     p: CsrfUser,
     db: SessionDep,
     audit: AuditDep,
+    as_of: AsOfDep = None,
     case: dict[str, Any] = Body(..., description="A case file as JSON"),
 ) -> Any:
     settings = request.app.state.settings
     view = services.evaluate_data(
-        case, today=settings.now().date(), cache=request.app.state.cache, evaluator=settings.evaluator
+        case, as_of=as_of, today=settings.now().date(), cache=request.app.state.cache, evaluator=settings.evaluator
     )
     audit("case.evaluate", None, detail="api, not stored")
     db.commit()

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from hipext.store import repo
 from hipext.store.models import PatientLink, SessionLog
 from hipext.web import services
-from hipext.web.deps import FormDep, SessionDep
+from hipext.web.deps import FormDep, SessionDep, evaluation_of
 from hipext.web.security import check_double_submit, client_ip
 
 router = APIRouter(include_in_schema=False)
@@ -64,9 +64,7 @@ def _page(
     row = repo.get_patient(db, link.clinic_id, link.patient_id)
     if row is None:
         raise HTTPException(status_code=404, detail="not found")
-    view = services.evaluate_data(
-        repo.case_data(row), today=settings.now().date(), cache=request.app.state.cache, evaluator=settings.evaluator
-    )
+    view = evaluation_of(request, row)
     _program, exercises = services.effective_program(view.data, repo.overrides(db, link.clinic_id, row.id))
     logs = repo.session_logs(db, link.clinic_id, row.id)
     csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)  # double-submit: cookie = form field
