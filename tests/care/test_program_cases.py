@@ -17,7 +17,7 @@ from hipext.care import data
 from hipext.care.models import PrescribedExercise, Program
 from hipext.caseio import parse_case, read_case_file
 from hipext.core.errors import CaseInputError
-from hipext.core.evaluation import Evaluation
+from hipext.document import Evaluation
 from hipext.web.demo import demo_cases
 
 ROOT = Path(__file__).resolve().parents[1] / "cases"
@@ -43,7 +43,7 @@ IDS = [name for name, _ in CASES]
 
 @pytest.fixture(scope="module")
 def evaluations() -> dict[str, Evaluation]:
-    return {name: evaluate_case(case) for name, case in CASES}
+    return {name: evaluate_case(case, as_of=None if case.visits else DEMO_DAY) for name, case in CASES}
 
 
 def test_the_demo_clinic_and_every_valid_case_file_are_covered() -> None:
