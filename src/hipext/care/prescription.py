@@ -13,6 +13,8 @@ from hipext.care.screening import _describe
 from hipext.care.stages import exercise_level, matches, reached_stage
 
 VERY_HIGH_EMG_BAND = "very_high"
+# Lateral-hip (abductor) exercises join a hip extensor program only when a screening rule or finding asks for them.
+ADJUNCT_TARGETS = {"gluteus_medius"}
 
 
 def choose_phase(f: CaseFacts, stage_list: list[Stage]) -> tuple[Phase | None, str]:
@@ -163,6 +165,8 @@ def select(f: CaseFacts, phase: Phase, *, levels: set[str], unmet: list[Criterio
     for i, ex in enumerate(lib.values()):
         if ex.id in blocked or phase not in ex.phases or exercise_level(ex) not in levels:
             continue  # a task level whose stage is not open (sprints, jumps, maximal eccentrics) waits
+        if ex.tags.target in ADJUNCT_TARGETS and ex.tags.target not in pref["targets"]:
+            continue
         sc, why = _score(ex, phase, pref, f)
         hits = addresses(ex, unmet)
         if hits:
