@@ -152,6 +152,12 @@ def _register_fhir(main_app: typer.Typer) -> None:
     register(main_app)
 
 
+def _register_batch(main_app: typer.Typer) -> None:
+    from hipext.batch_cli import register
+
+    register(main_app)
+
+
 def _register_model(main_app: typer.Typer) -> None:
     from hipext.biomech.cli import app as model_app
 
@@ -160,7 +166,8 @@ def _register_model(main_app: typer.Typer) -> None:
 
 # Commands that live with their own module, registered only when invoked (or for help): importing them all
 # costs more than evaluating a case.
-LAZY_COMMANDS = {"exercises": _register_care, "export": _register_fhir, "model": _register_model}
+LAZY_COMMANDS = {"exercises": _register_care, "export": _register_fhir, "batch": _register_batch,
+                 "model": _register_model}
 
 
 def _register_commands(argv: list[str] | None = None) -> None:

@@ -29,7 +29,7 @@ def knee_effect_at_test(*, hip_flexion_deg: float, knee_flexion_deg: float) -> d
     """
     values = _table().get(_key(hip_flexion_deg, knee_flexion_deg))
     if values is None:
-        values = compute(hip_flexion_deg=hip_flexion_deg, knee_flexion_deg=knee_flexion_deg)
+        values = _computed(float(hip_flexion_deg), float(knee_flexion_deg))
     if values is None:
         return None
     return {
@@ -38,9 +38,14 @@ def knee_effect_at_test(*, hip_flexion_deg: float, knee_flexion_deg: float) -> d
         "knee_flexion_deg": knee_flexion_deg,
         **{k: v for k, v in values.items() if k != "model"},
         "level": "secondary",
-        "sources": SOURCES,
+        "sources": list(SOURCES),
         "note": "Model estimate (OpenSim RajagopalLaiUhlrich2023 muscles at full activation), not a measurement.",
     }
+
+
+@functools.lru_cache(maxsize=256)  # a study's trials share a few test set-ups; the model call is the costly part
+def _computed(hip_flexion_deg: float, knee_flexion_deg: float) -> dict[str, Any] | None:
+    return compute(hip_flexion_deg=hip_flexion_deg, knee_flexion_deg=knee_flexion_deg)
 
 
 def compute(*, hip_flexion_deg: float, knee_flexion_deg: float) -> dict[str, Any] | None:
