@@ -207,8 +207,10 @@ def _warm_up() -> None:
     from hipext.core.case import Case
     from hipext.web.demo import demo_cases
 
+    today = dt.date(2026, 1, 1)
     try:
-        evaluate_case(Case.model_validate(demo_cases(dt.date(2026, 1, 1))[0]))
+        case = next(c for c in demo_cases(today) if c.get("visits"))
+        evaluate_case(Case.model_validate(case), as_of=today)
     except Exception:  # noqa: BLE001 - a warm-up must never stop the server; the request path reports errors
         logging.getLogger(__name__).warning("warm-up evaluation failed", exc_info=True)
 
