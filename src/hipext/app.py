@@ -35,18 +35,15 @@ def cited_sources(document: Any) -> list[str]:
     """Every source id under any `sources` key, in order of first appearance."""
     found: dict[str, None] = {}
 
-    def walk(x: Any) -> None:
-        if isinstance(x, dict):
-            for k, v in x.items():
-                if k == "sources" and isinstance(v, list):
-                    found.update((s, None) for s in v if isinstance(s, str))
-                else:
-                    walk(v)
-        elif isinstance(x, list):
-            for v in x:
+    def walk(x: dict[str, Any] | list[Any]) -> None:  # recurses into containers only: most values are scalars
+        for k, v in (x.items() if isinstance(x, dict) else enumerate(x)):
+            if k == "sources" and isinstance(v, list):
+                found.update((s, None) for s in v if isinstance(s, str))
+            elif isinstance(v, (dict, list)):
                 walk(v)
 
-    walk(document)
+    if isinstance(document, (dict, list)):
+        walk(document)
     return list(found)
 
 
