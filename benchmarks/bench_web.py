@@ -31,6 +31,7 @@ import _bench
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+REQUEST_TIMEOUT_S = 30  # a request not answered by then counts as an error (the run always ends)
 PG_URL = os.environ.get("HIPEXT_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -172,7 +173,7 @@ async def run_load(base: str, seconds: float, clients: int, cpu: Any = lambda: 0
     for name, (method, path, payloads, headers) in targets.items():
         conns = [RawClient(host, int(port), cookie) for _ in range(clients)]
         for c in conns[:5]:  # warm-up
-            assert await c.request(method, path, payloads[0], headers) == 200
+            assert await asyncio.wait_for(c.request(method, path, payloads[0], headers), REQUEST_TIMEOUT_S) == 200
         counter = itertools.count()
         latencies: list[float] = []
         errors = 0
@@ -193,8 +194,8 @@ async def run_load(base: str, seconds: float, clients: int, cpu: Any = lambda: 0
                 t0 = time.perf_counter()
                 try:
                     payload = payloads[next(counter) % len(payloads)]
-                    ok = await c.request(method, path, payload, headers) == 200
-                except (OSError, asyncio.IncompleteReadError, ValueError):
+                    ok = await asyncio.wait_for(c.request(method, path, payload, headers), REQUEST_TIMEOUT_S) == 200
+                except (OSError, asyncio.IncompleteReadError, ValueError, asyncio.TimeoutError):
                     ok = False
                     await c.close()
                     c.writer = None
