@@ -195,7 +195,7 @@ async def run_load(base: str, seconds: float, clients: int, cpu: Any = lambda: 0
                 try:
                     payload = payloads[next(counter) % len(payloads)]
                     ok = await asyncio.wait_for(c.request(method, path, payload, headers), REQUEST_TIMEOUT_S) == 200
-                except (OSError, asyncio.IncompleteReadError, ValueError, asyncio.TimeoutError):
+                except (OSError, asyncio.IncompleteReadError, ValueError):  # OSError includes TimeoutError
                     ok = False
                     await c.close()
                     c.writer = None
