@@ -12,6 +12,7 @@ the server's memory (PSS of all its processes, goal < 300 MiB in total). --json 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -47,9 +48,11 @@ def start_server(url: str, schema: str | None, workers: int) -> tuple[subprocess
     cmd = [sys.executable, "-m", "hipext.web", "--port", str(port), "--database-url", url, "--workers", str(workers)]
     if schema:
         cmd += ["--schema", schema]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # Its own session: stopping it stops its workers too, even when the supervisor has to be killed.
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # migrations, demo seeding and each worker's warm-up, on a loaded machine
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited: {proc.stdout.read() if proc.stdout else ''}")
@@ -63,12 +66,16 @@ def start_server(url: str, schema: str | None, workers: int) -> tuple[subprocess
 
 
 def stop_server(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGINT)
     try:
-        proc.wait(10)
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(20)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        pass
+    except ProcessLookupError:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # the supervisor and any worker still there
+    proc.wait()
 
 
 class RawClient:
