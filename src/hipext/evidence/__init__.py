@@ -16,6 +16,7 @@ from hipext.evidence.models import (
     PromScoring,
     Protocol,
     Reference,
+    Threshold,
 )
 
 try:  # the C loader is several times faster; start-up time counts for the CLI
@@ -23,7 +24,7 @@ try:  # the C loader is several times faster; start-up time counts for the CLI
 except AttributeError:  # pragma: no cover
     _Loader = yaml.SafeLoader
 
-EVIDENCE_FILES = ("bibliography", "protocols", "measurement_error", "norms", "mcid", "prom_scoring")
+EVIDENCE_FILES = ("bibliography", "protocols", "measurement_error", "norms", "mcid", "prom_scoring", "thresholds")
 
 
 def data_dir() -> Any:
@@ -59,7 +60,9 @@ def load() -> Evidence:
         norms=[Norm(**n) for n in read_yaml("evidence/norms.yaml")],
         mcids=[Mcid(**m) for m in read_yaml("evidence/mcid.yaml")],
         proms={p["id"]: PromScoring(**p) for p in read_yaml("evidence/prom_scoring.yaml")},
+        thresholds={t["id"]: Threshold(**t) for t in read_yaml("evidence/thresholds.yaml")},
     )
 
 
-__all__ = ["Evidence", "MeasurementError", "Mcid", "Norm", "PromScoring", "Protocol", "Reference", "load"]
+__all__ = ["Evidence", "MeasurementError", "Mcid", "Norm", "PromScoring", "Protocol", "Reference", "Threshold",
+           "load"]

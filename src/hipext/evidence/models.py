@@ -103,6 +103,12 @@ class Norm(Cited):
     )
     applies_age_min: int | None = None
     applies_age_max: int | None = None
+    applies_residence: Literal["community", "care_home"] | None = Field(
+        default=None, description="The setting the reference population lived in; other settings get no norm."
+    )
+    applies_device: str | None = Field(
+        default=None, description="Device the reference values were measured with (matched by name when the "
+        "measurement records its device; a different device gets no norm).")
     applies_level: Level | None = Field(
         default=None, description="Evidence level of the age window in which the norm is applied, if not the norm's."
     )
@@ -149,6 +155,15 @@ class PromScoring(Cited):
     reference_source: str | None = None
 
 
+class Threshold(Cited):
+    """A clinical threshold read in several places (e.g. the LSI target): one record, carried in the document."""
+
+    id: str
+    value: float
+    unit: str
+    sources: list[str]
+
+
 class Evidence(_Data):
     references: dict[str, Reference]
     protocols: dict[str, Protocol]
@@ -156,6 +171,7 @@ class Evidence(_Data):
     norms: list[Norm]
     mcids: list[Mcid]
     proms: dict[str, PromScoring]
+    thresholds: dict[str, Threshold] = Field(default_factory=dict)
 
     def cite(self, source_id: str) -> Reference:
         return self.references[source_id]
