@@ -17,7 +17,6 @@ from hipext.evidence.models import Evidence, MeasurementError, Norm, NormRow, Pr
 
 # Bibliography ids behind the interpretation rules themselves (not behind a single number).
 SRC_LSI = "lsi_rts_consensus"  # LSI = involved / uninvolved x 100; the target is the threshold `lsi_target`
-SRC_MMT_CEILING = ("noreau1998", "bohannon2005")  # MMT insensitive at grade 4 and above
 SRC_MMT_TESTERS = "knepler1998"  # forces behind MMT grades differ between testers
 SRC_BELT = "thorborg2013"  # belt fixation removes tester bias in HHD
 SRC_TECHNIQUE = "krause2014"  # hip-extension torque differs between examiners and techniques
@@ -279,13 +278,14 @@ def measurement_results(m: Measurement, proto: Protocol, visit: Visit, patient: 
             sources=sources))]
     elif proto.kind == "mmt":
         assert m.grade is not None
-        if mx.mmt_ordinal(m.grade) >= mx.mmt_ordinal("4-"):
+        ceiling = ev.thresholds["mmt_ceiling_grade"].value
+        if int(m.grade[0]) >= ceiling:  # the whole grade: a minus grade of the ceiling counts
             flags.append("mmt_ceiling")
             notes.append(
-                "Manual muscle testing at grade 4 and above cannot detect small or moderate deficits; "
+                f"Manual muscle testing at grade {ceiling:g} and above cannot detect small or moderate deficits; "
                 "consider hand-held dynamometry to quantify strength and side-to-side difference."
             )
-            sources += list(SRC_MMT_CEILING)
+            sources += ev.thresholds["mmt_ceiling_grade"].sources
         results = [Result(**_base(m, proto, visit, value=m.grade, unit="MRC grade", flags=flags, notes=notes,
                                   sources=sources))]
     elif proto.kind == "prom":
@@ -598,7 +598,7 @@ def findings_for(entries: list[_Entry], case: Case, ev: Evidence) -> list[Findin
                                statement=f"{_label(r).capitalize()}: {r.norm.statement}"
                                          + (f" Caveat: {r.norm.caveat}" if r.norm.caveat else "")))
         if "mmt_ceiling" in r.flags:
-            out.append(Finding(topic="measurement", sources=list(SRC_MMT_CEILING),
+            out.append(Finding(topic="measurement", sources=list(ev.thresholds["mmt_ceiling_grade"].sources),
                                statement=f"{_label(r).capitalize()} graded {r.value}: {r.notes[0]}"))
         if r.change and r.change.verdict in ("real_change", "possibly_real"):
             out.append(Finding(topic="change", concern=r.change.direction == "worse", sources=r.change.sources,
