@@ -23,7 +23,14 @@ class Cited(_Data):
     note: str | None = None
 
 
+# Words that show a field was not read in the source (placeholders the dossier used).
+PLACEHOLDERS = ("[", "unverified", "not retrieved", "not recorded", "unknown", "not named")
+
+
 class Reference(_Data):
+    """A bibliography record. Shown to clinicians only when complete: authors, year, title, journal (or site) and a
+    DOI or URL, none of them a placeholder. A record that cannot be completed says why in `incomplete`."""
+
     id: str
     authors: str
     year: int | None = None
@@ -32,6 +39,24 @@ class Reference(_Data):
     doi: str | None = None
     url: str | None = None
     note: str | None = None
+    incomplete: str | None = Field(default=None, description="Why the record cannot be completed.")
+
+    def missing(self) -> list[str]:
+        """The citation fields that are absent or placeholders."""
+        out = []
+        for name in ("authors", "title", "journal"):
+            value = getattr(self, name)
+            if not value or any(p in value.lower() for p in PLACEHOLDERS):
+                out.append(name)
+        if not self.year:
+            out.append("year")
+        if not (self.doi or self.url):
+            out.append("doi or url")
+        return out
+
+    @property
+    def complete(self) -> bool:
+        return self.incomplete is None and not self.missing()
 
     def short(self) -> str:
         first = self.authors.split(",")[0].split(" ")[0]
