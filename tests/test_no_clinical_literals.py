@@ -17,7 +17,10 @@ def test_every_number_in_code_and_templates_is_a_listed_non_clinical_one() -> No
     for path, items in scan().items():
         allowed = {str(v) for v in (ALLOWED.get(path) or {}).get("values", [])}
         unlisted += [f"{path}:{line}: {text}" for line, text in items if text not in allowed]
-    assert unlisted == [], "clinical numbers belong in the evidence data with a source:\n" + "\n".join(unlisted)
+    assert unlisted == [], (
+        "A clinical number belongs in the evidence data with a source. If a number below is not clinical, list it "
+        "with the reason in tests/nonclinical_literals.yaml (`python tests/literal_scan.py` prints them all):\n"
+        + "\n".join(unlisted))
 
 
 def test_the_list_is_exact_and_says_why() -> None:
