@@ -24,7 +24,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from hipext.biomech.c3d import GaitChannels
-from hipext.biomech.trial import PersonSpec, TrialSpec, failed_row, trial_row
+from hipext.biomech.trial import PersonSpec, TrialSpec, failed_row, trial_row, validation_text
 
 TRIAL_SUFFIXES = (".c3d", ".mot", ".sto")
 CASE_SUFFIXES = (".yaml", ".yml", ".json")
@@ -105,7 +105,7 @@ def _spec(name: str, fields: dict[str, Any], person: dict[str, Any]) -> BatchIte
     try:
         spec = TrialSpec(name=name, person=PersonSpec(**person), **fields)
     except ValidationError as exc:
-        return BatchItem("invalid", name, error=_validation_text(exc))
+        return BatchItem("invalid", name, error=validation_text(exc))
     return BatchItem("trial", name, spec=spec)
 
 
@@ -174,14 +174,6 @@ def read_manifest(path: Path, *, defaults: dict[str, Any], person: dict[str, Any
             item = BatchItem("invalid", name, path=path, error=f"{path.name} line {line}: {item.error}")
         items.append(item)
     return items
-
-
-def _validation_text(exc: ValidationError) -> str:
-    parts = []
-    for e in exc.errors():
-        loc = ".".join(str(x) for x in e["loc"])
-        parts.append(f"{loc}: {e['msg']} (got {e.get('input')!r})" if loc else str(e["msg"]))
-    return "; ".join(parts)
 
 
 # ------------------------------------------------------------------------------------------ one item
