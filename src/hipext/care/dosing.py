@@ -106,8 +106,8 @@ def start_dose(ex: Exercise, phase: Phase, f: CaseFacts) -> Dose:
     rir = None
     if quality not in ("isometric", "power") and capped is None:
         rir = b.take("reps_in_reserve", _pick(prog["reps_beyond_target"], sel["reps_in_reserve"]),
-                     prog["reps_beyond_target"], "progress once the load is lifted 1-2 beyond the target; start with "
-                     "the upper end in reserve", prog)
+                     prog["reps_beyond_target"], "the load goes up once it is lifted this many beyond the target; "
+                     "start with the upper end in reserve", prog)
     external = ex.demands.load == "external"
     rm_row = _row_with(rows, "load_rm")
     if quality == "strength" and external and rm_row is not None and rir is not None:
@@ -130,6 +130,8 @@ def start_dose(ex: Exercise, phase: Phase, f: CaseFacts) -> Dose:
         b.take("tempo_lowering_s", _pick(tempo["lowering_s"], sel["tempo_lowering"]), tempo["lowering_s"],
                "slower end of the moderate tempo, for an exercise that emphasises lowering", tempo)
     rest_row = _row_with(rows, "rest_s")
+    if quality == "strength" and not external:
+        rest_row = cfg["rest_light"]  # the long rests of the heavy-load rows are for heavy external loads
     if rest_row is not None:
         b.take("rest_s", _pick(rest_row["rest_s"], sel["rest"]), rest_row["rest_s"], "middle of the range", rest_row)
     freq_row = _row_with(rows, "frequency_per_week") or cfg["frequency_default"]
