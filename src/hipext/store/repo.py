@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import String, cast, func, insert, or_, select
 from sqlalchemy.orm import Session, joinedload
 
+from hipext.store import audit_chain
 from hipext.store.models import (
     AuditEvent,
     Clinic,
@@ -297,6 +298,15 @@ def session_logs(s: Session, clinic_id: int, patient_id: int) -> list[SessionLog
 # --- audit --------------------------------------------------------------------------------------------------------
 
 
+def _text(value: str | None, limit: int) -> str | None:
+    """One printable line of valid UTF-8: control characters (CR, LF, NUL) and unpaired surrogates become spaces or
+    '?', so an event is one line wherever the log is shipped (log injection) and every database can store it."""
+    if not value:
+        return None
+    flat = "".join(ch if ch.isprintable() else " " for ch in value)
+    return flat.encode("utf-8", "replace").decode("utf-8")[:limit]
+
+
 def audit(
     s: Session,
     *,
@@ -310,24 +320,21 @@ def audit(
     outcome: str = "ok",
     now: dt.datetime | None = None,
 ) -> None:
-    """Append one event in the caller's transaction (a plain INSERT: the log has no update or delete path).
-
-    Control characters are flattened so one event is one line wherever the log is shipped (log injection).
-    """
-    if detail:
-        detail = "".join(ch if ch.isprintable() else " " for ch in detail)[:2000]
-    s.execute(
-        insert(AuditEvent).values(
-            at=now or utcnow(),
-            clinic_id=clinic_id,
-            user_id=user_id,
-            actor=actor[:200],
-            action=action,
-            patient_id=patient_id,
-            detail=detail or None,
-            ip=ip,
-            outcome=outcome,
-        )
+    """Append one event to its clinic's hash chain in the caller's transaction (the log has no update or delete
+    path; see `audit_chain`)."""
+    audit_chain.append(
+        s,
+        {
+            "at": now or utcnow(),
+            "clinic_id": clinic_id,
+            "user_id": user_id,
+            "actor": _text(actor, 200) or "-",
+            "action": action[:60],
+            "patient_id": patient_id,
+            "detail": _text(detail, 2000),
+            "ip": _text(ip, 64),
+            "outcome": outcome[:20],
+        },
     )
 
 
