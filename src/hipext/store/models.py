@@ -253,6 +253,6 @@ class Throttle(Base):
 
     __tablename__ = "throttles"
     key: Mapped[str] = mapped_column(String(250), primary_key=True)
-    failures: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[float] = mapped_column(Float, default=0.0)  # leaks away over the policy's window
     blocked_until: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     updated_at: Mapped[dt.datetime]

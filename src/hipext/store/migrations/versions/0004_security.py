@@ -71,7 +71,7 @@ def upgrade() -> None:
     op.create_table(
         "throttles",
         sa.Column("key", sa.String(250), primary_key=True),
-        sa.Column("failures", sa.Integer, nullable=False),
+        sa.Column("failures", sa.Float, nullable=False),
         _ts("blocked_until", nullable=True),
         _ts("updated_at"),
     )
