@@ -32,8 +32,9 @@ def verify_cli(url: str, schema: str | None = None, *, subprocess_: bool = False
     """`python -m hipext.store verify-audit`, in this process (fast) or as a user runs it."""
     args = ["verify-audit", "--database-url", url] + (["--schema", schema] if schema else [])
     if subprocess_:
-        return subprocess.run([sys.executable, "-m", "hipext.store", *args], capture_output=True, text=True,
-                              timeout=120, cwd=ROOT)
+        return subprocess.run(
+            [sys.executable, "-m", "hipext.store", *args], capture_output=True, text=True, timeout=120, cwd=ROOT
+        )
     out = io.StringIO()
     with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as exit_:
         store_main.main(args)
@@ -88,13 +89,23 @@ def test_sqlite_rechained_forgery_without_the_key_is_found(sqlite_db) -> None:
     write_events(engine, 3)
     with engine.begin() as conn:
         conn.execute(text("DROP TRIGGER audit_events_no_update"))
-        rows = conn.execute(text("SELECT id, seq, at, clinic_id, user_id, actor, action, patient_id, detail, ip, outcome "
-                                 "FROM audit_events WHERE chain = 1 ORDER BY seq")).mappings().all()
+        rows = (
+            conn.execute(
+                text(
+                    "SELECT id, seq, at, clinic_id, user_id, actor, action, patient_id, detail, ip, outcome "
+                    "FROM audit_events WHERE chain = 1 ORDER BY seq"
+                )
+            )
+            .mappings()
+            .all()
+        )
         prev = audit_chain.GENESIS
         for r in rows:
             row = dict(r, detail="rewritten", at=dt.datetime.fromisoformat(r["at"]))
             h = audit_chain.link_hash(None, prev, 1, r["seq"], row)
-            conn.execute(text("UPDATE audit_events SET detail='rewritten', hash=:h WHERE id=:i"), {"h": h, "i": r["id"]})
+            conn.execute(
+                text("UPDATE audit_events SET detail='rewritten', hash=:h WHERE id=:i"), {"h": h, "i": r["id"]}
+            )
             prev = h
     r = verify_cli(url)
     assert r.returncode == 1 and "link 1" in r.stdout
@@ -229,12 +240,21 @@ def test_postgres_app_role_runs_the_app_and_backdated_rows_show(pg_app_role) -> 
     with app.begin() as conn:  # and reads
         assert conn.execute(text("SELECT count(*) FROM audit_events WHERE chain = 1")).scalar() == 7
     with session_factory(app)() as s:  # a compromised app backdating through the chain itself
-        repo.audit(s, action="patient.view", actor="user:ghost", clinic_id=1,
-                   now=dt.datetime.now(dt.UTC) - dt.timedelta(days=30))
+        repo.audit(
+            s,
+            action="patient.view",
+            actor="user:ghost",
+            clinic_id=1,
+            now=dt.datetime.now(dt.UTC) - dt.timedelta(days=30),
+        )
         s.commit()
     with app.begin() as conn:  # a row written behind the chain's back
-        conn.execute(text("INSERT INTO audit_events (at, clinic_id, actor, action, outcome, chain, seq, hash, key_id) "
-                          "VALUES (now() - interval '1 year', 1, 'user:ghost', 'patient.view', 'ok', 1, 99, 'x', 'none')"))
+        conn.execute(
+            text(
+                "INSERT INTO audit_events (at, clinic_id, actor, action, outcome, chain, seq, hash, key_id) "
+                "VALUES (now() - interval '1 year', 1, 'user:ghost', 'patient.view', 'ok', 1, 99, 'x', 'none')"
+            )
+        )
     r = verify_cli(PG_URL, schema)
     assert r.returncode == 1
     assert "link 9 is missing" in r.stdout  # the forged link 99 after link 8

@@ -17,8 +17,19 @@ def test_the_shipped_list_is_a_real_breached_password_list() -> None:
 
 @pytest.mark.parametrize(
     "password",
-    ["P@ssw0rd", "aaaaaaaa", "password1", "Password2026!", "iloveyou2", "qwertyuiop", "abcabcabc", "12121212",
-     "dragon2026!", "Summer2026!", "zzzz1111"],
+    [
+        "P@ssw0rd",
+        "aaaaaaaa",
+        "password1",
+        "Password2026!",
+        "iloveyou2",
+        "qwertyuiop",
+        "abcabcabc",
+        "12121212",
+        "dragon2026!",
+        "Summer2026!",
+        "zzzz1111",
+    ],
 )
 def test_common_breached_and_repetitive_passwords_are_refused(password: str) -> None:
     assert password_problem(password) is not None
@@ -36,7 +47,9 @@ def test_length_limits_and_no_composition_rules() -> None:
     assert "at least 8" in password_problem("Xk3#pq9")
     assert password_problem("eight ch") is None  # lower case and a space: fine (ASVS 6.2.5, no composition rules)
     assert password_problem("correct-horse-battery") is None
-    assert password_problem("a long passphrase about the gluteal muscles at dawn, with a rowing boat and a dog!") is None
+    assert (
+        password_problem("a long passphrase about the gluteal muscles at dawn, with a rowing boat and a dog!") is None
+    )
     assert password_problem("wobbly tuesday marmalade lighthouse " * 3) is None  # 108 characters
     assert "at most 128" in password_problem("x9" * 70)
     assert "list of 371,028" in password_problem("P@ssw0rd")  # the message says what is expected

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from hipext.store import audit_chain
-from hipext.store.db import database_url, describe_db_error, make_engine, migrate, shown_url
+from hipext.store.db import database_url, describe_db_error, make_engine, migrate
 
 
 def verify_audit(engine) -> int:  # noqa: ANN001
@@ -25,8 +25,10 @@ def verify_audit(engine) -> int:  # noqa: ANN001
         state = f"BROKEN: {r.broken}" if r.broken else "intact"
         print(f"chain {r.chain} ({name}): {r.rows} rows, head link {r.head_seq} {r.head_hash[:16]}: {state}")
         if r.backdated:
-            print(f"  {len(r.backdated)} rows dated more than 5 minutes before the database recorded them: "
-                  f"ids {', '.join(map(str, r.backdated[:20]))}")
+            print(
+                f"  {len(r.backdated)} rows dated more than 5 minutes before the database recorded them: "
+                f"ids {', '.join(map(str, r.backdated[:20]))}"
+            )
     total = sum(r.rows for r in reports)
     if broken:
         print(f"audit log: {len(broken)} of {len(reports)} chains broken ({total} rows checked)")
@@ -36,8 +38,9 @@ def verify_audit(engine) -> int:  # noqa: ANN001
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m hipext.store", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m hipext.store", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("command", choices=["upgrade", "current", "verify-audit"])
     ap.add_argument("--database-url", default=None)
     ap.add_argument("--schema", default=None, help="PostgreSQL schema (optional)")

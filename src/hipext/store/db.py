@@ -69,8 +69,10 @@ def make_engine(url: str | None = None, *, schema: str | None = None, pool_size:
             cur.close()
 
         return engine
+    # A database that does not answer is an error within seconds, not a hang (start-up, /health).
+    kwargs["connect_args"] = {"connect_timeout": 5}
     if schema:
-        kwargs["connect_args"] = {"options": f"-csearch_path={schema}"}
+        kwargs["connect_args"]["options"] = f"-csearch_path={schema}"
     # No pre-ping (a round trip per request); recycle instead so a restarted server is picked up.
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, **kwargs)
 

@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 from typing import Any
 
-from sqlalchemy import String, cast, func, insert, or_, select
+from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from hipext.store import audit_chain

@@ -18,13 +18,23 @@ from starlette.datastructures import FormData
 from hipext.store import repo
 from hipext.store.models import Patient
 from hipext.web import services
-from hipext.web.security import Principal, admin, client_ip, csrf_checked, current_principal, get_db, writer
+from hipext.web.security import (
+    Principal,
+    admin,
+    client_ip,
+    csrf_checked,
+    current_principal,
+    get_db,
+    pending_principal,
+    writer,
+)
 
 SessionDep = Annotated[Session, Depends(get_db)]
 CurrentUser = Annotated[Principal, Depends(current_principal)]
 WriterUser = Annotated[Principal, Depends(writer)]
 AdminUser = Annotated[Principal, Depends(admin)]
 CsrfUser = Annotated[Principal, Depends(csrf_checked)]
+PendingUser = Annotated[Principal, Depends(pending_principal)]  # signed in, a second factor may still be due
 
 
 def _patient(pid: int, p: CurrentUser, db: SessionDep) -> Patient:

@@ -128,7 +128,10 @@ def _chain_existing_rows(bind: sa.engine.Connection) -> None:
         )
         heads[chain] = (seq + 1, digest)
     for chain, (seq, digest) in heads.items():
-        bind.execute(sa.text("INSERT INTO audit_heads (chain, seq, hash) VALUES (:c, :s, :h)"), {"c": chain, "s": seq, "h": digest})
+        bind.execute(
+            sa.text("INSERT INTO audit_heads (chain, seq, hash) VALUES (:c, :s, :h)"),
+            {"c": chain, "s": seq, "h": digest},
+        )
 
 
 def _roles(bind: sa.engine.Connection) -> None:
