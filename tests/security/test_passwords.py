@@ -53,3 +53,14 @@ def test_length_limits_and_no_composition_rules() -> None:
     assert password_problem("wobbly tuesday marmalade lighthouse " * 3) is None  # 108 characters
     assert "at most 128" in password_problem("x9" * 70)
     assert "list of 371,028" in password_problem("P@ssw0rd")  # the message says what is expected
+
+
+def test_production_hashes_use_the_rfc_9106_profile() -> None:
+    """ASVS 11.4.2: Argon2id with current parameters (the test suite itself runs with cheap ones)."""
+    import subprocess
+    import sys
+
+    code = "from hipext.store.passwords import hash_password; print(hash_password('x'))"
+    env = {k: v for k, v in __import__("os").environ.items() if k != "HIPEXT_ARGON2_FAST_FOR_TESTS"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    assert out.startswith("$argon2id$v=19$m=65536,t=3,p=4$")

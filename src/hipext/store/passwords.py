@@ -4,6 +4,7 @@ common or breached password, nothing derived from the username or the product)."
 from __future__ import annotations
 
 import lzma
+import os
 import re
 from functools import lru_cache
 from importlib import resources
@@ -11,7 +12,13 @@ from importlib import resources
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-_hasher = PasswordHasher()  # argon2-cffi's defaults are the RFC 9106 low-memory profile, Argon2id
+# argon2-cffi's defaults are the RFC 9106 low-memory profile (Argon2id, t=3, m=64 MiB, p=4). The test suite sets
+# HIPEXT_ARGON2_FAST_FOR_TESTS=1 (never do this in production) so its hundreds of sign-ins take milliseconds.
+_hasher = (
+    PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    if os.environ.get("HIPEXT_ARGON2_FAST_FOR_TESTS") == "1"
+    else PasswordHasher()
+)
 MIN_LENGTH = 8
 MAX_LENGTH = 128
 PRODUCT_WORDS = ("hipext", "hip extensor", "clinic")

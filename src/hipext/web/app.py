@@ -127,7 +127,9 @@ def create_app(
             audit_denial(request, exc.status_code)
         if request.url.path.startswith("/api"):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-        return error_page(request, exc.status_code, str(exc.detail) if exc.status_code != 404 else None)
+        resp = error_page(request, exc.status_code, str(exc.detail) if exc.status_code != 404 else None)
+        resp.headers.update(exc.headers or {})
+        return resp
 
     @app.exception_handler(Busy)
     async def _busy(request: Request, exc: Busy) -> Response:

@@ -53,7 +53,8 @@ async def _raw_form(request: Request) -> FormData:
 
 
 async def _form(request: Request) -> dict[str, str]:
-    return {k: str(v) for k, v in (await request.form()).items()}
+    # NUL cannot be stored in any text column (PostgreSQL refuses it): shown as U+FFFD, never a server error.
+    return {k: str(v).replace("\x00", "\ufffd") for k, v in (await request.form()).items()}
 
 
 # A posted form, read on the event loop (it waits on the network) so that the route itself can be a plain `def`

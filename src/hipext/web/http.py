@@ -53,7 +53,8 @@ def safe_problems(problems: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 class NotJSON(json.JSONDecodeError):
-    """Valid for Python's json module but not JSON (RFC 8259): NaN, Infinity, unpaired surrogates."""
+    """Valid for Python's json module but not JSON (RFC 8259): NaN, Infinity, unpaired surrogates; or JSON that no
+    database can store (NUL in a string)."""
 
 
 def _no_constants(name: str) -> Any:
@@ -71,6 +72,8 @@ def _check_text(obj: Any) -> Any:
                 raise NotJSON(
                     "unpaired surrogate in a string (\\ud800-\\udfff escapes must come in pairs)", "", 0
                 ) from None
+            if "\x00" in item:  # legal JSON, but no database text column can store it
+                raise NotJSON("NUL character (\\u0000) in a string", "", 0)
         elif isinstance(item, dict):
             stack.extend(item.keys())
             stack.extend(item.values())

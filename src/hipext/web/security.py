@@ -121,6 +121,7 @@ def anonymous_audit(
     actor: str,
     clinic_id: int | None = None,
     user_id: int | None = None,
+    patient_id: int | None = None,
     detail: str | None = None,
     outcome: str = "denied",
 ) -> bool:
@@ -138,6 +139,7 @@ def anonymous_audit(
         actor=actor,
         clinic_id=clinic_id,
         user_id=user_id,
+        patient_id=patient_id,
         detail=detail,
         ip=client_ip(request),
         outcome=outcome,
