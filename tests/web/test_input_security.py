@@ -8,6 +8,7 @@ database that does not answer.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -145,12 +146,14 @@ def test_health_checks_the_database(world, tmp_path) -> None:
 
 @pytest.mark.parametrize("args", [["-m", "hipext.web"], ["-m", "hipext.store", "upgrade"]])
 def test_start_up_against_an_unreachable_database_is_one_clear_line(args: list[str]) -> None:
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     r = subprocess.run(
         [sys.executable, *args, "--database-url", "postgresql://hipext@127.0.0.1:9/clinic"],
         capture_output=True,
         text=True,
         timeout=60,
         cwd=ROOT,
+        env=env,
     )
     assert r.returncode == 2
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
