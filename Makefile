@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev,opensim]"
+	$(BIN)/python -m pip install -q -e ".[dev,opensim,lab]"
 	touch $(STAMP)
 
 run: $(STAMP)
