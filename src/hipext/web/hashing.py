@@ -25,7 +25,7 @@ class PasswordWorkers:
     def __init__(self, workers: int | None = None, queue: int | None = None) -> None:
         self.workers = workers or int(os.environ.get("HIPEXT_HASH_THREADS", "1"))
         self.queue = queue if queue is not None else int(os.environ.get("HIPEXT_HASH_QUEUE", "16"))
-        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="argon2")
+        self._pool: ThreadPoolExecutor | None = None  # made on first use, again after a shutdown (app restarted)
         self._admitted = 0
 
     async def _run(self, fn, *args) -> T:  # noqa: ANN001
@@ -33,6 +33,8 @@ class PasswordWorkers:
             raise Busy()
         self._admitted += 1
         try:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="argon2")
             return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
         finally:
             self._admitted -= 1
@@ -45,4 +47,6 @@ class PasswordWorkers:
         return await self._run(hash_password, password)
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
