@@ -4,17 +4,16 @@ serve. A database that cannot be reached ends start-up with one line naming it, 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import sys
 
 import uvicorn
-from sqlalchemy.exc import SQLAlchemyError
 
-from hipext.store import database_url
-from hipext.store.db import DEFAULT_SQLITE_URL, describe_db_error, shown_url
-from hipext.web.app import create_app
-from hipext.web.config import Settings
-from hipext.web.demo import DEMO_USERS, seed_demo
+from hipext.web.prepare import prepare
+
+# Nothing heavy at module level: with several workers this process only supervises them, and everything it
+# imports stays resident for the server's life.
 
 
 def wants_demo(args: argparse.Namespace) -> bool:
@@ -31,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m hipext.web", description="Run the hipext clinic web app.")
     ap.add_argument("--host", default=os.environ.get("HIPEXT_HOST", "127.0.0.1"))
     ap.add_argument("--port", type=int, default=int(os.environ.get("HIPEXT_PORT", "8000")))
-    ap.add_argument("--database-url", default=None, help=f"default: $HIPEXT_DATABASE_URL or {DEFAULT_SQLITE_URL}")
+    ap.add_argument("--database-url", default=None, help="default: $HIPEXT_DATABASE_URL or sqlite:///hipext.sqlite3")
     ap.add_argument("--schema", default=os.environ.get("HIPEXT_DB_SCHEMA"), help="PostgreSQL schema (optional)")
     demo = ap.add_mutually_exclusive_group()
     demo.add_argument("--demo", action="store_true", help="seed the demo clinic even in a configured database")
@@ -43,29 +42,28 @@ def main(argv: list[str] | None = None) -> None:
         help="worker processes (default 1; use one per core under load)",
     )
     args = ap.parse_args(argv)
+    from hipext.store.db import database_url
+
     url = database_url(args.database_url)
-    # Absolute links use HIPEXT_BASE_URL; without it, the address this server was told to listen on.
-    os.environ.setdefault("HIPEXT_BASE_URL", f"http://{args.host}:{args.port}")
+    where = f"http://{args.host}:{args.port}/"
+    # Absolute links use HIPEXT_BASE_URL; without it, the address this server was told to listen on (inherited by
+    # the workers), never a request's Host header.
+    os.environ.setdefault("HIPEXT_BASE_URL", where.rstrip("/"))
     seed = wants_demo(args)
-    try:
-        app = create_app(url, schema=args.schema, settings=Settings())
-        if seed:
-            with app.state.sessionmaker() as s:
-                seed_demo(s, today=app.state.settings.now().date())
-    except SQLAlchemyError as exc:
-        print(f"hipext: {describe_db_error(exc, url)}", file=sys.stderr, flush=True)
-        sys.exit(2)
-    print(f"hipext clinic app on http://{args.host}:{args.port}/  (database: {shown_url(url)})", flush=True)
-    if seed:
-        u, pw, _role, _name = DEMO_USERS[0]
-        a, apw, _r, _n = DEMO_USERS[1]
-        print(f"demo clinician login: {u} / {pw}   (admin: {a} / {apw})", flush=True)
     log_level = os.environ.get("HIPEXT_LOG_LEVEL", "warning")
     if args.workers <= 1:
+        app = prepare(url, args.schema, seed, where)
         uvicorn.run(app, host=args.host, port=args.port, log_level=log_level)
         return
-    # Workers are separate processes: hand them the database through the environment.
-    app.state.engine.dispose()
+    # Workers are separate processes that share nothing but the database. The supervisor builds no app: it
+    # migrates and seeds in a child that exits, then hands the workers the database through the environment.
+    child = multiprocessing.get_context("spawn").Process(target=prepare, args=(url, args.schema, seed, where))
+    child.start()
+    child.join()
+    if child.exitcode == 2:  # the child said why, in one line
+        sys.exit(2)
+    if child.exitcode:
+        sys.exit(f"hipext web: preparing the database failed (exit {child.exitcode})")
     os.environ["HIPEXT_DATABASE_URL"] = url
     if args.schema:
         os.environ["HIPEXT_DB_SCHEMA"] = args.schema
