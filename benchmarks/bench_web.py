@@ -45,7 +45,8 @@ def free_port() -> int:
 def start_server(url: str, schema: str | None, workers: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    cmd = [sys.executable, "-m", "hipext.web", "--port", str(port), "--database-url", url, "--workers", str(workers)]
+    cmd = [sys.executable, "-m", "hipext.web", "--port", str(port), "--database-url", url, "--workers", str(workers),
+           "--demo"]  # a configured database gets the demo clinic only when asked
     if schema:
         cmd += ["--schema", schema]
     # Its own session: stopping it stops its workers too, even when the supervisor has to be killed.
