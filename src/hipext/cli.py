@@ -29,6 +29,7 @@ class ReportFormat(str, Enum):
     json = "json"
     markdown = "markdown"
     html = "html"
+    pdf = "pdf"
 
 
 def _fail(problems: list[str], code: int = 2) -> None:
@@ -42,17 +43,40 @@ def evaluate(
     case_file: Path = typer.Argument(..., metavar="CASE", help="Case file, YAML or JSON."),
     format: ReportFormat = typer.Option(ReportFormat.json, "--format", "-f", help="Output format."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write here instead of standard output."),
+    full: bool = typer.Option(False, "--full", help="PDF: the full report instead of the one-page summary."),
+    home_program: bool = typer.Option(False, "--home-program",
+                                      help="PDF: the patient's home program (doses and plain instructions)."),
 ) -> None:
-    """Interpret a case: screening, results against norms, sides and the last visit, and findings."""
+    """Interpret a case: screening, results against norms, sides and the last visit, and findings.
+
+    `--format pdf --out FILE` writes the one-page clinician summary; add `--full` for the full report or
+    `--home-program` for the patient's program.
+    """
     from hipext.app import evaluate_case
     from hipext.caseio import read_case_file
 
+    problems = []
+    if format is ReportFormat.pdf and out is None:
+        problems.append("--out: got nothing; expected a file to write the PDF to (PDF is not printed to the terminal)")
+    if (full or home_program) and format is not ReportFormat.pdf:
+        problems.append(f"--full / --home-program: got --format {format.value}; expected --format pdf")
+    if full and home_program:
+        problems.append("--full and --home-program: got both; expected one document per call")
+    if problems:
+        _fail(problems)
     try:
         case = read_case_file(case_file)
     except CaseInputError as exc:
         typer.echo(f"{case_file}: {len(exc.problems)} problem(s) in the case file:", err=True)
         _fail([str(p) for p in exc.problems])
     evaluation = evaluate_case(case)
+    if format is ReportFormat.pdf:
+        from hipext.reports.pdf import render_pdf
+
+        assert out is not None
+        data = render_pdf(evaluation, "full" if full else "home_program" if home_program else "summary")
+        _write(out, data)
+        return
     if format is ReportFormat.json:
         text = evaluation.model_dump_json(indent=2)
     else:
@@ -62,11 +86,19 @@ def evaluate(
     if out is None:
         typer.echo(text)
     else:
-        try:
-            out.write_text(text + "\n", encoding="utf-8")
-        except OSError as exc:
-            _fail([f"--out {out}: cannot write ({exc.strerror}); expected a writable file path"])
-        typer.echo(f"wrote {out}", err=True)
+        _write(out, (text + "\n").encode("utf-8"))
+
+
+def _write(out: Path, data: bytes) -> None:
+    """Write the whole file or nothing: a temporary file beside it, renamed over it when complete."""
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        _fail([f"--out {out}: cannot write ({exc.strerror}); expected a writable file path"])
+    typer.echo(f"wrote {out}", err=True)
 
 
 class SchemaName(str, Enum):

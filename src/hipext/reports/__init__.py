@@ -19,6 +19,24 @@ def _num(x: Any, digits: int = 1) -> str:
     return str(x)
 
 
+# Long device names shortened where space is tight (summary tables, chart labels).
+ABBREVIATIONS = {"Hand-held dynamometry": "HHD", "Isokinetic dynamometry": "Isokinetic", "Manual muscle test": "MMT"}
+
+
+def short_name(name: str) -> str:
+    for long, short in ABBREVIATIONS.items():
+        name = name.replace(long, short)
+    return name
+
+
+def protocol_name(test_id: str) -> str:
+    """A protocol's name, shortened, for a test id (the id itself when it is not a known protocol)."""
+    from hipext import evidence
+
+    proto = evidence.load().protocols.get(test_id)
+    return short_name(proto.name) if proto else _words(test_id)
+
+
 def _words(x: Any) -> str:
     return str(x).replace("_", " ") if x is not None else "–"
 
@@ -32,6 +50,8 @@ def _env(autoescape: bool) -> Environment:
     )
     env.filters["num"] = _num
     env.filters["words"] = _words
+    env.filters["short"] = short_name
+    env.filters["protocol_name"] = protocol_name
     env.globals.update(torque_angle_svg=torque_angle_svg, task_bars_svg=task_bars_svg)
     return env
 
