@@ -211,3 +211,9 @@ def test_documents_do_not_change_the_evaluation():
     for document in ("summary", "full", "home_program"):
         render_pdf(e, document)
     assert e.model_dump() == before
+
+
+def test_round_numbers_keep_their_zeros():
+    from hipext.reports import _num
+
+    assert (_num(1000.0, 0), _num(100.0, 0), _num(20.0), _num(1.50, 2)) == ("1000", "100", "20", "1.5")

@@ -146,9 +146,11 @@ def _register_commands() -> None:
     from hipext.biomech.cli import app as model_app
     from hipext.care.cli import register as register_care
     from hipext.fhir.cli import register as register_fhir
+    from hipext.importers.cli import register as register_import
 
     register_care(app)
     register_fhir(app)
+    register_import(app)
     app.add_typer(model_app, name="model", help="Musculoskeletal model: compile, moment arms, torque, tasks.")
 
 

@@ -15,7 +15,8 @@ def _num(x: Any, digits: int = 1) -> str:
     if x is None:
         return "–"
     if isinstance(x, float):
-        return f"{x:.{digits}f}".rstrip("0").rstrip(".")
+        text = f"{x:.{digits}f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text  # 1000 stays 1000 at zero digits
     return str(x)
 
 
@@ -62,6 +63,11 @@ def render(evaluation: Evaluation, fmt: str) -> str:
     latest = [r for r in doc["results"] if r["date"] == doc["evaluated_visit"]]
     earlier = [r for r in doc["results"] if r["date"] != doc["evaluated_visit"]]
     template = {"markdown": "report.md.j2", "html": "report.html.j2"}[fmt]
+    from hipext import evidence
+    from hipext.importers.force_time import settings as force_time_settings
+
+    rfd_error = force_time_settings()["measurement_error"]
     return _env(fmt == "html").get_template(template).render(
-        e=doc, latest=latest, earlier=earlier, source_ids=[s["id"] for s in doc["sources"]]
+        e=doc, latest=latest, earlier=earlier, source_ids=[s["id"] for s in doc["sources"]],
+        rfd_error=rfd_error, rfd_source=evidence.load().references[rfd_error["source"]],
     ).strip() + "\n"

@@ -78,7 +78,8 @@ def _html(evaluation: Evaluation, document: Document, *, letterhead: Letterhead 
     }
     if document == "summary":
         rows, folded = _summary_rows(doc, limit)
-        context.update(rows=rows, folded=folded, limit_findings=limit_findings, refs=_short_refs([s["id"] for s in doc["sources"]]))
+        context.update(rows=rows, folded=folded, limit_findings=limit_findings,
+                       refs=_short_refs([s["id"] for s in doc["sources"]]))
     else:
         context.update(plain=_exercise_plain(doc.get("program")), patient_link=patient_link,
                        qr=qr_svg(patient_link, title="Your patient link") if patient_link else None)
@@ -125,7 +126,7 @@ def render_pdf(evaluation: Evaluation, document: Document = "summary", *, letter
     css = CSS(string=_page_css(evaluation, document, letterhead))
     if document != "summary":
         html = _html(evaluation, document, letterhead=letterhead, patient_link=patient_link)
-        return HTML(string=html).write_pdf(stylesheets=[css])  # type: ignore[no-any-return]
+        return HTML(string=html).write_pdf(stylesheets=[css])
     rendered = None
     for font_pt, limit, limit_findings in _SUMMARY_STEPS:
         html = _html(evaluation, document, letterhead=letterhead, patient_link=None, font_pt=font_pt, limit=limit,
@@ -136,4 +137,4 @@ def render_pdf(evaluation: Evaluation, document: Document = "summary", *, letter
     assert rendered is not None
     if len(rendered.pages) > 1:  # never hand out a "one-page" summary that is not one page
         rendered = rendered.copy(rendered.pages[:1])
-    return rendered.write_pdf()  # type: ignore[no-any-return]
+    return rendered.write_pdf()
