@@ -87,3 +87,31 @@ def test_every_test_id_is_documented():
     doc = (ROOT / "docs" / "case-format.md").read_text()
     missing = [t for t in evidence.load().protocols if f"`{t}`" not in doc]
     assert not missing, f"document these tests in docs/case-format.md: {missing}"
+
+
+def test_evaluation_date_is_an_input_recorded_in_the_document(cli, tmp_path):
+    """Four weeks after a posterior hip replacement the precautions bind; weeks later they are over. The date the
+    case is evaluated for decides, so it is an input (--as-of, default the latest visit) and it is in the document."""
+    case = str(CASES / "post_op_posterior_tha.yaml")
+    default = json.loads(cli("evaluate", case).stdout)
+    assert default["as_of"] == default["evaluated_visit"] == "2026-11-17"
+    assert default["screening"]["decision"] == "modify" and default["screening"]["blocked_exercises"]
+    later = json.loads(cli("evaluate", case, "--as-of", "2027-03-01").stdout)
+    assert later["as_of"] == "2027-03-01" and later["evaluated_visit"] == "2026-11-17"
+    assert later["screening"]["decision"] == "proceed" and not later["screening"]["blocked_exercises"]
+    # Before the visit, the visit is not part of the evaluation.
+    before = json.loads(cli("evaluate", case, "--as-of", "2026-11-01").stdout)
+    assert before["evaluated_visit"] is None and before["results"] == []
+    assert "as of 2027-03-01" in cli("evaluate", case, "--as-of", "2027-03-01", "--format", "markdown").stdout
+    bundle = json.loads(cli("export", case, "--as-of", "2027-03-01").stdout)
+    assert bundle["resourceType"] == "Bundle"
+    for bad in ("2026-13-01", "yesterday"):
+        proc = cli("evaluate", case, "--as-of", bad)
+        assert proc.returncode == 2 and f"--as-of: got '{bad}'; expected a date as YYYY-MM-DD" in proc.stderr
+        assert "Traceback" not in proc.stderr
+
+
+def test_same_case_and_date_give_the_same_bytes(cli):
+    case = str(CASES / "post_op_posterior_tha.yaml")
+    first = cli("evaluate", case, "--as-of", "2026-12-01").stdout
+    assert first == cli("evaluate", case, "--as-of", "2026-12-01").stdout and first.endswith("}\n")

@@ -7,6 +7,7 @@ by PDFium (pypdfium2), no browser involved, and the QR code on the home program 
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import functools
 import io
 import re
@@ -17,9 +18,9 @@ import pypdfium2
 import pytest
 import zxingcpp
 
-from hipext.app import evaluate_case
+from hipext.app import default_as_of, evaluate_case
 from hipext.caseio import parse_case, read_case_file
-from hipext.core.evaluation import Evaluation
+from hipext.document import Evaluation
 from hipext.reports import protocol_name
 from hipext.reports.pdf import Letterhead, render_pdf
 
@@ -35,7 +36,8 @@ LINK = "https://clinic.example/p/6f1c0b3e9a5d4c2b8e7f"
 
 @functools.cache
 def _evaluation(path: Path) -> Evaluation:
-    return evaluate_case(read_case_file(path))
+    case = read_case_file(path)
+    return evaluate_case(case, as_of=default_as_of(case) or dt.date(2026, 11, 20))
 
 
 def _read(pdf: bytes) -> tuple[int, str]:
@@ -63,7 +65,7 @@ def test_summary_is_one_page_with_the_decision_the_program_and_the_retest(path):
     pages, text = _read(render_pdf(e, "summary", letterhead=CLINIC))
     assert pages == 1
     assert e.patient.id in text and CLINIC.name in text
-    assert "Evaluated for" in text and str(e.evaluated_visit or "no visit") in text
+    assert f"Evaluated for {e.as_of}" in text
     if e.screening:
         assert e.screening.decision.replace("_", " ").upper() in text
     for x in e.program.exercises if e.program else []:

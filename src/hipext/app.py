@@ -10,10 +10,11 @@ from hipext.care.guard import assert_nothing_blocked
 from hipext.care.plan import plan_care
 from hipext.care.screening import screen
 from hipext.core.case import Case
-from hipext.core.evaluation import Evaluation, Finding, PatientSummary, Result, SourceRef
-from hipext.evidence.models import Evidence
+from hipext.core.evaluation import Finding, Result
 from hipext.core.interpret import age_group, evaluated_visit_date, interpret
 from hipext.core.measures import STANDARD_GRAVITY
+from hipext.document import Evaluation, PatientSummary, SourceRef
+from hipext.evidence.models import Evidence
 
 
 def patient_summary(case: Case) -> PatientSummary:
@@ -80,16 +81,27 @@ def capacity_section(case: Case, results: list[Result], ev: Evidence) -> dict[st
     return {"available": True, "side": pick.side, "from_test": pick.test, **report}
 
 
-def evaluate_case(case: Case, *, today: dt.date | None = None) -> Evaluation:
-    """Screen, interpret, prescribe and explain one case.
+def default_as_of(case: Case) -> dt.date | None:
+    """The evaluation date when none is given: the latest visit's (None for a case with no visits yet)."""
+    return evaluated_visit_date(case)
+
+
+def evaluate_case(case: Case, *, as_of: dt.date | None = None) -> Evaluation:
+    """Screen, interpret, prescribe and explain one case as of a date.
 
     Screening runs first and binds everything after it: measurements of blocked tests are not interpreted, blocked
     exercises are never prescribed, and the finished document is checked for any blocked id before it is returned.
-    `today` defaults to the latest visit's date, so the same case always gives the same document.
+    `as_of` (default: the latest visit) is the date precautions, timelines and follow-up are reckoned from; visits
+    after it are left out. Time is an input: the same case and date always give the same document. A case with no
+    visits has no default date, so its caller must say which (the CLI and the web use the current date).
     """
     ev = evidence.load()
-    today = today or evaluated_visit_date(case) or dt.date.today()
-    screening = screen(case, today=today)
+    as_of = as_of or default_as_of(case)
+    if as_of is None:
+        raise ValueError("as_of is required for a case with no visits (there is no visit date to default to)")
+    if any(v.date > as_of for v in case.visits):
+        case = case.model_copy(update={"visits": [v for v in case.visits if v.date <= as_of]})
+    screening = screen(case, today=as_of)
     blocked = set(screening.blocked_tests)
     results, findings = interpret(case, ev, blocked_tests=blocked)
     withheld = sum(m.test in blocked for v in case.visits for m in v.measurements)
@@ -97,10 +109,11 @@ def evaluate_case(case: Case, *, today: dt.date | None = None) -> Evaluation:
         findings.insert(0, Finding(topic="measurement", concern=True, sources=screening.sources, statement=(
             f"{withheld} recorded measurement(s) of tests that screening advises against now were not interpreted; "
             "see the screening section.")))
-    plan = plan_care(case, results, findings, screening, today=today)
+    plan = plan_care(case, results, findings, screening, today=as_of)
     evaluation = Evaluation(
-        hipext_version=__version__, evaluated_visit=evaluated_visit_date(case), patient=patient_summary(case),
-        screening=screening, results=results, findings=findings, capacity=capacity_section(case, results, ev),
+        hipext_version=__version__, as_of=as_of, evaluated_visit=evaluated_visit_date(case),
+        patient=patient_summary(case), screening=screening, results=results, findings=findings,
+        capacity=capacity_section(case, results, ev),
         program=plan.program, progression=plan.progression, follow_up=plan.follow_up,
         return_to_activity=plan.return_to_activity, aftercare=plan.aftercare, education=plan.education,
     )

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sys
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from hipext.core.errors import CaseInputError
+
+if TYPE_CHECKING:  # the engine is imported when a command needs it: start-up stays fast
+    from hipext.core.case import Case
+    from hipext.document import Evaluation
 
 app = typer.Typer(
     help="hipext: hip extensor assessment, rehabilitation and biomechanics. Decision support for clinicians.",
@@ -38,11 +44,34 @@ def _fail(problems: list[str], code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+AS_OF_HELP = ("Evaluate the case as of this date (YYYY-MM-DD): precautions and timelines are reckoned from it and "
+              "later visits are left out. Default: the latest visit's date (today for a case with no visits).")
+
+
+def parse_as_of(value: str | None) -> dt.date | None:
+    """The --as-of option: a date, or exit 2 naming the option, the value and what was expected."""
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        _fail([f"--as-of: got {value!r}; expected a date as YYYY-MM-DD"])
+        raise  # unreachable: _fail exits
+
+
+def evaluate_as_of(case: Case, as_of: dt.date | None) -> Evaluation:
+    """`evaluate_case` with the CLI's default date: the latest visit, else today (read here, never in the core)."""
+    from hipext.app import default_as_of, evaluate_case
+
+    return evaluate_case(case, as_of=as_of or default_as_of(case) or dt.date.today())
+
+
 @app.command()
 def evaluate(
     case_file: Path = typer.Argument(..., metavar="CASE", help="Case file, YAML or JSON."),
     format: ReportFormat = typer.Option(ReportFormat.json, "--format", "-f", help="Output format."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write here instead of standard output."),
+    as_of: str | None = typer.Option(None, "--as-of", metavar="DATE", help=AS_OF_HELP),
     full: bool = typer.Option(False, "--full", help="PDF: the full report instead of the one-page summary."),
     home_program: bool = typer.Option(False, "--home-program",
                                       help="PDF: the patient's home program (doses and plain instructions)."),
@@ -52,9 +81,10 @@ def evaluate(
     `--format pdf --out FILE` writes the one-page clinician summary; add `--full` for the full report or
     `--home-program` for the patient's program.
     """
-    from hipext.app import evaluate_case
     from hipext.caseio import read_case_file
+    from hipext.document import document_json
 
+    day = parse_as_of(as_of)
     problems = []
     if format is ReportFormat.pdf and out is None:
         problems.append("--out: got nothing; expected a file to write the PDF to (PDF is not printed to the terminal)")
@@ -69,24 +99,23 @@ def evaluate(
     except CaseInputError as exc:
         typer.echo(f"{case_file}: {len(exc.problems)} problem(s) in the case file:", err=True)
         _fail([str(p) for p in exc.problems])
-    evaluation = evaluate_case(case)
+    evaluation = evaluate_as_of(case, day)
     if format is ReportFormat.pdf:
         from hipext.reports.pdf import render_pdf
 
         assert out is not None
-        data = render_pdf(evaluation, "full" if full else "home_program" if home_program else "summary")
-        _write(out, data)
+        _write(out, render_pdf(evaluation, "full" if full else "home_program" if home_program else "summary"))
         return
     if format is ReportFormat.json:
-        text = evaluation.model_dump_json(indent=2)
+        text = document_json(evaluation)
     else:
         from hipext.reports import render
 
-        text = render(evaluation, format.value)
+        text = render(evaluation, format.value).rstrip("\n") + "\n"
     if out is None:
-        typer.echo(text)
+        typer.echo(text, nl=False)
     else:
-        _write(out, (text + "\n").encode("utf-8"))
+        _write(out, text.encode("utf-8"))
 
 
 def _write(out: Path, data: bytes) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 from hipext import evidence
 from hipext.care.data import red_flag_questions
 from hipext.core.case import Case
-from hipext.core.evaluation import Evaluation
+from hipext.document import Evaluation
 
 
 def case_schema() -> dict[str, Any]:

@@ -9,6 +9,7 @@ DetectedIssue, ClinicalImpression, Goal, CarePlan, DocumentReference, CodeSystem
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import functools
 import json
 import re
@@ -23,10 +24,11 @@ import typer
 from fhir.resources.R4B.bundle import Bundle
 from typer.testing import CliRunner
 
-from hipext.app import evaluate_case
+from hipext.app import default_as_of, evaluate_case
 from hipext.care.guard import assert_nothing_blocked, find_blocked
 from hipext.caseio import read_case_file
-from hipext.core.evaluation import Evaluation
+from hipext.core.case import Case
+from hipext.document import Evaluation
 from hipext.fhir import bundle_json, to_bundle
 from hipext.fhir import codes as C
 from hipext.fhir.cli import register
@@ -39,10 +41,15 @@ IDS = [str(p.relative_to(CASES)) for p in CASE_FILES]
 BAD = CASES / "bad" / "impossible_values.yaml"
 
 
+def _evaluate(case: Case) -> Evaluation:
+    """As `hipext export` does: as of the latest visit (a fixed date for the case with no visits yet)."""
+    return evaluate_case(case, as_of=default_as_of(case) or dt.date(2026, 11, 20))
+
+
 @functools.cache
 def _export(path: Path) -> tuple[Evaluation, dict[str, Any]]:
     case = read_case_file(path)
-    evaluation = evaluate_case(case)
+    evaluation = _evaluate(case)
     return evaluation, to_bundle(case, evaluation)
 
 
@@ -147,7 +154,7 @@ def test_blocked_tests_that_were_measured_are_left_out():
 def test_same_case_exports_byte_identically(path):
     def fresh() -> str:
         case = read_case_file(path)
-        return bundle_json(to_bundle(case, evaluate_case(case)))
+        return bundle_json(to_bundle(case, _evaluate(case)))
 
     first, second = fresh(), fresh()
     assert first == second
@@ -523,7 +530,7 @@ def test_device_recorded_on_a_measurement_becomes_a_device_resource():
 
 def test_a_case_without_visits_still_exports_a_valid_bundle():
     case = _case([])
-    evaluation = evaluate_case(case)
+    evaluation = _evaluate(case)
     bundle = to_bundle(case, evaluation)
     Bundle.model_validate(bundle)
     assert _resources(bundle, "Encounter") == [] and _result_observations(bundle) == []

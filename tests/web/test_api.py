@@ -9,8 +9,10 @@ import pytest
 from hipext.app import evaluate_case
 from hipext.caseio import parse_case
 from hipext.core.errors import CaseInputError
+from hipext.document import document_json
 from hipext.store import repo
 
+from ..conftest import run_cli
 from .conftest import EXAMPLE_HISTORY, EXAMPLE_PATIENT, csrf_of, example_visit
 
 
@@ -40,8 +42,8 @@ def test_create_patient_add_visits_and_evaluate(world, api) -> None:
     assert [v["date"] for v in case["visits"]] == ["2026-10-01", "2026-10-29"]
     r = api.get(f"/api/patients/{pid}/evaluation")
     assert r.status_code == 200
-    expected = evaluate_case(parse_case(case), today=world.clock().date()).model_dump(mode="json")
-    assert r.json() == expected
+    expected = evaluate_case(parse_case(case)).model_dump(mode="json")
+    assert r.json() == expected and r.json()["as_of"] == "2026-10-29"
     assert any(res.get("lsi_percent") for res in r.json()["results"])
     assert any((res.get("change") or {}).get("verdict") for res in r.json()["results"])
 
@@ -90,7 +92,7 @@ def test_stateless_evaluate(world, api) -> None:
     }
     r = api.post("/api/evaluate", json=case)
     assert r.status_code == 200
-    assert r.json() == evaluate_case(parse_case(case), today=world.clock().date()).model_dump(mode="json")
+    assert r.content.decode() == document_json(evaluate_case(parse_case(case)))
     case["visits"][0]["measurements"][0]["lever_arm_m"] = 7
     r = api.post("/api/evaluate", json=case)
     assert r.status_code == 422
@@ -135,3 +137,37 @@ def test_fhir_export(world, api) -> None:
     assert r.json()["resourceType"] == "Bundle"
     other = world.login(world.clinics["B"]["users"]["clinician"])
     assert other.get(f"/api/patients/{pid}/fhir").status_code == 404
+
+
+def test_web_and_cli_give_byte_identical_documents(world, api, tmp_path) -> None:
+    """After a posterior hip replacement the web used to evaluate as of today and the CLI as of the latest visit, so
+    they disagreed on what was blocked. Now both default to the latest visit, take the same date, print the same
+    bytes, and the date is in the document."""
+    today = world.clock().date()
+    surgery, visit_day = today - dt.timedelta(days=70), today - dt.timedelta(days=42)
+    tha = {
+        "involved_side": "right",
+        "conditions": ["hip_osteoarthritis"],
+        "surgery": {"procedure": "total_hip_arthroplasty_posterior", "side": "right", "date": surgery.isoformat()},
+    }
+    patient = dict(EXAMPLE_PATIENT, id=f"THA-{world.backend.name}", age=68, sex="female")
+    pid = api.post("/api/patients", json={"patient": patient, "history": tha}).json()["id"]
+    visit = {"date": visit_day.isoformat(), "measurements": [{"test": "nprs", "context": "at_rest", "value": 3}]}
+    assert api.post(f"/api/patients/{pid}/visits", json=visit).status_code == 201
+    case_file = tmp_path / "case.json"
+    case_file.write_text(api.get(f"/api/patients/{pid}/case").text)
+    year_later = (surgery + dt.timedelta(days=365)).isoformat()
+    for as_of in (None, year_later):
+        web = api.get(f"/api/patients/{pid}/evaluation", params={"as_of": as_of} if as_of else None)
+        proc = run_cli("evaluate", str(case_file), *(["--as-of", as_of] if as_of else []))
+        assert web.status_code == 200 and proc.returncode == 0, proc.stderr
+        assert web.content == proc.stdout.encode()
+        doc = web.json()
+        assert doc["as_of"] == (as_of or visit_day.isoformat())
+        assert doc["screening"]["decision"] == ("proceed" if as_of else "modify")
+    page = api.get(f"/patients/{pid}/evaluation").text
+    assert f'Evaluated as of <strong class="as-of">{visit_day}</strong>' in page
+    later = api.get(f"/patients/{pid}/evaluation", params={"as_of": year_later}).text
+    assert f'Evaluated as of <strong class="as-of">{year_later}</strong>' in later
+    for path in ("", "/program", "/handout"):
+        assert str(visit_day) in api.get(f"/patients/{pid}{path}").text, path

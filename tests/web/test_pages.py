@@ -320,7 +320,7 @@ def test_output_is_escaped(world, clinician) -> None:
 def test_an_engine_failure_does_not_lock_the_record(world, clinician) -> None:
     from hipext.web import services
 
-    def broken(case, *, today=None):
+    def broken(case, *, as_of=None):
         raise RuntimeError("engine bug")
 
     pid = add_patient(world, "A", visits=1, history={"involved_side": "left", "conditions": ["engine_failure_probe"]})

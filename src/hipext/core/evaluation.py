@@ -1,25 +1,16 @@
-"""The evaluation document: the public JSON contract of `hipext evaluate` (`hipext schema evaluation`).
+"""What the core says about measurements: results (against norms, the other side and the last visit) and findings.
 
-Later capabilities (screening, program, progression, follow-up, return to activity, education, capacity) add
-sections to the same document; every section carries the source ids its numbers come from.
+These are sections of the evaluation document (`hipext.document.Evaluation`), which also holds the care sections;
+the core does not import `hipext.care` (care builds on these models, not the other way round).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hipext.care.models import (
-    Aftercare,
-    Education,
-    FollowUp,
-    Program,
-    Progression,
-    ReturnToActivity,
-    Screening,
-)
 from hipext.core.case import DeviceMetrics
 
 Verdict = Literal[
@@ -111,47 +102,3 @@ class Finding(_Out):
     topic: Literal["strength", "symmetry", "function", "pain", "questionnaire", "movement", "measurement", "change"]
     concern: bool = Field(default=False, description="True when it points to a deficit worth acting on.")
     sources: list[str] = Field(default_factory=list)
-
-
-class PatientSummary(_Out):
-    id: str
-    age: int
-    sex: str
-    body_mass_kg: float
-    height_m: float | None
-    body_weight_n: float = Field(description="Body mass x standard gravity.")
-    bmi_kg_m2: float | None
-    age_group: str
-    activity_level: str
-    goals: list[str]
-    involved_side: str
-
-
-class SourceRef(_Out):
-    id: str
-    citation: str
-    doi: str | None = None
-    url: str | None = None
-
-
-class Evaluation(_Out):
-    hipext_version: str
-    evaluated_visit: dt.date | None
-    patient: PatientSummary
-    screening: Screening | None = Field(default=None, description="Runs first; its decisions bind everything after.")
-    results: list[Result]
-    findings: list[Finding]
-    capacity: dict[str, Any] | None = Field(
-        default=None, description="Torque-angle-velocity capacity scaled to measured strength, and task shares."
-    )
-    program: Program | None = None
-    progression: Progression | None = None
-    follow_up: FollowUp | None = None
-    return_to_activity: ReturnToActivity | None = None
-    aftercare: Aftercare | None = None
-    education: Education | None = None
-    disclaimer: str = (
-        "Decision support for a licensed clinician. Findings are considerations, not diagnoses; "
-        "the clinician's judgement and the surgeon's orders take precedence."
-    )
-    sources: list[SourceRef] = Field(default_factory=list, description="Every source cited in this document.")

@@ -18,7 +18,8 @@ from typing import Any
 from hipext import evidence
 from hipext.care.guard import assert_nothing_blocked
 from hipext.core.case import Case, Measurement
-from hipext.core.evaluation import Evaluation, Result
+from hipext.core.evaluation import Result
+from hipext.document import Evaluation
 from hipext.evidence.models import Protocol
 from hipext.fhir import codes as C
 

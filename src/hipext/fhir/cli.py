@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from hipext.cli import AS_OF_HELP, evaluate_as_of, parse_as_of
 from hipext.core.errors import CaseInputError
 
 
@@ -25,18 +26,20 @@ def export(
     format: ExportFormat = typer.Option(ExportFormat.fhir, "--format", "-f",
                                         help="Export format: fhir (FHIR R4 Bundle, type collection, JSON)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write here instead of standard output."),
+    as_of: str | None = typer.Option(None, "--as-of", metavar="DATE", help=AS_OF_HELP),
 ) -> None:
     """Export a case and its evaluation as standard data: a FHIR R4 Bundle (JSON)."""
-    from hipext.app import evaluate_case
     from hipext.caseio import read_case_file
     from hipext.fhir import bundle_json, to_bundle
+
+    day = parse_as_of(as_of)
 
     try:
         case = read_case_file(case_file)
     except CaseInputError as exc:
         typer.echo(f"{case_file}: {len(exc.problems)} problem(s) in the case file:", err=True)
         _fail([str(p) for p in exc.problems])
-    text = bundle_json(to_bundle(case, evaluate_case(case)))
+    text = bundle_json(to_bundle(case, evaluate_as_of(case, day)))
     if out is None:
         typer.echo(text, nl=False)
     else:

@@ -7,7 +7,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from hipext.core.evaluation import Evaluation
+from hipext.document import Evaluation
 from hipext.reports.capacity_charts import task_bars_svg, torque_angle_svg
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from hipext.core.evaluation import Evaluation
+from hipext.document import Evaluation
 
 Document = Literal["summary", "full", "home_program"]
 DOCUMENTS: tuple[Document, ...] = ("summary", "full", "home_program")
@@ -74,7 +74,7 @@ def _html(evaluation: Evaluation, document: Document, *, letterhead: Letterhead 
     doc = evaluation.model_dump(mode="json")
     context: dict[str, Any] = {
         "e": doc, "letterhead": letterhead, "title": TITLES[document], "font_pt": font_pt,
-        "evaluated_on": doc.get("as_of") or doc["evaluated_visit"],
+        "evaluated_on": doc["as_of"],
     }
     if document == "summary":
         rows, folded = _summary_rows(doc, limit)
@@ -95,7 +95,7 @@ def _page_css(evaluation: Evaluation, document: Document, letterhead: Letterhead
         return '"' + escape(s).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
     who = letterhead.name if letterhead else "hipext"
-    when = evaluation.evaluated_visit.isoformat() if evaluation.evaluated_visit else "no visit"
+    when = evaluation.as_of.isoformat()
     return f"""
     @page {{ size: A4; margin: 14mm 13mm 15mm 13mm;
       @top-left {{ content: {css_text(who)}; font-size: 7pt; color: #567; }}

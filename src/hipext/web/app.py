@@ -98,11 +98,10 @@ def create_app(
     app.state.templates = templates
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
-    from hipext.web import api, pages, patient_link  # noqa: PLC0415 - routes need the app state above
+    from hipext.web.routes import routers  # noqa: PLC0415 - routes need the app state above
 
-    app.include_router(pages.router)
-    app.include_router(patient_link.router)
-    app.include_router(api.router)
+    for router in routers():
+        app.include_router(router)
 
     app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
 

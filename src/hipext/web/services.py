@@ -1,5 +1,6 @@
-"""Glue between the store and `hipext.app`. No clinical logic here: evaluation is `hipext.app.evaluate_case`;
-this module assembles cases, caches evaluations (pure function of the case) and shapes data for pages."""
+"""The one service layer pages and the API share. No clinical logic here: evaluation is `hipext.app.evaluate_case`;
+this module validates and stores patients and visits, caches evaluations (pure function of the case) and shapes
+data for pages."""
 
 from __future__ import annotations
 
@@ -12,12 +13,16 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
 from hipext import app as hipext_app
 from hipext.caseio import parse_case
 from hipext.core.case import Case
 from hipext.core.errors import CaseInputError
+from hipext.document import document_json
 from hipext.store import repo
-from hipext.store.models import Patient, ProgramOverride, SessionLog
+from hipext.store.models import Patient, ProgramOverride, SessionLog, Visit
 
 log = logging.getLogger("hipext.web")
 
@@ -75,7 +80,7 @@ class EvaluationView:
     @property
     def json_bytes(self) -> bytes:
         if self._json is None:
-            self._json = self.model.model_dump_json().encode() if self.model is not None else b"null"
+            self._json = document_json(self.model).encode() if self.model is not None else b"null"
         return self._json
 
 
@@ -106,32 +111,36 @@ def content_key(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _key(data: dict[str, Any], today: dt.date) -> str:
-    raw = json.dumps(data, sort_keys=True, default=str) + today.isoformat()
-    return hashlib.sha256(raw.encode()).hexdigest()
-
-
 def evaluate_data(
-    data: dict[str, Any], *, today: dt.date, cache: EvaluationCache | None, evaluator: Any | None = None
+    data: dict[str, Any],
+    *,
+    as_of: dt.date | None = None,
+    today: dt.date,
+    cache: EvaluationCache | None,
+    evaluator: Any | None = None,
 ) -> EvaluationView:
-    """Validate and evaluate a case given as plain data, through the same functions as `hipext evaluate`."""
+    """Validate and evaluate a case given as plain data, through the same functions as `hipext evaluate`.
+
+    `as_of` defaults, as in the CLI, to the latest visit; `today` (the app's clock) only dates a case with no visits.
+    """
+    undated = as_of is None and not data.get("visits")
 
     def compute() -> EvaluationView:
         try:
             case = parse_case(data)
         except CaseInputError as exc:
             return EvaluationView(None, "The case has input problems.", [p.as_dict() for p in exc.problems])
-        return evaluate_case_obj(case, today=today, evaluator=evaluator)
+        return evaluate_case_obj(case, as_of=as_of or hipext_app.default_as_of(case) or today, evaluator=evaluator)
 
     if cache is None:
         return compute()
-    return cache.get_or_compute(_key(data, today), compute)
+    return cache.get_or_compute(content_key(data, as_of, today if undated else None), compute)
 
 
-def evaluate_case_obj(case: Case, *, today: dt.date, evaluator: Any | None = None) -> EvaluationView:
+def evaluate_case_obj(case: Case, *, as_of: dt.date, evaluator: Any | None = None) -> EvaluationView:
     fn = evaluator or hipext_app.evaluate_case
     try:
-        ev = fn(case, today=today)
+        ev = fn(case, as_of=as_of)
     except NotImplementedError:
         return EvaluationView(None, "The evaluation engine is not available in this build.")
     except Exception:  # noqa: BLE001 - an engine bug must not lock clinicians out of the record
@@ -140,23 +149,86 @@ def evaluate_case_obj(case: Case, *, today: dt.date, evaluator: Any | None = Non
     return EvaluationView(ev)
 
 
-def trend_series(
-    row: Patient, *, today: dt.date, cache: EvaluationCache, evaluator: Any | None = None
-) -> dict[tuple[str, str | None], list[dict[str, Any]]]:
-    """Each test's results at each visit: the evaluation of the case as it stood after that visit."""
-    base = repo.case_data(row)
+def trend_series(evaluation: dict[str, Any] | None) -> dict[tuple[str, str | None], list[dict[str, Any]]]:
+    """Each test's numeric results over the visits, from the one evaluation (it interprets every visit)."""
     series: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
-    visits = sorted(base["visits"], key=lambda v: v["date"])
-    for i in range(len(visits)):
-        data = dict(base, visits=visits[: i + 1])
-        view = evaluate_data(data, today=today, cache=cache, evaluator=evaluator)
-        if not view.data:
-            continue
-        for r in view.data.get("results", []):
-            if r.get("date") != visits[i]["date"] or not isinstance(r.get("value"), (int, float)):
-                continue
+    for r in (evaluation or {}).get("results", []):
+        if isinstance(r.get("value"), (int, float)):
             series.setdefault((r["test"], r.get("side")), []).append(r)
-    return {k: v for k, v in series.items() if len(v) >= 2}
+    return {k: sorted(v, key=lambda r: r["date"]) for k, v in series.items() if len(v) >= 2}
+
+
+# --- writing patients and visits -----------------------------------------------------------------------------
+
+
+class InputProblems(Exception):
+    """The input was refused; `problems` lists every problem ({path, value, expected}), nothing was stored."""
+
+    def __init__(self, problems: list[dict[str, Any]]) -> None:
+        super().__init__(f"{len(problems)} input problem(s)")
+        self.problems = problems
+
+
+def _duplicate_id(external_id: Any) -> list[dict[str, Any]]:
+    return [{"path": "patient.id", "value": external_id, "expected": "an id not used by another patient"}]
+
+
+def create_patient(
+    db: Session, clinic_id: int, patient: dict[str, Any], history: dict[str, Any], *, user_id: int, now: dt.datetime
+) -> Patient:
+    """Validate a patient and history block like `hipext evaluate` does and store them (raises InputProblems)."""
+    try:
+        case = parse_case({"hipext_case": 1, "patient": patient, "history": history, "visits": []})
+    except CaseInputError as exc:
+        raise InputProblems([p.as_dict() for p in exc.problems]) from None
+    if repo.patient_by_external_id(db, clinic_id, case.patient.id):
+        raise InputProblems(_duplicate_id(case.patient.id))
+    try:
+        return repo.create_patient(
+            db,
+            clinic_id,
+            case.patient.model_dump(mode="json", exclude_none=True),
+            case.history.model_dump(mode="json", exclude_none=True),
+            now=now,
+            user_id=user_id,
+        )
+    except IntegrityError:  # the same id created by a concurrent request
+        db.rollback()
+        raise InputProblems(_duplicate_id(case.patient.id)) from None
+
+
+def add_visit(
+    db: Session,
+    row: Patient,
+    visit: dict[str, Any],
+    *,
+    user_id: int,
+    now: dt.datetime,
+    history: dict[str, Any] | None = None,
+) -> tuple[Visit, bool]:
+    """Validate a visit (with the history as it now stands, when given) and store it (raises InputProblems).
+
+    Returns the stored visit and whether the history changed (a changed history is kept as a new version)."""
+    try:
+        case = parse_case(
+            {
+                "hipext_case": 1,
+                "patient": row.patient_json,
+                "history": row.history_json if history is None else history,
+                "visits": [visit],
+            }
+        )
+    except CaseInputError as exc:
+        raise InputProblems([p.as_dict() for p in exc.problems]) from None
+    changed = False
+    if history is not None:
+        changed = repo.update_patient(
+            db, row, row.patient_json, case.history.model_dump(mode="json", exclude_none=True), now=now, user_id=user_id
+        )
+    stored = repo.add_visit(
+        db, row, case.visits[0].model_dump(mode="json", exclude_none=True), user_id=user_id, now=now
+    )
+    return stored, changed
 
 
 # --- program and overrides -----------------------------------------------------------------------------------------

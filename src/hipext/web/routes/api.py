@@ -5,18 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Request
+from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
 from hipext.caseio import parse_case
-from hipext.core.errors import CaseInputError
-from hipext.core.evaluation import Evaluation
+from hipext.document import Evaluation
 from hipext.store import repo
 from hipext.store.models import Patient
 from hipext.web import services
-from hipext.web.security import Principal, client_ip, csrf_checked, current_principal, get_db, writer
+from hipext.web.deps import AsOfDep, AuditDep, CsrfUser, CurrentUser, EvaluationDep, PatientDep, SessionDep, WriterUser
 
 router = APIRouter(prefix="/api", tags=["clinic"])
 
@@ -64,31 +62,8 @@ def _out(row: Patient) -> PatientOut:
     )
 
 
-def _problems(exc: CaseInputError) -> JSONResponse:
-    return JSONResponse({"detail": "invalid case", "problems": [p.as_dict() for p in exc.problems]}, status_code=422)
-
-
-def _audit(
-    db: Session, request: Request, p: Principal, action: str, patient_id: int | None = None, detail: str | None = None
-) -> None:
-    repo.audit(
-        db,
-        action=action,
-        actor=p.label + (" (api token)" if p.via_bearer else ""),
-        clinic_id=p.clinic_id,
-        user_id=p.user.id,
-        patient_id=patient_id,
-        detail=detail,
-        ip=client_ip(request),
-        now=request.app.state.settings.now(),
-    )
-
-
-def _patient(db: Session, p: Principal, pid: int) -> Patient:
-    row = repo.get_patient(db, p.clinic_id, pid)
-    if row is None:
-        raise HTTPException(status_code=404, detail="not found")
-    return row
+def _problems(problems: list[dict[str, Any]]) -> JSONResponse:
+    return JSONResponse({"detail": "invalid case", "problems": problems}, status_code=422)
 
 
 @router.get("/docs", include_in_schema=False)
@@ -113,11 +88,9 @@ def docs(request: Request) -> Any:
 
 
 @router.get("/patients", response_model=list[PatientOut], summary="List or search your clinic's patients")
-def list_patients(
-    request: Request, q: str | None = None, p: Principal = Depends(current_principal), db: Session = Depends(get_db)
-) -> list[PatientOut]:
+def list_patients(p: CurrentUser, db: SessionDep, audit: AuditDep, q: str | None = None) -> list[PatientOut]:
     rows = repo.list_patients(db, p.clinic_id, q)
-    _audit(db, request, p, "patient.list", detail=f"api, {len(rows)} shown")
+    audit("patient.list", detail=f"api, {len(rows)} shown")
     db.commit()
     return [_out(r) for r in rows]
 
@@ -129,52 +102,28 @@ def list_patients(
     responses=UNPROCESSABLE,
     summary="Create a patient from a case file's patient and history blocks",
 )
-def create_patient(
-    request: Request, body: PatientIn, p: Principal = Depends(writer), db: Session = Depends(get_db)
-) -> Any:
+def create_patient(request: Request, body: PatientIn, p: WriterUser, db: SessionDep, audit: AuditDep) -> Any:
     try:
-        case = parse_case({"hipext_case": 1, "patient": body.patient, "history": body.history, "visits": []})
-    except CaseInputError as exc:
-        return _problems(exc)
-    if repo.patient_by_external_id(db, p.clinic_id, case.patient.id):
-        return JSONResponse(
-            {
-                "detail": "invalid case",
-                "problems": [
-                    {"path": "patient.id", "value": case.patient.id, "expected": "an id not used by another patient"}
-                ],
-            },
-            status_code=422,
+        row = services.create_patient(
+            db, p.clinic_id, body.patient, body.history, user_id=p.user_id, now=request.app.state.settings.now()
         )
-    row = repo.create_patient(
-        db,
-        p.clinic_id,
-        case.patient.model_dump(mode="json", exclude_none=True),
-        case.history.model_dump(mode="json", exclude_none=True),
-        now=request.app.state.settings.now(),
-        user_id=p.user_id,
-    )
-    _audit(db, request, p, "patient.create", row.id, detail="api")
+    except services.InputProblems as exc:
+        return _problems(exc.problems)
+    audit("patient.create", row.id, detail="api")
     db.commit()
     return _out(row)
 
 
 @router.get("/patients/{pid}", response_model=PatientOut, summary="One patient")
-def get_patient(
-    pid: int, request: Request, p: Principal = Depends(current_principal), db: Session = Depends(get_db)
-) -> PatientOut:
-    row = _patient(db, p, pid)
-    _audit(db, request, p, "patient.view", row.id, detail="api")
+def get_patient(row: PatientDep, db: SessionDep, audit: AuditDep) -> PatientOut:
+    audit("patient.view", row.id, detail="api")
     db.commit()
     return _out(row)
 
 
 @router.get("/patients/{pid}/case", summary="The patient's case file (the `hipext evaluate` input)")
-def get_case(
-    pid: int, request: Request, p: Principal = Depends(current_principal), db: Session = Depends(get_db)
-) -> dict[str, Any]:
-    row = _patient(db, p, pid)
-    _audit(db, request, p, "case.read", row.id, detail="api")
+def get_case(row: PatientDep, db: SessionDep, audit: AuditDep) -> dict[str, Any]:
+    audit("case.read", row.id, detail="api")
     db.commit()
     return repo.case_data(row)
 
@@ -186,24 +135,15 @@ def get_case(
     summary="Add a visit (the case file's visit shape); validated like `hipext evaluate`",
 )
 def add_visit(
-    pid: int,
-    request: Request,
-    visit: dict[str, Any] = Body(...),
-    p: Principal = Depends(writer),
-    db: Session = Depends(get_db),
+    request: Request, p: WriterUser, row: PatientDep, db: SessionDep, audit: AuditDep, visit: dict[str, Any] = Body(...)
 ) -> Any:
-    row = _patient(db, p, pid)
     try:
-        case = parse_case(
-            {"hipext_case": 1, "patient": row.patient_json, "history": row.history_json, "visits": [visit]}
-        )
-    except CaseInputError as exc:
-        return _problems(exc)
-    data = case.visits[0].model_dump(mode="json", exclude_none=True)
-    v = repo.add_visit(db, row, data, user_id=p.user.id, now=request.app.state.settings.now())
-    _audit(db, request, p, "visit.create", row.id, detail=f"api, visit {data['date']}")
+        v, _ = services.add_visit(db, row, visit, user_id=p.user_id, now=request.app.state.settings.now())
+    except services.InputProblems as exc:
+        return _problems(exc.problems)
+    audit("visit.create", row.id, detail=f"api, visit {v.date}")
     db.commit()
-    return {"id": v.id, "date": data["date"], "patient_id": row.id}
+    return {"id": v.id, "date": v.date.isoformat(), "patient_id": row.id}
 
 
 @router.get(
@@ -212,19 +152,12 @@ def add_visit(
     responses={409: {"description": "The case cannot be evaluated"}},
     summary="Evaluate the patient's case (same document as `hipext evaluate --format json`)",
 )
-def get_evaluation(
-    pid: int, request: Request, p: Principal = Depends(current_principal), db: Session = Depends(get_db)
-) -> Any:
-    row = _patient(db, p, pid)
-    settings = request.app.state.settings
-    view = services.evaluate_data(
-        repo.case_data(row), today=settings.now().date(), cache=request.app.state.cache, evaluator=settings.evaluator
-    )
-    _audit(db, request, p, "evaluation.view", row.id, detail="api")
+def get_evaluation(row: PatientDep, view: EvaluationDep, db: SessionDep, audit: AuditDep) -> Any:
+    audit("evaluation.view", row.id, detail="api")
     db.commit()
-    if view.data is None:
+    if view.model is None:
         return JSONResponse({"detail": view.error, "problems": view.problems}, status_code=409)
-    return view.data
+    return Response(view.json_bytes, media_type="application/json")  # byte for byte what `hipext evaluate` prints
 
 
 @router.get(
@@ -235,22 +168,14 @@ def get_evaluation(
     },
     summary="The patient's case and evaluation as a FHIR R4 Bundle (same as `hipext export`)",
 )
-def get_fhir(
-    pid: int, request: Request, p: Principal = Depends(current_principal), db: Session = Depends(get_db)
-) -> Any:
+def get_fhir(row: PatientDep, view: EvaluationDep, db: SessionDep, audit: AuditDep) -> Any:
     from hipext.fhir import bundle_json, to_bundle  # noqa: PLC0415 - optional adapter, loaded when asked for
 
-    row = _patient(db, p, pid)
-    settings = request.app.state.settings
-    data = repo.case_data(row)
-    view = services.evaluate_data(
-        data, today=settings.now().date(), cache=request.app.state.cache, evaluator=settings.evaluator
-    )
-    _audit(db, request, p, "fhir.export", row.id, detail="api")
+    audit("fhir.export", row.id, detail="api")
     db.commit()
     if view.model is None:
         return JSONResponse({"detail": view.error, "problems": view.problems}, status_code=409)
-    body = bundle_json(to_bundle(parse_case(data), view.model))
+    body = bundle_json(to_bundle(parse_case(repo.case_data(row)), view.model))
     return Response(
         body,
         media_type="application/fhir+json",
@@ -266,15 +191,17 @@ def get_fhir(
 )
 def evaluate(
     request: Request,
+    p: CsrfUser,
+    db: SessionDep,
+    audit: AuditDep,
+    as_of: AsOfDep = None,
     case: dict[str, Any] = Body(..., description="A case file as JSON"),
-    p: Principal = Depends(csrf_checked),
-    db: Session = Depends(get_db),
 ) -> Any:
     settings = request.app.state.settings
     view = services.evaluate_data(
-        case, today=settings.now().date(), cache=request.app.state.cache, evaluator=settings.evaluator
+        case, as_of=as_of, today=settings.now().date(), cache=request.app.state.cache, evaluator=settings.evaluator
     )
-    _audit(db, request, p, "case.evaluate", None, detail="api, not stored")
+    audit("case.evaluate", None, detail="api, not stored")
     db.commit()
     if view.problems:
         return JSONResponse({"detail": "invalid case", "problems": view.problems}, status_code=422)

@@ -6,17 +6,31 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from hipext.store import repo
 from hipext.store.models import PatientLink, SessionLog
 from hipext.web import services
-from hipext.web.security import check_double_submit, client_ip, get_db
+from hipext.web.deps import FormDep, SessionDep, evaluation_of
+from hipext.web.security import check_double_submit, client_ip
 
 router = APIRouter(include_in_schema=False)
 CSRF_COOKIE = "hipext_home_csrf"
+
+
+def _audit(db: Session, request: Request, link: PatientLink, action: str, detail: str | None = None) -> None:
+    repo.audit(
+        db,
+        action=action,
+        actor=f"patient-link:{link.id}",
+        clinic_id=link.clinic_id,
+        patient_id=link.patient_id,
+        ip=client_ip(request),
+        detail=detail,
+        now=request.app.state.settings.now(),
+    )
 
 
 def _link(request: Request, db: Session, token: str) -> PatientLink:
@@ -50,9 +64,7 @@ def _page(
     row = repo.get_patient(db, link.clinic_id, link.patient_id)
     if row is None:
         raise HTTPException(status_code=404, detail="not found")
-    view = services.evaluate_data(
-        repo.case_data(row), today=settings.now().date(), cache=request.app.state.cache, evaluator=settings.evaluator
-    )
+    view = evaluation_of(request, row)
     _program, exercises = services.effective_program(view.data, repo.overrides(db, link.clinic_id, row.id))
     logs = repo.session_logs(db, link.clinic_id, row.id)
     csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)  # double-submit: cookie = form field
@@ -75,17 +87,9 @@ def _page(
 
 
 @router.get("/p/{token}", response_class=HTMLResponse)
-def home_program(token: str, request: Request, db: Session = Depends(get_db)) -> Response:
+def home_program(token: str, request: Request, db: SessionDep) -> Response:
     link = _link(request, db, token)
-    repo.audit(
-        db,
-        action="home.view",
-        actor=f"patient-link:{link.id}",
-        clinic_id=link.clinic_id,
-        patient_id=link.patient_id,
-        ip=client_ip(request),
-        now=request.app.state.settings.now(),
-    )
+    _audit(db, request, link, "home.view")
     db.commit()
     return _page(request, db, token, link, saved=request.query_params.get("saved") == "1")
 
@@ -105,10 +109,9 @@ def _pain(raw: str | None, name: str, errors: dict[str, list[str]]) -> float | N
 
 
 @router.post("/p/{token}/log")
-async def log_session(token: str, request: Request, db: Session = Depends(get_db)) -> Response:
+def log_session(token: str, request: Request, db: SessionDep, form: FormDep) -> Response:
     link = _link(request, db, token)
     settings = request.app.state.settings
-    form = {k: str(v) for k, v in (await request.form()).items()}
     check_double_submit(request.cookies.get(CSRF_COOKIE), form.get("csrf_token"))
     errors: dict[str, list[str]] = {}
     today = settings.now().date()
@@ -140,25 +143,14 @@ async def log_session(token: str, request: Request, db: Session = Depends(get_db
             created_at=settings.now(),
         )
     )
-    repo.audit(
-        db,
-        action="home.log",
-        actor=f"patient-link:{link.id}",
-        clinic_id=link.clinic_id,
-        patient_id=link.patient_id,
-        ip=client_ip(request),
-        detail=f"session {day}",
-        now=settings.now(),
-    )
+    _audit(db, request, link, "home.log", f"session {day}")
     db.commit()
     return RedirectResponse(f"/p/{token}?saved=1", status_code=303)
 
 
 @router.post("/p/{token}/log/{log_id}/morning")
-async def log_morning(token: str, log_id: int, request: Request, db: Session = Depends(get_db)) -> Response:
+def log_morning(token: str, log_id: int, request: Request, db: SessionDep, form: FormDep) -> Response:
     link = _link(request, db, token)
-    settings = request.app.state.settings
-    form = {k: str(v) for k, v in (await request.form()).items()}
     check_double_submit(request.cookies.get(CSRF_COOKIE), form.get("csrf_token"))
     errors: dict[str, list[str]] = {}
     morning = _pain(form.get("pain_next_morning"), "pain_next_morning", errors)
@@ -168,15 +160,6 @@ async def log_morning(token: str, log_id: int, request: Request, db: Session = D
     if errors or morning is None:
         return _page(request, db, token, link, errors or {"pain_next_morning": ["0 to 10"]}, status=422)
     lg.pain_next_morning = morning
-    repo.audit(
-        db,
-        action="home.log_morning",
-        actor=f"patient-link:{link.id}",
-        clinic_id=link.clinic_id,
-        patient_id=link.patient_id,
-        ip=client_ip(request),
-        detail=f"session {lg.date}",
-        now=settings.now(),
-    )
+    _audit(db, request, link, "home.log_morning", f"session {lg.date}")
     db.commit()
     return RedirectResponse(f"/p/{token}?saved=1", status_code=303)

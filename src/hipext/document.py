@@ -1,0 +1,81 @@
+"""The evaluation document: the public JSON contract of `hipext evaluate` (`hipext schema evaluation`).
+
+It sits above the core and care: the core's results and findings and care's screening, program, progression,
+follow-up, return to activity, aftercare and education are its sections. Every section carries the source ids its
+numbers come from. The CLI, the web page, the API, the reports and FHIR all read this one document.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hipext.care.models import (
+    Aftercare,
+    Education,
+    FollowUp,
+    Program,
+    Progression,
+    ReturnToActivity,
+    Screening,
+)
+from hipext.core.evaluation import Finding, Result
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PatientSummary(_Out):
+    id: str
+    age: int
+    sex: str
+    body_mass_kg: float
+    height_m: float | None
+    body_weight_n: float = Field(description="Body mass x standard gravity.")
+    bmi_kg_m2: float | None
+    age_group: str
+    activity_level: str
+    goals: list[str]
+    involved_side: str
+
+
+class SourceRef(_Out):
+    id: str
+    citation: str
+    doi: str | None = None
+    url: str | None = None
+
+
+class Evaluation(_Out):
+    hipext_version: str
+    as_of: dt.date = Field(
+        description="The date the case was evaluated for (default: the latest visit). Precautions, timelines and "
+        "follow-up are reckoned from it; visits after it are not part of the evaluation."
+    )
+    evaluated_visit: dt.date | None
+    patient: PatientSummary
+    screening: Screening | None = Field(default=None, description="Runs first; its decisions bind everything after.")
+    results: list[Result]
+    findings: list[Finding]
+    capacity: dict[str, Any] | None = Field(
+        default=None, description="Torque-angle-velocity capacity scaled to measured strength, and task shares."
+    )
+    program: Program | None = None
+    progression: Progression | None = None
+    follow_up: FollowUp | None = None
+    return_to_activity: ReturnToActivity | None = None
+    aftercare: Aftercare | None = None
+    education: Education | None = None
+    disclaimer: str = (
+        "Decision support for a licensed clinician. Findings are considerations, not diagnoses; "
+        "the clinician's judgement and the surgeon's orders take precedence."
+    )
+    sources: list[SourceRef] = Field(default_factory=list, description="Every source cited in this document.")
+
+
+def document_json(evaluation: Evaluation) -> str:
+    """The document as JSON text, the same bytes wherever it is served (CLI, API)."""
+    return evaluation.model_dump_json(indent=2) + "\n"

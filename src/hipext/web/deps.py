@@ -1,0 +1,111 @@
+"""FastAPI dependencies as `Annotated` aliases: the request's database session, the signed-in principal (any role,
+writer, admin), the patient named in the path (clinic-scoped), its evaluation and the audit log.
+
+A route states what it needs in its signature (`row: PatientDep, audit: AuditDep`) instead of spelling out
+`Depends(...)` and the clinic filter each time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Query, Request
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
+
+from hipext.store import repo
+from hipext.store.models import Patient
+from hipext.web import services
+from hipext.web.security import Principal, admin, client_ip, csrf_checked, current_principal, get_db, writer
+
+SessionDep = Annotated[Session, Depends(get_db)]
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+WriterUser = Annotated[Principal, Depends(writer)]
+AdminUser = Annotated[Principal, Depends(admin)]
+CsrfUser = Annotated[Principal, Depends(csrf_checked)]
+
+
+def _patient(pid: int, p: CurrentUser, db: SessionDep) -> Patient:
+    """The patient of the path's `pid`, only if they belong to the user's clinic (404 otherwise)."""
+    row = repo.get_patient(db, p.clinic_id, pid)
+    if row is None:
+        raise HTTPException(status_code=404, detail="not found")
+    return row
+
+
+PatientDep = Annotated[Patient, Depends(_patient)]
+
+
+async def _raw_form(request: Request) -> FormData:
+    return await request.form()
+
+
+async def _form(request: Request) -> dict[str, str]:
+    return {k: str(v) for k, v in (await request.form()).items()}
+
+
+# A posted form, read on the event loop (it waits on the network) so that the route itself can be a plain `def`
+# and do its database and CPU work in the thread pool.
+RawFormDep = Annotated[FormData, Depends(_raw_form)]
+FormDep = Annotated[dict[str, str], Depends(_form)]
+
+
+@dataclass
+class Auditor:
+    """Appends an event to the audit log in the request's transaction (the route commits)."""
+
+    db: Session
+    request: Request
+    principal: Principal
+
+    def __call__(
+        self, action: str, patient_id: int | None = None, detail: str | None = None, outcome: str = "ok"
+    ) -> None:
+        p = self.principal
+        repo.audit(
+            self.db,
+            action=action,
+            actor=p.label + (" (api token)" if p.via_bearer else ""),
+            clinic_id=p.clinic_id,
+            user_id=p.user_id,
+            patient_id=patient_id,
+            detail=detail,
+            ip=client_ip(self.request),
+            outcome=outcome,
+            now=self.request.app.state.settings.now(),
+        )
+
+
+async def _auditor(request: Request, db: SessionDep, p: CurrentUser) -> Auditor:  # no I/O: no thread hop
+    return Auditor(db, request, p)
+
+
+AuditDep = Annotated[Auditor, Depends(_auditor)]
+
+
+def today(request: Request) -> dt.date:
+    """The app clock's date: the default of date fields on forms, never the evaluation date of a case with visits."""
+    return request.app.state.settings.now().date()
+
+
+AsOfDep = Annotated[
+    dt.date | None,
+    Query(description="Evaluate as of this date (YYYY-MM-DD); default: the latest visit, as `hipext evaluate`."),
+]
+
+
+def evaluation_of(request: Request, row: Patient, as_of: dt.date | None = None) -> services.EvaluationView:
+    """The patient's stored case evaluated through `hipext.app.evaluate_case` (cached: it is pure)."""
+    state = request.app.state
+    return services.evaluate_data(
+        repo.case_data(row), as_of=as_of, today=today(request), cache=state.cache, evaluator=state.settings.evaluator
+    )
+
+
+def _evaluation(request: Request, row: PatientDep, as_of: AsOfDep = None) -> services.EvaluationView:
+    return evaluation_of(request, row, as_of)
+
+
+EvaluationDep = Annotated[services.EvaluationView, Depends(_evaluation)]

@@ -1,0 +1,23 @@
+"""Routes, one module per resource. Pages are server-rendered; `api` is the JSON API under /api; `home` is the
+patient's own page opened from their link."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+
+def routers() -> list[APIRouter]:
+    from hipext.web.routes import (  # noqa: PLC0415 - imported when the app is built
+        account,
+        admin,
+        api,
+        auth,
+        evaluation,
+        home,
+        links,
+        patients,
+        program,
+        visits,
+    )
+
+    return [m.router for m in (auth, patients, visits, evaluation, program, links, admin, account, home, api)]

@@ -1,0 +1,133 @@
+"""Patients: the searchable list, the new-patient form and the patient's page (timeline, program, home sessions)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from hipext import evidence
+from hipext.store import repo
+from hipext.store.models import Patient, ProgramOverride
+from hipext.web import charts, forms, services
+from hipext.web.deps import AuditDep, CurrentUser, FormDep, PatientDep, SessionDep, WriterUser, evaluation_of
+from hipext.web.rendering import render
+from hipext.web.security import Principal
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/patients", response_class=HTMLResponse)
+def patient_list(request: Request, p: CurrentUser, db: SessionDep, audit: AuditDep, q: str | None = None) -> Response:
+    rows = repo.list_patients(db, p.clinic_id, q)
+    audit("patient.list", detail=f"search, {len(rows)} shown" if q else f"{len(rows)} shown")
+    db.commit()
+    return render(request, "patients.html", {"patients": rows, "q": q or ""}, p)
+
+
+def patient_form_ctx(values: dict[str, Any] | None = None, errors: dict[str, list[str]] | None = None) -> dict:
+    """What the patient and history fields need (shared with the visit form, which repeats the history)."""
+    return {
+        "values": values or {},
+        "errors": errors or {},
+        "activity_levels": forms.ACTIVITY_LEVELS,
+        "involved_sides": forms.INVOLVED_SIDES,
+        "restriction_kinds": forms.RESTRICTION_KINDS,
+        "screening": forms.screening_questions(),
+        "n_common": len(forms.COMMON_QUESTIONS),
+    }
+
+
+@router.get("/patients/new", response_class=HTMLResponse)
+def patient_new_form(request: Request, p: WriterUser) -> Response:
+    return render(request, "patient_new.html", patient_form_ctx({"patient.activity_level": "recreational"}), p)
+
+
+@router.post("/patients/new")
+def patient_create(request: Request, p: WriterUser, db: SessionDep, audit: AuditDep, form: FormDep) -> Response:
+    try:
+        row = services.create_patient(
+            db,
+            p.clinic_id,
+            forms.patient_from_form(form),
+            forms.history_from_form(form),
+            user_id=p.user_id,
+            now=request.app.state.settings.now(),
+        )
+    except services.InputProblems as exc:
+        ctx = patient_form_ctx(form, forms.field_errors(exc.problems)) | {"problems": exc.problems}
+        return render(request, "patient_new.html", ctx, p, status=422)
+    audit("patient.create", row.id)
+    db.commit()
+    return RedirectResponse(f"/patients/{row.id}", status_code=303)
+
+
+def patient_page(request: Request, p: Principal, db: Session, row: Patient, **extra: Any) -> Response:
+    view = evaluation_of(request, row)
+    ovs = repo.overrides(db, p.clinic_id, row.id)
+    program, exercises = services.effective_program(view.data, ovs)
+    logs = repo.session_logs(db, p.clinic_id, row.id)
+    now = request.app.state.settings.now()
+    ctx = {
+        "patient": row,
+        "visits": list(reversed(row.visits)),
+        "timeline": _timeline(row, ovs, logs, repo.history_versions(db, p.clinic_id, row.id)),
+        "links": repo.links(db, p.clinic_id, row.id),
+        "now": now,
+        "logs": logs[-20:],
+        "pain_chart": charts.pain_chart(logs),
+        "program": program,
+        "adherence": services.adherence(logs, now.date(), services.planned_per_week(exercises)),
+        "evaluation": view.data,
+        "history": row.history_json,
+    }
+    ctx.update(extra)
+    return render(request, "patient.html", ctx, p)
+
+
+def _timeline(row: Patient, ovs: list[ProgramOverride], logs: list[Any], versions: list[Any]) -> list[dict[str, Any]]:
+    """The episode as one list, newest first: visits, history versions, program changes, home sessions by week."""
+    names = {p.id: p.name for p in evidence.load().protocols.values()}
+    items: list[dict[str, Any]] = []
+    for v in row.visits:
+        d = v.data_json
+        tests = sorted({names.get(m["test"], m["test"]) for m in d.get("measurements", [])})
+        items.append({"date": v.date, "kind": "visit", "visit": d, "tests": tests, "id": v.id})
+    for o in ovs:
+        items.append({"date": o.created_at.date(), "kind": "override", "override": o})
+    for i, hv in enumerate(versions):
+        changed = sorted(
+            k
+            for k in set(hv.history_json) | set(versions[i - 1].history_json if i else {})
+            if not i or hv.history_json.get(k) != versions[i - 1].history_json.get(k)
+        )
+        items.append(
+            {"date": hv.created_at.date(), "kind": "history", "version": hv, "number": i + 1, "changed": changed}
+        )
+    weeks: dict[dt.date, list[Any]] = {}
+    for lg in logs:
+        weeks.setdefault(lg.date - dt.timedelta(days=lg.date.weekday()), []).append(lg)
+    for start, group in weeks.items():
+        pains = [lg.pain_during for lg in group if lg.pain_during is not None]
+        items.append(
+            {
+                "date": max(lg.date for lg in group),
+                "kind": "home",
+                "week": start,
+                "count": len(group),
+                "done": sum(1 for lg in group if lg.completed),
+                "max_pain": max(pains) if pains else None,
+            }
+        )
+    order = {"visit": 0, "history": 1, "override": 2, "home": 3}
+    return sorted(items, key=lambda x: (x["date"], -order[x["kind"]]), reverse=True)
+
+
+@router.get("/patients/{pid}", response_class=HTMLResponse)
+def patient_view(request: Request, p: CurrentUser, row: PatientDep, db: SessionDep, audit: AuditDep) -> Response:
+    audit("patient.view", row.id)
+    db.commit()
+    return patient_page(request, p, db, row)
