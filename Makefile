@@ -12,7 +12,7 @@ DEB_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejav
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev,opensim]"
+	$(BIN)/python -m pip install -q -e ".[dev,opensim,lab]"
 	touch $(STAMP)
 
 # Installs only what is missing, and only as root; otherwise names what to install and stops.
