@@ -3,6 +3,9 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Test-only FHIR validators (official R4 JSON schema, FHIRPath invariants), from npm with exact versions.
+FHIR_VALIDATOR := tests/fhir/validator
+NODE_STAMP := $(FHIR_VALIDATOR)/node_modules/.installed
 
 # Debian packages the Python packages need at run time: Pango, HarfBuzz and fonts for WeasyPrint (PDF reports).
 DEB_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
@@ -23,10 +26,14 @@ system-packages:
 	  else echo "Missing Debian packages: $$missing (sudo apt-get install $$missing)"; exit 1; fi; \
 	fi
 
+$(NODE_STAMP): $(FHIR_VALIDATOR)/package.json
+	cd $(FHIR_VALIDATOR) && npm install --no-audit --no-fund --no-package-lock --loglevel=error
+	touch $(NODE_STAMP)
+
 run: system-packages $(STAMP)
 	$(BIN)/python -m hipext.web
 
-test: system-packages $(STAMP)
+test: system-packages $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

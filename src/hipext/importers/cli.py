@@ -136,6 +136,61 @@ def dynamometer(
                + (f", replacing {added.replaced}" if added.replaced else ""), err=True)
 
 
+@app.command("fhir")
+def fhir(
+    bundle_file: Path = typer.Argument(..., metavar="BUNDLE", help="FHIR R4 Bundle (JSON): a hipext export, or "
+                                       "Patient, weight, height, pain and strength Observations from elsewhere."),
+    out: Path = typer.Option(..., "--out", help="Case file to write (YAML, or JSON for a .json name)."),
+    as_of: str | None = typer.Option(None, "--as-of", metavar="DATE",
+                                     help="Date to reckon age from a birth date (other systems' Patients)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite --out if it exists."),
+) -> None:
+    """Read a FHIR bundle into a case file; lists what it skipped. A hipext bundle gives back the same case."""
+    import json
+
+    import yaml
+
+    from hipext.caseio import parse_case
+    from hipext.fhir.read import case_from_bundle
+
+    problems = []
+    day = None
+    if as_of is not None:
+        try:
+            day = dt.date.fromisoformat(as_of)
+        except ValueError:
+            problems.append(f"--as-of: got {as_of!r}; expected a date as YYYY-MM-DD")
+    if out.exists() and not force:
+        problems.append(f"--out {out}: the file exists; expected a new file name (or --force to overwrite)")
+    if problems:
+        _fail(problems)
+    try:
+        bundle = json.loads(bundle_file.read_bytes())
+    except OSError as exc:
+        _fail([f"BUNDLE {bundle_file}: cannot read ({exc.strerror}); expected a readable JSON file"])
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        _fail([f"BUNDLE {bundle_file}: not JSON ({exc}); expected a FHIR Bundle in JSON"])
+    try:
+        data, skipped = case_from_bundle(bundle if isinstance(bundle, dict) else {}, as_of=day)
+        parse_case(data)
+    except CaseInputError as exc:
+        _fail([str(p) for p in exc.problems], f"{bundle_file}: {len(exc.problems)} problem(s); no case written:")
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n" if out.suffix.lower() == ".json" else \
+        yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120)
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        _fail([f"--out {out}: cannot write ({exc.strerror}); expected a writable file path"])
+    for s in skipped:
+        typer.echo(f"skipped: {s}", err=True)
+    typer.echo(f"wrote {out}: {len(data['visits'])} visit(s), "
+               f"{sum(len(v.get('measurements', [])) for v in data['visits'])} measurement(s); "
+               f"{len(skipped)} item(s) skipped", err=True)
+
+
 def _show(imported: object) -> None:
     """What was read, as a short table a clinician can check against the device screen."""
     from hipext.importers.models import DeviceImport
