@@ -268,3 +268,18 @@ def test_a_plugged_in_reader_is_used_for_its_file_type():
     register_reader(".c3dtest", reader)
     got = _import(b"binary", "trial.C3DTEST", side="left")
     assert got.layout == "c3d_isokinetic" and seen["args"] == (b"binary", "trial.C3DTEST", "left")
+
+
+def test_an_isokinetic_c3d_file_imports_through_the_same_command(cli, case, tmp_path):
+    from ..biomech.c3d_files import write_isokinetic_c3d
+
+    trial = tmp_path / "biodex.c3d"
+    write_isokinetic_c3d(trial, reps=3, velocity_deg_s=60.0, peak_nm=180.0)
+    args = ["import", "dynamometer", str(trial), "--case", str(case), "--visit", "2026-12-01"]
+    refused = cli(*args)
+    assert refused.returncode == 2 and "--side" in refused.stderr  # the file does not say which leg
+    done = cli(*args, "--side", "right")
+    assert done.returncode == 0, done.stderr
+    e = evaluate_case(read_case_file(case))
+    (iso,) = [r for r in e.results if r.date == e.evaluated_visit and r.test == "isokinetic_hip_extension"]
+    assert iso.trials.n == 3 and iso.device_metrics.layout == "c3d_isokinetic"

@@ -10,7 +10,7 @@ columns (`docs/import-formats.md` documents each layout):
 
 Other file types plug in with `register_reader(suffix, "module:function")`; the function takes
 `(data: bytes, name: str, options: ImportOptions)` and returns a `DeviceImport`, or raises `ImportFileError` with
-every problem. The isokinetic C3D reader of the research pipeline registers itself this way.
+every problem. Isokinetic C3D files are read this way (`c3d.py`, through the research pipeline's reader).
 
 Nothing here writes: `hipext.importers.into_case` adds the measurements to a visit.
 """
@@ -30,7 +30,7 @@ CSV_LAYOUTS = ("per_trial_peaks", "per_side_summary", "force_time_trace")
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 
 # Non-CSV readers by file suffix, as "module:function" so nothing is imported until a file of that type arrives.
-_READERS: dict[str, str | FileReader] = {}
+_READERS: dict[str, str | FileReader] = {".c3d": "hipext.importers.c3d:read"}
 
 
 def register_reader(suffix: str, reader: str | FileReader) -> None:
