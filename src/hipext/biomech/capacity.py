@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -525,6 +527,12 @@ def knee_effect_at_test(*, hip_flexion_deg: float, knee_flexion_deg: float) -> d
     the knee extended (same hip angle), and the gluteus maximus and hamstring shares at both; None when the
     compiled model is unavailable. Angles are clipped to the model's fitted range.
     """
+    found = _knee_effect(float(hip_flexion_deg), float(knee_flexion_deg))
+    return None if found is None else copy.deepcopy(found)
+
+
+@functools.lru_cache(maxsize=256)  # a study's trials share a few test set-ups; the model call is the costly part
+def _knee_effect(hip_flexion_deg: float, knee_flexion_deg: float) -> dict[str, Any] | None:
     try:
         from hipext.biomech.model import HipExtensorModel, poses_from_degrees
 

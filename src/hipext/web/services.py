@@ -26,7 +26,12 @@ from hipext.store.models import Patient, ProgramOverride, SessionLog, Visit
 
 log = logging.getLogger("hipext.web")
 
+# Dose wording computed from the typed values: shown, never edited (edit the typed value it is computed from).
+DOSE_WORDS = {"load", "effort", "rest", "frequency", "summary", "plain"}
 NOT_DOSE_KEYS = {
+    *DOSE_WORDS,
+    "basis",
+    "load_kind",
     "id",
     "name",
     "rationale",
@@ -259,6 +264,21 @@ def dose_fields(exercise: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def patient_instructions(ex: dict[str, Any], changed: dict[str, Any]) -> str:
+    """The patient's wording for one exercise, with the clinician's typed dose edits applied."""
+    from pydantic import ValidationError
+
+    from hipext.care.dose_words import instructions
+    from hipext.care.models import PrescribedExercise
+
+    edits = {k: o.new_value for k, o in changed.items()}
+    try:
+        typed = PrescribedExercise.model_validate({**ex, "dose": {**ex["dose"], **edits}})
+    except (ValidationError, KeyError, TypeError):
+        return str(ex.get("patient_text") or "")
+    return instructions(typed)
+
+
 def effective_program(
     evaluation: dict[str, Any] | None, overrides: list[ProgramOverride]
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
@@ -283,7 +303,16 @@ def effective_program(
                 changed[f] = o
         removed = (ex_id, "include") in latest and latest[(ex_id, "include")].new_value == "no"
         exercises.append(
-            {"id": ex_id, "exercise": ex, "dose": dose, "overridden": changed, "removed": removed, "added": False}
+            {
+                "id": ex_id,
+                "exercise": ex,
+                "dose": dose,
+                "overridden": changed,
+                "removed": removed,
+                "added": False,
+                "instructions": patient_instructions(ex, changed),
+                "home": ex.get("supervision", "home") == "home",
+            }
         )
     known = {e["id"] for e in exercises}
     for (oid, f), o in latest.items():
@@ -296,6 +325,8 @@ def effective_program(
                     "overridden": {"include": o},
                     "removed": False,
                     "added": True,
+                    "instructions": "",
+                    "home": not (program.get("supervised_only")),
                 }
             )
     return program, exercises
