@@ -171,3 +171,57 @@ def test_cli_export_then_import_gives_a_case_that_evaluates_the_same(cli, tmp_pa
     assert cli("evaluate", str(case)).stdout == cli("evaluate", str(src)).stdout
     again = cli("import", "fhir", str(exported), "--out", str(case))
     assert again.returncode == 2 and "--force" in again.stderr  # never overwrites silently
+
+
+# Every field of the case file, set: a new field the export forgets fails here, not in a clinic.
+EVERY_FIELD = {
+    "hipext_case": 1,
+    "patient": {"id": "all-fields", "age": 41, "sex": "female", "body_mass_kg": 63.5, "height_m": 1.68,
+                "activity_level": "active", "training_status": "intermediate", "goals": ["run 5 km", "carry my son"]},
+    "history": {
+        "involved_side": "left", "presentation": ["buttock_pain"], "conditions": ["gluteal_tendinopathy"],
+        "onset": {"date": "2026-08-01", "mechanism": "hill running"},
+        "surgery": {"procedure": "hip_arthroscopy", "side": "left", "date": "2026-06-01", "restrictions_weeks": 6,
+                    "restrictions": [{"kind": "hip_flexion_max_deg", "value": 90, "until": "2026-07-13",
+                                      "note": "surgeon's letter"},
+                                     {"kind": "weight_bearing", "value": "toe_touch"},
+                                     {"kind": "no_impact", "value": True}]},
+        "red_flags": {"night_pain": False, "fever": False},
+        "comorbidities": ["asthma"], "medications": ["ibuprofen as needed"]},
+    "visits": [
+        {"date": "2026-09-01", "notes": "first visit",
+         "measurements": [
+             {"test": "hhd_hip_extension_prone_knee_flexed", "side": "left", "trials_lbf": [40.5, 41.2],
+              "lever_arm_m": 0.37, "fixation": "belt", "device": "MicroFET2", "note": "tester A"},
+             {"test": "hhd_hip_extension_prone_knee_flexed", "side": "right", "trials_kgf": [20.1, 20.8],
+              "lever_arm_m": 0.37, "fixation": "belt"},
+             {"test": "isokinetic_hip_extension", "side": "left", "trials_nm": [120.5, 118.0],
+              "velocity_deg_s": 60, "mode": "concentric"},
+             {"test": "mmt_hip_extension_knee_extended", "side": "right", "grade": "4+"},
+             {"test": "stair_climb", "time_s": 9.8, "steps": 11},
+             {"test": "chair_stand_30s", "reps": 14, "used_arms": False},
+             {"test": "hip_extension_rom", "side": "left", "angle_deg": 12.5},
+             {"test": "nprs", "value": 4, "context": "worst_24h"},
+             {"test": "fadir_test", "side": "left", "result": "negative", "pain_provoked": False},
+             {"test": "psfs", "activities": [{"activity": "running", "score": 3}, {"activity": "stairs", "score": 6}]},
+             {"test": "lefs", "items": {str(i): (3 if i % 2 else 4) for i in range(1, 21)} | {"7": None}},
+         ],
+         "observations": ["pelvic_drop", "trunk_lean"], "observation_sides": {"pelvic_drop": "left"},
+         "exercise_responses": [{"exercise": "bridge", "pain_during": 2.5, "pain_next_morning": 2,
+                                 "pain_baseline": 2, "completed": False, "rpe": 6.5, "reps_in_reserve": 3,
+                                 "compensation": ["lumbar_extension_substitution"], "sessions_done": 5,
+                                 "sessions_planned": 6, "sets": 3, "reps": 12, "load_kg": 7.5,
+                                 "sessions_per_week": 3}],
+         "readiness": {"psychologically_ready": False, "apprehension": True, "cleared_by": ["surgeon"]},
+         "activity_checks": {"walk_pain_free": True, "jog_pain_free": False}},
+    ],
+}
+
+
+def test_a_case_with_every_field_set_reads_back_the_same():
+    from hipext.fhir import to_bundle
+
+    case = parse_case(json.loads(json.dumps(EVERY_FIELD)))
+    back, _ = _read_back(to_bundle(case, _evaluate(case)))
+    assert back.model_dump(mode="json") == case.model_dump(mode="json")
+    assert document_json(_evaluate(back)) == document_json(_evaluate(case))

@@ -44,7 +44,15 @@ def _validate(bundles: dict[str, dict[str, Any]], tmp: Path) -> dict[str, Any]:
 
 @functools.cache
 def _corpus_report(tmp: str) -> dict[str, Any]:
+    from hipext.caseio import parse_case
+    from hipext.fhir import to_bundle
+
+    from .test_export import _evaluate
+    from .test_roundtrip import EVERY_FIELD
+
     bundles = {p.relative_to(p.parents[1]).as_posix().replace("/", "__"): _export(p)[1] for p in CASE_FILES}
+    every = parse_case(json.loads(json.dumps(EVERY_FIELD)))
+    bundles["every_field"] = to_bundle(every, _evaluate(every))  # every case field, so every resource kind
     return _validate(bundles, Path(tmp))
 
 
@@ -55,7 +63,7 @@ def report(tmp_path_factory) -> dict[str, Any]:
 
 def test_every_export_passes_the_official_r4_json_schema(report):
     bundles = {k: v for k, v in report.items() if k != "(not evaluable)"}
-    assert len(bundles) == len(CASE_FILES)
+    assert len(bundles) == len(CASE_FILES) + 1
     assert {k: v["schema"] for k, v in bundles.items() if v["schema"]} == {}
 
 

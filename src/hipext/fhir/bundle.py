@@ -575,6 +575,7 @@ def to_bundle(case: Case, evaluation: Evaluation) -> Json:
             record.exercise_response(b, done, (vi, ri), visit, patient, encounter,
                                      withheld=done.exercise in blocked_exercises)
         record.movement(b, visit, vi, patient, encounter)
+        record.activity_checks(b, visit, vi, patient, encounter)
         if visit.readiness is not None:
             record.readiness(b, visit.readiness, visit, vi, patient, encounter)
     assert len(urls) == len(results), "every result belongs to a recorded measurement"

@@ -111,6 +111,7 @@ CS_CASE_FIELD = f"{BASE}/CodeSystem/case-field"  # case-file field names (`hipex
 CS_RECORD = f"{BASE}/CodeSystem/record"  # kinds of recorded data: movement observation, exercise response, ...
 CS_HISTORY = f"{BASE}/CodeSystem/history"  # history list a Condition came from: presentation, condition, comorbidity
 CS_MOVEMENT = f"{BASE}/CodeSystem/movement-observation"  # observed movement findings (case `observations`)
+CS_ACTIVITY_CHECK = f"{BASE}/CodeSystem/activity-check"  # activities tried at a visit (case `activity_checks`)
 CS_RECORD_TAG = f"{BASE}/CodeSystem/record-tag"  # meta.tag: withheld (a record of a test screening now blocks)
 SID_RECORD = f"{BASE}/sid/record"  # identifier of each recorded item: where it sits in the case file
 Q_BASE = f"{BASE}/Questionnaire"  # canonical URL of each questionnaire: Q_BASE/<instrument id>

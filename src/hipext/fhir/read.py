@@ -138,6 +138,8 @@ class _Reader:
                     v.setdefault("observation_sides", {})[finding] = side
             elif item == "observation_sides":
                 v.setdefault("observation_sides", {}).update(json.loads(r.get("valueString", "{}")))
+            elif item == "activity_checks":
+                v.setdefault("_activity_checks", []).append((r.get("valueBoolean"), path[3]))
             elif item == "readiness":
                 v["readiness"] = _fields(r)
             return
@@ -329,6 +331,8 @@ class _Reader:
         if self.goals:
             patient["goals"] = [g for _, g in sorted(self.goals.items())]
         for v in self.visits.values():
+            if "_activity_checks" in v:
+                v["activity_checks"] = {key: value for value, key in v.pop("_activity_checks")}
             if "_observations" in v:
                 v["observations"] = [f for _, f in sorted(v.pop("_observations").items())]
         for _, v, name, item in sorted(self.ordered, key=lambda x: x[0]):

@@ -273,9 +273,10 @@ def exercise_response(b: Builder, r: ExerciseResponse, where: tuple[int, int], v
     for key, value in r.model_dump(exclude={"exercise"}).items():
         if value is None or value == []:
             continue
-        if isinstance(value, float):  # pain ratings and RPE, 0-10
+        if isinstance(value, float):  # pain ratings and RPE (0-10 scores), or a load in kg
+            unit = "kg" if key.endswith("_kg") else "{score}"
             comps.append({"code": {"coding": [b.local(C.CS_CASE_FIELD, key, words(key))]},
-                          "valueQuantity": {"value": value, "unit": "{score}", "system": C.UCUM, "code": "{score}"}})
+                          "valueQuantity": {"value": value, "unit": unit, "system": C.UCUM, "code": unit}})
         else:
             comps += field_component(b, key, value)
     obs.update({
@@ -317,6 +318,20 @@ def movement(b: Builder, visit: Visit, index: int, patient_url: str, encounter_u
             "subject": ref(patient_url), "encounter": ref(encounter_url),
             "effectiveDateTime": visit.date.isoformat(),
             "valueString": json.dumps(extra_sides, sort_keys=True)})
+
+
+def activity_checks(b: Builder, visit: Visit, index: int, patient_url: str, encounter_url: str) -> None:
+    """Activities tried at the visit and whether they were pain-free: one yes/no Observation each."""
+    for key, pain_free in visit.activity_checks.items():
+        b.add(f"Observation/{visit.date}/activity/{key}", {
+            "resourceType": "Observation", "identifier": _identifier("visits", index, "activity_checks", key),
+            "status": "final",
+            "category": [{"coding": [{"system": C.OBS_CATEGORY, "code": "exam", "display": "Exam"}]}],
+            "code": {"coding": [b.local(C.CS_RECORD, "activity-check", "Activity tried at the visit"),
+                                b.local(C.CS_ACTIVITY_CHECK, key, words(key).capitalize())],
+                     "text": words(key)},
+            "subject": ref(patient_url), "encounter": ref(encounter_url),
+            "effectiveDateTime": visit.date.isoformat(), "valueBoolean": pain_free})
 
 
 def readiness(b: Builder, r: Readiness, visit: Visit, index: int, patient_url: str, encounter_url: str) -> None:
