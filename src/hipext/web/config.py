@@ -13,6 +13,12 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _mail_from_env() -> Any:
+    from hipext.web.mail import MailSettings
+
+    return MailSettings.from_env()
+
+
 def _minutes(env: str, default: float) -> dt.timedelta:
     return dt.timedelta(minutes=float(os.environ.get(env, default)))
 
@@ -29,6 +35,10 @@ class Settings:
     # The one clinical entry point; replaceable only so a test can count calls.
     evaluator: Callable[..., Any] | None = None
     base_url: str | None = None
+    # The clinic's phone, e-mail or address, printed with its name on documents and shown on the patient's page.
+    clinic_contact: str | None = field(default_factory=lambda: os.environ.get("HIPEXT_CLINIC_CONTACT") or None)
+    # Alerts through the clinic's SMTP server (hipext.web.mail); None: no e-mail is sent.
+    mail: Any = field(default_factory=lambda: _mail_from_env())
 
     def now(self) -> dt.datetime:
         return self.clock()

@@ -11,7 +11,9 @@ def routers() -> list[APIRouter]:
         account,
         admin,
         api,
+        attention,
         auth,
+        documents,
         evaluation,
         home,
         links,
@@ -20,4 +22,5 @@ def routers() -> list[APIRouter]:
         visits,
     )
 
-    return [m.router for m in (auth, patients, visits, evaluation, program, links, admin, account, home, api)]
+    return [m.router for m in (auth, patients, attention, visits, evaluation, documents, program, links, admin,
+                                account, home, api)]
