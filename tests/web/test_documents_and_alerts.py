@@ -217,3 +217,58 @@ def test_an_unreachable_mail_server_does_not_break_the_patients_page(world, cloc
         assert _log(world, link, date=clock().date().isoformat(), pain_during=8).status_code == 303
     finally:
         world.app.state.settings.mail = None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Device files uploaded into a visit
+
+
+FLEXED = "hhd_hip_extension_prone_knee_flexed"
+
+
+def _import(c, pid: int, name: str, content: bytes, **fields):
+    data = {"csrf_token": csrf_of(c), **{k: str(v) for k, v in fields.items()}}
+    return c.post(f"/patients/{pid}/import", data=data, files={"file": (name, content, "text/csv")})
+
+
+def test_an_uploaded_trace_adds_to_the_visit_shows_the_curve_and_changes_the_evaluation(world):
+    from pathlib import Path
+
+    pid = add_patient(world, "A", visits=2)
+    c = world.login(world.clinics["A"]["users"]["clinician"])
+    with world.session() as s:
+        row = repo.get_patient(s, world.clinics["A"]["id"], pid)
+        last = max(v.date for v in row.visits)
+        before = len(row.visits)
+    trace = (Path(__file__).parents[2] / "examples" / "dynamometer" / "force-time-trace.csv").read_bytes()
+    got = _import(c, pid, "trace.csv", trace, visit_date=last.isoformat(), test="hhd_hip_extension_prone_knee_extended",
+                  side="right", lever_arm_m="0.38", fixation="belt")
+    assert got.status_code == 200, got.text[:2000]
+    assert 'id="import-added"' in got.text and got.text.count("<circle") == 3  # three repetitions on the curve
+    with world.session() as s:
+        row = repo.get_patient(s, world.clinics["A"]["id"], pid)
+        assert len(row.visits) == before  # added to the visit of that date, not a new one
+        visit = next(v for v in row.visits if v.date == last)
+        assert any(m.get("device_metrics", {}).get("layout") == "force_time_trace"
+                   for m in visit.data_json["measurements"])
+        assert any(e.action == "visit.import" and e.outcome == "ok"
+                   for e in repo.audit_events(s, world.clinics["A"]["id"], patient_id=pid))
+    page = c.get(f"/patients/{pid}/evaluation")
+    assert "knee extended" in page.text
+
+
+def test_a_bad_upload_lists_every_problem_and_adds_nothing(world):
+    pid = add_patient(world, "A", visits=1)
+    c = world.login(world.clinics["A"]["users"]["clinician"])
+    with world.session() as s:
+        before = [dict(v.data_json) for v in repo.get_patient(s, world.clinics["A"]["id"], pid).visits]
+    bad = f"test,side,trial,force_n,lever_arm_m\n{FLEXED},right,1,abc,0.38\n{FLEXED},middle,1,200,0.38\n".encode()
+    got = _import(c, pid, "bad.csv", bad, visit_date="2026-01-05")
+    assert got.status_code == 422
+    assert "row 2, column force_n" in got.text and "row 3, column side" in got.text
+    with world.session() as s:
+        assert [dict(v.data_json) for v in repo.get_patient(s, world.clinics["A"]["id"], pid).visits] == before
+    too_big = _import(c, pid, "big.csv", b"x" * (20 * 1024 * 1024 + 10), visit_date="2026-01-05")
+    assert too_big.status_code == 422 and "at most" in too_big.text
+    read_only = world.login(world.clinics["A"]["users"]["read_only"])
+    assert _import(read_only, pid, "t.csv", bad, visit_date="2026-01-05").status_code == 403

@@ -16,11 +16,12 @@ def routers() -> list[APIRouter]:
         documents,
         evaluation,
         home,
+        imports,
         links,
         patients,
         program,
         visits,
     )
 
-    return [m.router for m in (auth, patients, attention, visits, evaluation, documents, program, links, admin,
-                                account, home, api)]
+    return [m.router for m in (auth, patients, attention, visits, imports, evaluation, documents, program, links,
+                                admin, account, home, api)]

@@ -28,7 +28,7 @@ def attention_rows(request: Request, db: SessionDep, clinic_id: int) -> list[dic
     started: dict[int, dt.datetime] = {}
     for lk in links:
         started[lk.patient_id] = min(started.get(lk.patient_id, lk.created_at), lk.created_at)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for pid, since in started.items():
         row = repo.get_patient(db, clinic_id, pid)
         if row is None:
