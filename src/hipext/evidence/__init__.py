@@ -6,8 +6,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
+from hipext.evidence.cache import _Loader as _Loader  # caseio extends it
+from hipext.evidence.cache import parse_yaml
 from hipext.evidence.models import (
     Evidence,
     Mcid,
@@ -16,14 +16,10 @@ from hipext.evidence.models import (
     PromScoring,
     Protocol,
     Reference,
+    Threshold,
 )
 
-try:  # the C loader is several times faster; start-up time counts for the CLI
-    _Loader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover
-    _Loader = yaml.SafeLoader
-
-EVIDENCE_FILES = ("bibliography", "protocols", "measurement_error", "norms", "mcid", "prom_scoring")
+EVIDENCE_FILES = ("bibliography", "protocols", "measurement_error", "norms", "mcid", "prom_scoring", "thresholds")
 
 
 def data_dir() -> Any:
@@ -31,9 +27,8 @@ def data_dir() -> Any:
 
 
 def read_yaml(relative: str) -> Any:
-    """Read one shipped data file, e.g. 'evidence/norms.yaml'."""
-    with (data_dir() / relative).open("rb") as fh:
-        return yaml.load(fh, Loader=_Loader)
+    """Read one shipped data file, e.g. 'evidence/norms.yaml' (parsed once per content, see ``cache``)."""
+    return parse_yaml((data_dir() / relative).read_bytes())
 
 
 def bibliography_files() -> list[str]:
@@ -59,7 +54,9 @@ def load() -> Evidence:
         norms=[Norm(**n) for n in read_yaml("evidence/norms.yaml")],
         mcids=[Mcid(**m) for m in read_yaml("evidence/mcid.yaml")],
         proms={p["id"]: PromScoring(**p) for p in read_yaml("evidence/prom_scoring.yaml")},
+        thresholds={t["id"]: Threshold(**t) for t in read_yaml("evidence/thresholds.yaml")},
     )
 
 
-__all__ = ["Evidence", "MeasurementError", "Mcid", "Norm", "PromScoring", "Protocol", "Reference", "load"]
+__all__ = ["Evidence", "MeasurementError", "Mcid", "Norm", "PromScoring", "Protocol", "Reference", "Threshold",
+           "load"]

@@ -1,4 +1,4 @@
-"""Server-rendered inline SVG charts: strength by side against the norm band, LSI against the 90 % line,
+"""Server-rendered inline SVG charts: strength by side against the norm band, LSI against its target line,
 trends over visits with the MDC band, and home-session pain. Each chart carries a <title> and <desc>."""
 
 from __future__ import annotations
@@ -127,14 +127,17 @@ def strength_chart(results: list[dict[str, Any]]) -> Markup | None:
     return _svg(width, height, "Strength by side against the norm band", "; ".join(desc), body, "strength-chart")
 
 
-def lsi_chart(results: list[dict[str, Any]], target: float = 90.0) -> Markup | None:
-    """One bar per test's limb symmetry index, with the 90 % line."""
+def lsi_chart(results: list[dict[str, Any]]) -> Markup | None:
+    """One bar per test's limb symmetry index, with the target line the evaluation document gives."""
     seen: dict[str, tuple[str, float]] = {}
+    targets = set()
     for r in results:
         if isinstance(r.get("lsi_percent"), (int, float)) and r["test"] not in seen:
             seen[r["test"]] = (r.get("name", r["test"]), float(r["lsi_percent"]))
-    if not seen:
-        return None
+            targets.add(r.get("lsi_target_percent"))
+    if not seen or len(targets) != 1 or None in targets:
+        return None  # no LSI, or no single target in the document to draw
+    target = float(targets.pop())
     width, label_w, row_h = 640, 230, 30
     top = max(120.0, max(v for _, v in seen.values()) * 1.05)
     scale = (width - label_w - 50) / top
