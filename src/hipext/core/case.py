@@ -120,8 +120,8 @@ class RepetitionMetrics(_Strict):
     time_to_peak_s: float = Field(ge=0)
     rfd_n_per_s: dict[str, float | None] = Field(
         default_factory=dict,
-        description="Mean rate of force development over each window from onset, e.g. {'0-50 ms': 1800}; None when "
-        "the trace ends or the next repetition starts inside the window.",
+        description="Mean rate of force development (N/s) over each window from onset, keyed by the window; None "
+        "when the trace ends or the next repetition starts inside the window.",
     )
     impulse_n_s: float | None = Field(default=None, description="Net impulse from onset until force falls back.")
 

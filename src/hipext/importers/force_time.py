@@ -79,7 +79,7 @@ def repetitions(trace: Trace) -> list[tuple[int, int]]:
     """Index ranges of the efforts in a trace: net force above a share of the largest, near runs merged."""
     seg = settings()["segmentation"]
     f = trace.force_n
-    floor = float(np.percentile(f, 5))  # resting level of the whole trace, robust to the efforts themselves
+    floor = float(np.percentile(f, seg["floor_percentile"]))  # resting level, robust to the efforts themselves
     top = float(f.max()) - floor
     if top <= 0:
         return []
