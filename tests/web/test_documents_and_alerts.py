@@ -269,6 +269,8 @@ def test_a_bad_upload_lists_every_problem_and_adds_nothing(world):
     with world.session() as s:
         assert [dict(v.data_json) for v in repo.get_patient(s, world.clinics["A"]["id"], pid).visits] == before
     too_big = _import(c, pid, "big.csv", b"x" * (20 * 1024 * 1024 + 10), visit_date="2026-01-05")
-    assert too_big.status_code == 422 and "at most" in too_big.text
+    assert too_big.status_code == 422 and "at most" in too_big.text  # over the file limit, under the body limit
+    huge = _import(c, pid, "huge.csv", b"x" * (22 * 1024 * 1024), visit_date="2026-01-05")
+    assert huge.status_code == 413  # refused before the body is read
     read_only = world.login(world.clinics["A"]["users"]["read_only"])
     assert _import(read_only, pid, "t.csv", bad, visit_date="2026-01-05").status_code == 403

@@ -14,6 +14,7 @@ def routers() -> list[APIRouter]:
         attention,
         auth,
         documents,
+        credentials,
         evaluation,
         home,
         imports,
@@ -23,5 +24,6 @@ def routers() -> list[APIRouter]:
         visits,
     )
 
-    return [m.router for m in (auth, patients, attention, visits, imports, evaluation, documents, program, links,
-                                admin, account, home, api)]
+    modules = (auth, credentials, patients, attention, visits, imports, evaluation, documents, program, links,
+               admin, account, home, api)
+    return [m.router for m in modules]
