@@ -89,11 +89,26 @@ def test_a_removed_exercise_is_not_on_the_printed_home_program(world):
     assert name not in after
 
 
-def test_the_new_link_shows_as_a_qr_code_and_prints_on_the_home_program(world):
+def test_without_a_public_address_the_link_gets_no_qr_code(world):
+    pid = add_patient(world, "A", visits=2)
+    c = world.login(world.clinics["A"]["users"]["clinician"])
+    page = c.post(f"/patients/{pid}/links", data={"csrf_token": csrf_of(c)})
+    assert 'id="no-base-url"' in page.text and 'id="patient-link-qr"' not in page.text
+
+
+@pytest.fixture()
+def public_address(world):
+    world.app.state.settings.base_url = "https://clinic.example"
+    yield "https://clinic.example"
+    world.app.state.settings.base_url = None
+
+
+def test_the_new_link_shows_as_a_qr_code_and_prints_on_the_home_program(world, public_address):
     pid = add_patient(world, "A", visits=2)
     c = world.login(world.clinics["A"]["users"]["clinician"])
     page = c.post(f"/patients/{pid}/links", data={"csrf_token": csrf_of(c)})
     url = re.search(r'id="patient-link" href="([^"]+)"', page.text).group(1)
+    assert url.startswith(public_address + "/p/")
     assert re.search(r'id="patient-link-qr"[^>]*><svg', page.text)
     pdf = c.post(f"/patients/{pid}/documents/home-program-with-link.pdf",
                  data={"csrf_token": csrf_of(c), "link_url": url})

@@ -60,6 +60,7 @@ def send(settings: MailSettings, subject: str, body: str) -> bool:
 
 def attention_alert(settings: MailSettings, clinic: str, base_url: str, reason: str) -> bool:
     body = (f"A patient of {clinic} logged a home session that needs attention ({reason}).\n\n"
-            f"Open the list of patients needing attention (sign-in required):\n{base_url.rstrip('/')}/attention\n\n"
+            "Open the list of patients needing attention in hipext (sign-in required):\n"
+            f"{base_url.rstrip('/')}/attention\n\n"
             "This message holds no patient data by design.")
     return send(settings, "hipext: a patient needs attention", body)

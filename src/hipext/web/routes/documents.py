@@ -90,7 +90,10 @@ def home_program_with_link(request: Request, p: WriterUser, row: PatientDep, db:
                            form: FormDep) -> Response:
     """The home program printed with the link just created for this patient (its token comes from the form)."""
     url = (form.get("link_url") or "").strip()
-    token = url.rsplit("/p/", 1)[-1] if "/p/" in url else ""
+    base = request.app.state.settings.base_url
+    # Only a link under the clinic's own public address goes on paper (a QR code of anything else is useless or
+    # worse); the token must then be an active link of this patient.
+    token = url.rsplit("/p/", 1)[-1] if base and url.startswith(base.rstrip("/") + "/p/") else ""
     link = repo.active_link(db, token, request.app.state.settings.now()) if token else None
     if link is None or link.patient_id != row.id or link.clinic_id != row.clinic_id:
         raise HTTPException(status_code=404, detail="This link is not valid for this patient.")

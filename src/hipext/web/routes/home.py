@@ -151,8 +151,8 @@ def _alert(request: Request, db: Session, link: PatientLink, background: Backgro
     _audit(db, request, link, "home.alert", "; ".join(reasons) + ("" if settings.mail else " (no e-mail configured)"))
     if settings.mail is not None:
         clinic = db.get(Clinic, link.clinic_id)
-        base_url = settings.base_url or str(request.base_url)
-        background.add_task(mail.attention_alert, settings.mail, clinic.name if clinic else "the clinic", base_url,
+        background.add_task(mail.attention_alert, settings.mail, clinic.name if clinic else "the clinic",
+                            settings.base_url or "",
                             "; ".join(reasons))
 
 
