@@ -3,8 +3,29 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# JavaScript the browser tests inject (accessibility checks), from the npm registry.
+AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
+AXE_VERSION := 4.10.3
 
-.PHONY: run test lint bench clean
+# Debian packages the tests and the app need beyond Python: one list, installed by `system-packages`.
+# chromium: the browser tests (Playwright drives Debian's build; it cannot download its own).
+DEB_PACKAGES := chromium
+
+.PHONY: run test lint bench clean system-packages
+
+# Installs only what is missing, and only as root; otherwise prints the one command to run and stops.
+system-packages:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	missing=$$(echo $$missing); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian packages: $$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "Missing Debian packages. Run this once, then make again:"; \
+	    echo "  sudo apt-get install -y $$missing"; exit 1; \
+	  fi; \
+	fi
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -12,15 +33,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[dev,opensim]"
 	touch $(STAMP)
 
+$(AXE): | $(STAMP)
+	@command -v npm >/dev/null || { echo "npm is needed for the accessibility checks: sudo apt-get install -y npm"; exit 1; }
+	npm install --silent --no-audit --no-fund --prefix $(VENV)/axe axe-core@$(AXE_VERSION)
+
 run: $(STAMP)
 	$(BIN)/python -m hipext.web
 
-test: $(STAMP)
-	$(BIN)/python -m pytest -q
+test: system-packages $(STAMP) $(AXE)
+	HIPEXT_AXE_JS=$(AXE) $(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/mypy src/hipext/core src/hipext/evidence src/hipext/care src/hipext/biomech src/hipext/app.py
+	$(BIN)/mypy src
 
 bench: $(STAMP)
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
