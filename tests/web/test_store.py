@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
@@ -103,3 +104,20 @@ def test_stored_user_hash_is_argon2id(world) -> None:
     with world.session() as s:
         user = repo.user_by_username(s, world.clinics["A"]["users"]["clinician"])
         assert user.password_hash.startswith("$argon2id$")
+
+
+def test_migrations_form_one_linear_chain() -> None:
+    """Two engineers taking the same number, or a down_revision that is not the head, must fail here."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    import hipext.store
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(hipext.store.__file__).parent / "migrations"))
+    script = ScriptDirectory.from_config(cfg)
+    assert len(script.get_heads()) == 1, f"several heads: {script.get_heads()}"
+    revs = list(script.walk_revisions())
+    assert [r.down_revision for r in revs][-1] is None and len(revs) == len({r.revision for r in revs})
+    numbers = sorted(int(r.revision) for r in revs)
+    assert numbers == list(range(1, len(numbers) + 1)), "migrations are numbered 0001, 0002, ... without gaps"

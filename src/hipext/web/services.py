@@ -231,6 +231,46 @@ def add_visit(
     return stored, changed
 
 
+def reason_problems(reason: str | None) -> list[dict[str, Any]]:
+    """A correction needs its reason (kept with the version it creates)."""
+    if len((reason or "").strip()) >= 3:
+        return []
+    return [
+        {"path": "reason", "value": reason or None, "expected": "the reason for the change (at least 3 characters)"}
+    ]
+
+
+def amend_visit(
+    db: Session, row: Patient, visit: Visit, data: dict[str, Any], *, reason: str, user_id: int, now: dt.datetime
+) -> bool:
+    """Validate the corrected visit like a new one and keep it as a new version (raises InputProblems)."""
+    try:
+        case = parse_case(
+            {"hipext_case": 1, "patient": row.patient_json, "history": row.history_json, "visits": [data]}
+        )
+    except CaseInputError as exc:
+        raise InputProblems([p.as_dict() for p in exc.problems]) from None
+    clean = case.visits[0].model_dump(mode="json", exclude_none=True)
+    return repo.amend_visit(db, row, visit, clean, reason=reason, user_id=user_id, now=now)
+
+
+def amend_patient(
+    db: Session, row: Patient, patient: dict[str, Any], *, reason: str, user_id: int, now: dt.datetime
+) -> bool:
+    """Validate the corrected patient block with the whole case and keep it as a new version (raises InputProblems)."""
+    problems = reason_problems(reason)
+    try:
+        case = parse_case(dict(repo.case_data(row), patient=patient))
+    except CaseInputError as exc:
+        problems = [p.as_dict() for p in exc.problems] + problems
+    if problems:
+        raise InputProblems(problems)
+    clean = case.patient.model_dump(mode="json", exclude_none=True)
+    if clean["id"] != row.external_id and repo.patient_by_external_id(db, row.clinic_id, clean["id"]):
+        raise InputProblems(_duplicate_id(clean["id"]))
+    return repo.amend_patient(db, row, clean, reason=reason.strip(), user_id=user_id, now=now)
+
+
 # --- program and overrides -----------------------------------------------------------------------------------------
 
 
