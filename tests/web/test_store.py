@@ -24,6 +24,8 @@ TABLES = {
     "patient_links",
     "session_logs",
     "audit_events",
+    "visit_versions",
+    "patient_versions",
     "alembic_version",
 }
 
@@ -48,6 +50,7 @@ def test_alembic_upgrade_head_creates_the_tables(kind: str, tmp_path) -> None:
         assert "ix_audit_actor_at" in {i["name"] for i in inspect(engine).get_indexes("audit_events")}
         with engine.connect() as conn:
             assert conn.execute(text("select count(*) from history_versions")).scalar() == 1
+            assert conn.execute(text("select count(*) from patient_versions")).scalar() == 1  # backfilled
         migrate(engine)  # idempotent: already at head
         engine.dispose()
         return
@@ -106,8 +109,7 @@ def test_stored_user_hash_is_argon2id(world) -> None:
         assert user.password_hash.startswith("$argon2id$")
 
 
-def test_migrations_form_one_linear_chain() -> None:
-    """Two engineers taking the same number, or a down_revision that is not the head, must fail here."""
+def _script():  # type: ignore[no-untyped-def]
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
@@ -115,7 +117,16 @@ def test_migrations_form_one_linear_chain() -> None:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(hipext.store.__file__).parent / "migrations"))
-    script = ScriptDirectory.from_config(cfg)
+    return ScriptDirectory.from_config(cfg)
+
+
+def _head() -> str:
+    return _script().get_current_head()
+
+
+def test_migrations_form_one_linear_chain() -> None:
+    """Two engineers taking the same number, or a down_revision that is not the head, must fail here."""
+    script = _script()
     assert len(script.get_heads()) == 1, f"several heads: {script.get_heads()}"
     revs = list(script.walk_revisions())
     assert [r.down_revision for r in revs][-1] is None and len(revs) == len({r.revision for r in revs})
