@@ -63,7 +63,7 @@ def test_alembic_upgrade_head_creates_the_tables(kind: str, tmp_path) -> None:
         migrate(engine)
         assert TABLES <= table_names(engine)
         with engine.connect() as conn:
-            assert conn.execute(text("select version_num from alembic_version")).scalar() == "0003"
+            assert conn.execute(text("select version_num from alembic_version")).scalar() == _head()
         engine.dispose()
     finally:
         with admin.begin() as conn:
