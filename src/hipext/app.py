@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from hipext import __version__, evidence
+from hipext.care import data
 from hipext.care.guard import assert_nothing_blocked
+from hipext.care.models import Program
+from hipext.care.overrides import Override, OverrideStatus, review
+from hipext.care.overrides import apply as apply_overrides
 from hipext.care.plan import plan_care
 from hipext.care.screening import screen
 from hipext.core.case import Case
@@ -86,14 +91,16 @@ def default_as_of(case: Case) -> dt.date | None:
     return evaluated_visit_date(case)
 
 
-def evaluate_case(case: Case, *, as_of: dt.date | None = None) -> Evaluation:
+def evaluate_case(case: Case, *, as_of: dt.date | None = None, overrides: Sequence[Override] = ()) -> Evaluation:
     """Screen, interpret, prescribe and explain one case as of a date.
 
     Screening runs first and binds everything after it: measurements of blocked tests are not interpreted, blocked
     exercises are never prescribed, and the finished document is checked for any blocked id before it is returned.
     `as_of` (default: the latest visit) is the date precautions, timelines and follow-up are reckoned from; visits
-    after it are left out. Time is an input: the same case and date always give the same document. A case with no
-    visits has no default date, so its caller must say which (the CLI and the web use the current date).
+    after it are left out. `overrides` are the clinician's edits to the program (`hipext.care.overrides.apply`): the
+    sections that describe the program, and every adapter, then read the edited program. Time is an input: the same
+    case, date and edits always give the same document. A case with no visits has no default date, so its caller must
+    say which (the CLI and the web use the current date).
     """
     ev = evidence.load()
     as_of = as_of or default_as_of(case)
@@ -109,13 +116,21 @@ def evaluate_case(case: Case, *, as_of: dt.date | None = None) -> Evaluation:
         findings.insert(0, Finding(topic="measurement", concern=True, sources=screening.sources, statement=(
             f"{withheld} recorded measurement(s) of tests that screening advises against now were not interpreted; "
             "see the screening section.")))
-    plan = plan_care(case, results, findings, screening, today=as_of)
+    library, blocked_ex = data.exercises(), set(screening.blocked_exercises)
+    edits: list[OverrideStatus] = []
+
+    def edit(program: Program) -> Program:  # the clinician's edits, judged against the engine's own program
+        edits.extend(review(program, overrides, library=library, blocked=blocked_ex))
+        return apply_overrides(program, overrides, library=library, blocked=blocked_ex)
+
+    plan = plan_care(case, results, findings, screening, today=as_of, edit=edit if overrides else None)
     evaluation = Evaluation(
         hipext_version=__version__, as_of=as_of, evaluated_visit=evaluated_visit_date(case),
         patient=patient_summary(case), screening=screening, results=results, findings=findings,
         capacity=capacity_section(case, results, ev),
         program=plan.program, progression=plan.progression, follow_up=plan.follow_up,
         return_to_activity=plan.return_to_activity, aftercare=plan.aftercare, education=plan.education,
+        clinician_edits=edits,
     )
     doc = evaluation.model_dump(mode="json")
     assert_nothing_blocked(doc, screening)  # fail closed: a blocked id anywhere is a bug, never output

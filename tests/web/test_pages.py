@@ -198,18 +198,18 @@ def test_program_overrides_keep_reason_and_never_unblock(world, clinician) -> No
         url,
         data={
             "csrf_token": clinician.token,
-            "exercise_other": blocked[0],
+            "exercise_id": blocked[0],
             "field": "include",
             "new_value": "yes",
             "reason": "athlete asks",
         },
     )
-    assert r.status_code == 422 and "blocked by screening" in (_field_error(r.text, "exercise_id") or "")
+    assert r.status_code == 422 and "an exercise screening allows" in (_field_error(r.text, "exercise_id") or "")
     r = clinician.post(
         url,
         data={
             "csrf_token": clinician.token,
-            "exercise_other": blocked[0],
+            "exercise_id": blocked[0],
             "field": "sets",
             "new_value": "3",
             "reason": "athlete asks",
@@ -320,7 +320,7 @@ def test_output_is_escaped(world, clinician) -> None:
 def test_an_engine_failure_does_not_lock_the_record(world, clinician) -> None:
     from hipext.web import services
 
-    def broken(case, *, as_of=None):
+    def broken(case, **_kw):
         raise RuntimeError("engine bug")
 
     pid = add_patient(world, "A", visits=1, history={"involved_side": "left", "conditions": ["engine_failure_probe"]})

@@ -8,15 +8,18 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import re
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hipext import app as hipext_app
+from hipext.care import data as care_data
+from hipext.care.models import Screening
+from hipext.care.overrides import INCLUDE, Override, blocked_reason, editable_fields
 from hipext.caseio import parse_case
 from hipext.core.case import Case
 from hipext.core.errors import CaseInputError
@@ -25,34 +28,6 @@ from hipext.store import repo
 from hipext.store.models import Patient, ProgramOverride, SessionLog, Visit
 
 log = logging.getLogger("hipext.web")
-
-NOT_DOSE_KEYS = {
-    "id",
-    "name",
-    "rationale",
-    "precautions",
-    "sources",
-    "notes",
-    "targets",
-    "taxonomy",
-    "level",
-    "demands",
-    "cues",
-    "description",
-    "modified",
-    "alternative_to",
-    "phase",
-    "reason",
-    "why",
-    "video",
-    "note",
-    "exercise",
-    "target",
-    "watch_for",
-    "emg",
-    "regression",
-    "progression",
-}
 
 
 class EvaluationView:
@@ -118,6 +93,7 @@ def evaluate_data(
     today: dt.date,
     cache: EvaluationCache | None,
     evaluator: Any | None = None,
+    overrides: Sequence[Override] = (),
 ) -> EvaluationView:
     """Validate and evaluate a case given as plain data, through the same functions as `hipext evaluate`.
 
@@ -130,17 +106,38 @@ def evaluate_data(
             case = parse_case(data)
         except CaseInputError as exc:
             return EvaluationView(None, "The case has input problems.", [p.as_dict() for p in exc.problems])
-        return evaluate_case_obj(case, as_of=as_of or hipext_app.default_as_of(case) or today, evaluator=evaluator)
+        day = as_of or hipext_app.default_as_of(case) or today
+        return evaluate_case_obj(case, as_of=day, evaluator=evaluator, overrides=overrides)
 
     if cache is None:
         return compute()
-    return cache.get_or_compute(content_key(data, as_of, today if undated else None), compute)
+    edits = [o.model_dump(mode="json") for o in overrides]
+    return cache.get_or_compute(content_key(data, as_of, today if undated else None, edits), compute)
 
 
-def evaluate_case_obj(case: Case, *, as_of: dt.date, evaluator: Any | None = None) -> EvaluationView:
+def care_overrides(rows: Sequence[ProgramOverride]) -> list[Override]:
+    """The stored edits as the care function takes them (the stored old value is the engine's value then)."""
+    return [
+        Override(
+            exercise=o.exercise_id,
+            field=o.field,
+            value=o.new_value,
+            engine_value=o.old_value,
+            reason=o.reason,
+            by=o.user.display_name if o.user else None,
+            at=o.created_at,
+            id=o.id,
+        )
+        for o in rows
+    ]
+
+
+def evaluate_case_obj(
+    case: Case, *, as_of: dt.date, evaluator: Any | None = None, overrides: Sequence[Override] = ()
+) -> EvaluationView:
     fn = evaluator or hipext_app.evaluate_case
     try:
-        ev = fn(case, as_of=as_of)
+        ev = fn(case, as_of=as_of, overrides=overrides) if overrides else fn(case, as_of=as_of)
     except NotImplementedError:
         return EvaluationView(None, "The evaluation engine is not available in this build.")
     except Exception:  # noqa: BLE001 - an engine bug must not lock clinicians out of the record
@@ -274,71 +271,57 @@ def amend_patient(
 # --- program and overrides -----------------------------------------------------------------------------------------
 
 
-def blocked_exercise_ids(evaluation: dict[str, Any] | None) -> dict[str, str]:
-    """Exercise ids screening blocked, with the reason when given."""
-    out: dict[str, str] = {}
-    screening = (evaluation or {}).get("screening") or {}
-    for b in screening.get("blocked_exercises") or []:
-        if isinstance(b, str):
-            out[b] = "blocked by screening"
-        elif isinstance(b, dict):
-            key = b.get("id") or b.get("exercise") or b.get("exercise_id")
-            if key:
-                out[str(key)] = str(b.get("reason") or b.get("why") or "blocked by screening")
+def program_rows(evaluation: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The applied program's exercises as table rows: dose values by field (from the typed dose), which of them the
+    clinician set, and exercises the clinician removed (kept as rows so the page says so)."""
+    ev = evaluation or {}
+    edits = [e for e in ev.get("clinician_edits") or [] if e["state"] == "applied"]
+    by_key = {(e["override"]["exercise"], e["override"]["field"]): e["override"] for e in edits}
+    fields = editable_fields()
+    rows = []
+    for ex in (ev.get("program") or {}).get("exercises") or []:
+        dose = {f: ex["dose"][f] for f in fields if ex["dose"].get(f) not in (None, "")}
+        over = {f: o for (i, f), o in by_key.items() if i == ex["exercise"] and f != INCLUDE}
+        added = (ex["exercise"], INCLUDE) in by_key
+        rows.append(
+            {"id": ex["exercise"], "exercise": ex, "dose": dose, "overridden": over, "removed": False, "added": added}
+        )
+    library = care_data.exercises()
+    for (i, f), o in by_key.items():
+        if f == INCLUDE and o["value"] == "no":
+            name = library[i].name if i in library else i
+            rows.append(
+                {
+                    "id": i,
+                    "exercise": {"name": name},
+                    "dose": {},
+                    "overridden": {INCLUDE: o},
+                    "removed": True,
+                    "added": False,
+                }
+            )
+    return rows
+
+
+def picker(evaluation: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Every library exercise for the add-an-exercise picker, the ones screening blocked disabled with the reason."""
+    screening = (
+        Screening.model_validate((evaluation or {})["screening"]) if (evaluation or {}).get("screening") else None
+    )
+    out = []
+    for ex in sorted(care_data.exercises().values(), key=lambda e: e.name):
+        why = blocked_reason(ex, screening) if screening else None
+        out.append({"id": ex.id, "name": ex.name, "family": ex.family.replace("_", " "), "blocked": why})
     return out
 
 
-def dose_fields(exercise: dict[str, Any]) -> dict[str, Any]:
-    """Scalar dose values of a prescribed exercise (sets, reps, load...): its `dose` block when it has one."""
-    dose = exercise.get("dose")
-    source = dose if isinstance(dose, dict) else exercise
-    return {
-        k: v
-        for k, v in source.items()
-        if k not in NOT_DOSE_KEYS and (isinstance(v, (str, int, float, bool)) or v is None) and v not in (None, "")
-    }
-
-
-def effective_program(
-    evaluation: dict[str, Any] | None, overrides: list[ProgramOverride]
-) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """The prescribed program with the clinician's overrides applied (latest per exercise and field)."""
-    program = (evaluation or {}).get("program")
-    if not program:
-        return None, []
-    blocked = blocked_exercise_ids(evaluation)
-    exercises = []
-    latest: dict[tuple[str, str], ProgramOverride] = {}
-    for o in overrides:
-        latest[(o.exercise_id, o.field)] = o
-    for ex in program.get("exercises") or []:
-        if not isinstance(ex, dict):
-            continue
-        ex_id = str(ex.get("id") or ex.get("exercise") or ex.get("name"))
-        dose = dose_fields(ex)
-        changed = {}
-        for (oid, f), o in latest.items():
-            if oid == ex_id and f != "include":
-                dose[f] = o.new_value
-                changed[f] = o
-        removed = (ex_id, "include") in latest and latest[(ex_id, "include")].new_value == "no"
-        exercises.append(
-            {"id": ex_id, "exercise": ex, "dose": dose, "overridden": changed, "removed": removed, "added": False}
-        )
-    known = {e["id"] for e in exercises}
-    for (oid, f), o in latest.items():
-        if f == "include" and o.new_value == "yes" and oid not in known and oid not in blocked:
-            exercises.append(
-                {
-                    "id": oid,
-                    "exercise": {"id": oid, "name": oid.replace("_", " ")},
-                    "dose": {},
-                    "overridden": {"include": o},
-                    "removed": False,
-                    "added": True,
-                }
-            )
-    return program, exercises
+def planned_per_week(evaluation: dict[str, Any] | None) -> float | None:
+    """Sessions a week the program asks for, from the typed dose (None when the dose model has no such number)."""
+    for ex in ((evaluation or {}).get("program") or {}).get("exercises") or []:
+        n = ex["dose"].get("sessions_per_week")
+        if isinstance(n, (int, float)):
+            return float(n)
+    return None
 
 
 # --- adherence -----------------------------------------------------------------------------------------------
@@ -360,26 +343,6 @@ def adherence(logs: list[SessionLog], today: dt.date, planned_per_week: float | 
         "weeks": weeks,
         "total": len(logs),
     }
-
-
-_PER_WEEK = re.compile(
-    r"(\d+(?:\.\d+)?)(?:\s*(?:-|to)\s*\d+(?:\.\d+)?)?\s*(?:x|times|sessions?|days?)?\s*(?:per|/|a)\s*w(?:ee)?k"
-)
-
-
-def planned_per_week(exercises: list[dict[str, Any]]) -> float | None:
-    """Sessions a week the program asks for, read from its frequency text (e.g. '3 sessions per week')."""
-    for e in exercises:
-        for k, v in e["dose"].items():
-            if isinstance(v, (int, float)) and ("per_week" in k or k == "sessions_per_week"):
-                return float(v)
-            if isinstance(v, str) and ("freq" in k or "per_week" in k):
-                m = _PER_WEEK.search(v.lower())
-                if m:
-                    return float(m.group(1))
-                if "daily" in v.lower() or "every day" in v.lower():
-                    return 7.0
-    return None
 
 
 def responses_from_logs(logs: list[SessionLog], since: dt.date | None) -> dict[str, Any]:

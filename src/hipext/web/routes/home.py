@@ -64,8 +64,8 @@ def _page(
     row = repo.get_patient(db, link.clinic_id, link.patient_id)
     if row is None:
         raise HTTPException(status_code=404, detail="not found")
-    view = evaluation_of(request, row)
-    _program, exercises = services.effective_program(view.data, repo.overrides(db, link.clinic_id, row.id))
+    view = evaluation_of(request, db, row)
+    exercises = services.program_rows(view.data)
     logs = repo.session_logs(db, link.clinic_id, row.id)
     csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)  # double-submit: cookie = form field
     ctx = {

@@ -66,9 +66,8 @@ def patient_create(request: Request, p: WriterUser, db: SessionDep, audit: Audit
 
 
 def patient_page(request: Request, p: Principal, db: Session, row: Patient, **extra: Any) -> Response:
-    view = evaluation_of(request, row)
+    view = evaluation_of(request, db, row)
     ovs = repo.overrides(db, p.clinic_id, row.id)
-    program, exercises = services.effective_program(view.data, ovs)
     logs = repo.session_logs(db, p.clinic_id, row.id)
     now = request.app.state.settings.now()
     ctx = {
@@ -85,8 +84,8 @@ def patient_page(request: Request, p: Principal, db: Session, row: Patient, **ex
         "now": now,
         "logs": logs[-20:],
         "pain_chart": charts.pain_chart(logs),
-        "program": program,
-        "adherence": services.adherence(logs, now.date(), services.planned_per_week(exercises)),
+        "program": (view.data or {}).get("program"),
+        "adherence": services.adherence(logs, now.date(), services.planned_per_week(view.data)),
         "evaluation": view.data,
         "history": row.history_json,
     }

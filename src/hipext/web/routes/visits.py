@@ -71,9 +71,7 @@ def _visit_ctx(
     amend: Visit | None = None,
 ) -> dict[str, Any]:
     if amend is None:  # a new visit asks about each exercise of the program as it stands
-        view = evaluation_of(request, row)
-        _program, exercises = services.effective_program(view.data, repo.overrides(db, p.clinic_id, row.id))
-        rows = [e for e in exercises if not e["removed"]]
+        rows = [e for e in services.program_rows(evaluation_of(request, db, row).data) if not e["removed"]]
     else:  # an amended visit keeps the exercises it recorded responses for
         rows = [
             {"id": r["exercise"], "exercise": {"name": r["exercise"].replace("_", " ")}}
