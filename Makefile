@@ -30,7 +30,7 @@ system-packages:
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev,opensim]"
+	$(BIN)/python -m pip install -q -e ".[dev,opensim,lab]"
 	touch $(STAMP)
 
 $(AXE): | $(STAMP)

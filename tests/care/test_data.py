@@ -76,14 +76,16 @@ def test_care_bibliography_ids_are_prefixed_and_unique() -> None:
 def test_library_has_forty_exercises_covering_every_axis() -> None:
     lib = data.exercises()
     assert len(lib) >= 40
-    axes = {"target": {"gluteus_maximus", "hamstrings", "both", "secondary"}, "chain": {"open", "closed"},
+    axes = {"target": {"gluteus_maximus", "hamstrings", "both", "gluteus_medius", "secondary"},
+            "chain": {"open", "closed"},
             "contraction": {"isometric", "concentric", "eccentric", "mixed"}, "knee": {"flexed", "extended"},
             "quality": {"strength", "endurance", "power"}}
     for axis, values in axes.items():
         assert {getattr(e.tags, axis) for e in lib.values()} == values, axis
     families = {e.family for e in lib.values()}
     for fam in ("bridge", "hip_thrust", "step_up", "split_squat", "sit_to_stand", "deadlift", "nordic", "sprint",
-                "plyometric", "prone_hip_extension", "gluteal_isometric"):
+                "plyometric", "prone_hip_extension", "gluteal_isometric", "abduction_isometric",
+                "abduction_side_lying", "abduction_standing", "side_plank"):
         assert fam in families, fam
 
 
@@ -95,10 +97,39 @@ def test_emg_values_are_only_the_published_ones() -> None:
                  ("care_mccurdy2018", 40.5), ("care_mccurdy2018", 29.9), ("care_mccurdy2018", 24.4),
                  ("care_macaskill2014", 28.7), ("care_macaskill2014", 31), ("care_macaskill2014", 100.7),
                  ("care_ijspt2014_commentary", 25), ("care_ijspt2014_commentary", 59),
-                 ("care_ijspt2014_commentary", 56), ("care_boren2011", 81)}
+                 ("care_ijspt2014_commentary", 56), ("care_boren2011", 81), ("care_macaskill2014", 99.9),
+                 ("care_ijspt2014_commentary", 33)}
     seen = {(e.source, e.percent_mvic) for ex in data.exercises().values() for e in ex.emg
             if e.percent_mvic is not None}
     assert seen <= published
+
+
+NEW_AXES = ("hip_extension_max_deg", "hip_external_rotation_max_deg", "positions", "abductor_load",
+            "ischial_compression", "lateral_hip_compression", "single_leg_stance")
+
+
+def test_every_exercise_and_test_states_every_new_demand_axis() -> None:
+    """A task that does not state an axis cannot be filtered on it, so the axis is required, not defaulted."""
+    from pydantic import ValidationError
+
+    from hipext.care.models import Demands
+
+    rows = [r["demands"] for r in read_yaml("care/exercises.yaml")]
+    rows += [t["demands"] for t in read_yaml("care/test_demands.yaml")["tests"]]
+    assert all(set(NEW_AXES) <= set(r) for r in rows)
+    full = dict(rows[0])
+    for axis in NEW_AXES:
+        with pytest.raises(ValidationError):
+            Demands(**{k: v for k, v in full.items() if k != axis})
+
+
+def test_lateral_hip_exercises_are_tagged_and_chained() -> None:
+    lib = data.exercises()
+    lateral = [e for e in lib.values() if e.tags.target == "gluteus_medius"]
+    assert len(lateral) >= 6
+    assert {e.tags.contraction for e in lateral} >= {"isometric", "concentric"}
+    assert any(e.demands.lateral_hip_compression == "none" and "protect" in e.phases for e in lateral)
+    assert all(e.demands.abductor_load == "resisted" and e.demands.resisted is False for e in lateral)
 
 
 def test_progression_ladders_stay_in_the_library() -> None:

@@ -118,6 +118,14 @@ def select_group(*, sex: str, age: int) -> tuple[AndersonParameters, list[str]]:
     raise LookupError(f"no Anderson 2007 row for sex={s} age_group={group}")  # pragma: no cover - data error
 
 
+def c1_sd(params: AndersonParameters) -> float:
+    """Between-subject SD of C1 (peak isometric torque per m*g*h) for the parameters' group."""
+    for row in load_yaml(DATA_FILE)["hip_extension_sd"]:
+        if row["sex"] == params.sex and row["age_group"] == params.age_group:
+            return float(row["c1"])
+    raise LookupError(f"no Anderson 2007 SD row for {params.sex} {params.age_group}")  # pragma: no cover
+
+
 def data_caveats() -> list[str]:
     """Caveats stated in the data file."""
     return list(load_yaml(DATA_FILE)["caveats"])

@@ -6,8 +6,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 
@@ -18,6 +18,144 @@ TASKS_FILE = "task_demands.yaml"
 MODES = ("isometric", "concentric", "eccentric")
 CURVE_HIP_FLEXION_DEG = tuple(range(-20, 121, 10))
 CURVE_VELOCITY_DEG_S = 60.0
+CHECKS_FILE = "trial_checks.yaml"
+FULL_CAPACITY_PERCENT = 100.0  # by definition: a task cannot use more than the maximum
+ShareStatus = Literal["plausible", "estimate", "implausible"]
+
+
+@dataclass(frozen=True)
+class CapacityBasis:
+    """How a capacity was obtained, so the share of it a task uses can be judged.
+
+    ``setup_ratio`` is the measured torque over the whole-extensor torque the test position allows (the shipped
+    musculoskeletal model's knee effect; below 1 the test under-represents the hamstrings). ``group_range_ratio``
+    is the spread (C1 minus/plus one SD over the mean) of a capacity taken from the Anderson 2007 group mean
+    without a measurement. ``group_position_sd`` places a measured capacity in SDs of the group's C1.
+    """
+
+    scaled_to_measurement: bool
+    setup_ratio: float | None = None
+    setup_reason: str | None = None
+    group_range_ratio: tuple[float, float] | None = None
+    group_position_sd: float | None = None
+
+
+@dataclass(frozen=True)
+class ShareCheck:
+    """The share of capacity a task uses, judged: plausible, a flagged estimate (with a range) or implausible.
+
+    ``share_percent`` is the best estimate (corrected for the test set-up where the model can);
+    ``reserve_percent`` is given only for a plausible share, never for a flagged one.
+    """
+
+    status: ShareStatus
+    share_percent: float
+    uncorrected_share_percent: float
+    range_percent: tuple[float, float] | None
+    reserve_percent: float | None
+    reasons: tuple[str, ...]
+    likely_causes: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["share_percent"] = round(self.share_percent, 1)
+        d["uncorrected_share_percent"] = round(self.uncorrected_share_percent, 1)
+        d["range_percent"] = None if self.range_percent is None else [round(x, 1) for x in self.range_percent]
+        d["reserve_percent"] = None if self.reserve_percent is None else round(self.reserve_percent, 1)
+        d["reasons"] = list(self.reasons)
+        d["likely_causes"] = list(self.likely_causes)
+        d["likely_cause_labels"] = [cause_label(c) for c in self.likely_causes]
+        return d
+
+    def describe(self) -> str:
+        """One line for a person reading the output."""
+        if self.status == "plausible":
+            return f"{self.share_percent:.0f} % (reserve {self.reserve_percent:.0f} %)"
+        rng = ("" if self.range_percent is None else
+               f", range {self.range_percent[0]:.0f}-{self.range_percent[1]:.0f} %")
+        causes = ", ".join(cause_label(c) for c in self.likely_causes)
+        word = "IMPLAUSIBLE" if self.status == "implausible" else "estimate"
+        return f"{self.share_percent:.0f} % ({word}{rng}; likely cause: {causes})"
+
+
+def share_checks() -> dict[str, Any]:
+    return dict(load_yaml(CHECKS_FILE)["share_flags"])
+
+
+def causes() -> dict[str, dict[str, Any]]:
+    """The likely causes of a misleading share, by id (``trial_checks.yaml``)."""
+    return {c["id"]: c for c in load_yaml(CHECKS_FILE)["causes"]}
+
+
+def cause_label(cause_id: str) -> str:
+    return str(causes()[cause_id]["label"])
+
+
+def check_share(
+    *,
+    share_percent: float,
+    basis: CapacityBasis | None,
+    capacity_fraction_of_peak: float | None = None,
+    demand_causes: list[tuple[str, str]] | tuple[tuple[str, str], ...] = (),
+    explanations: list[tuple[str, str]] | tuple[tuple[str, str], ...] = (),
+) -> ShareCheck:
+    """Judge a share of capacity: correct it for the test set-up, give its range, and flag it.
+
+    Parameters
+    ----------
+    share_percent
+        Demand over capacity at the task's angle and speed (%), as computed.
+    basis
+        How the capacity was obtained (None: unknown, nothing corrected).
+    capacity_fraction_of_peak
+        The capacity at the task's angle and speed over the person's peak isometric capacity.
+    demand_causes
+        (cause id, reason) found in the demand data itself (mismatched files, suspicious units): they flag.
+    explanations
+        (cause id, reason) that explain an implausible share but do not flag a plausible one (for example, a
+        published demand measured on another person).
+    """
+    flags = share_checks()
+    found: list[tuple[str, str]] = []
+    best = float(share_percent)
+    low = high = best
+    ratio = None if basis is None else basis.setup_ratio
+    if basis is not None and ratio is not None and ratio < flags["knee_effect_flag_below_ratio"]:
+        best = share_percent * ratio
+        low, high = best, float(share_percent)
+        found.append(("test_setup", basis.setup_reason or "the test position under-represents the extensors"))
+    if basis is not None and basis.group_position_sd is not None and \
+            basis.group_position_sd < flags["group_sd_flag_below"]:
+        found.append(("test_setup", f"the measured capacity lies {abs(basis.group_position_sd):.1f} SD below the "
+                      "Anderson 2007 group mean for this sex and age: check the set-up (fixation, examiner "
+                      "strength, position) before reading the share"))
+    if basis is not None and basis.group_range_ratio is not None:
+        lo_r, hi_r = basis.group_range_ratio
+        low, high = min(low, best / hi_r), max(high, best / lo_r)
+        found.append(("scaling", "no strength measurement: the capacity is the Anderson 2007 group mean for this "
+                      "sex, age and size, and the range spans one SD of the group"))
+    if capacity_fraction_of_peak is not None and capacity_fraction_of_peak < flags["capacity_fraction_flag_below"]:
+        found.append(("scaling", f"at the peak's hip angle and speed the capacity curve predicts only "
+                      f"{100 * capacity_fraction_of_peak:.0f} % of the person's peak isometric torque: an "
+                      "extrapolation of the scaled group curve"))
+    found.extend(demand_causes)
+    reasons = [r for _, r in found]
+    if best > FULL_CAPACITY_PERCENT:
+        status: ShareStatus = "implausible"
+        found.extend(explanations)
+        reasons = [f"{best:.0f} % would mean the task needs more than the person's maximum, which cannot be true "
+                   "of a task the person performs: the combination of demand and capacity is implausible",
+                   *(r for _, r in found)]
+        ids = list(dict.fromkeys(c for c, _ in found)) or list(causes())
+    else:
+        status = "estimate" if found else "plausible"
+        ids = list(dict.fromkeys(c for c, _ in found))
+    return ShareCheck(
+        status=status, share_percent=best, uncorrected_share_percent=float(share_percent),
+        range_percent=(low, high) if (low, high) != (best, best) else None,
+        reserve_percent=FULL_CAPACITY_PERCENT - best if status == "plausible" else None,
+        reasons=tuple(dict.fromkeys(reasons)), likely_causes=tuple(ids),
+    )
 
 
 @dataclass(frozen=True)
@@ -32,6 +170,7 @@ class PersonCapacity:
     torque_scale_nm: float
     scale_factor: float | None
     caveats: list[str] = field(default_factory=list)
+    basis: CapacityBasis | None = None
 
     def torque_nm(
         self, *, hip_flexion_rad: np.ndarray | float, extension_velocity_rad_s: np.ndarray | float = 0.0
@@ -46,6 +185,11 @@ class PersonCapacity:
             Hip extension velocity in rad/s: positive concentric, negative eccentric.
         """
         return self.torque_scale_nm * self.params.torque_per_mgh(hip_flexion_rad, extension_velocity_rad_s)
+
+    @property
+    def scaled_to_measurement_with_height(self) -> bool:
+        """Scaled to a measurement and comparable with the group mean (height known)."""
+        return self.scale_factor is not None
 
     def peak_isometric_nm(self) -> tuple[float, float]:
         """(peak isometric torque N m, hip flexion rad at the peak) over -20..120 deg."""
@@ -90,6 +234,7 @@ def person_capacity(
     test_hip_flexion_deg: float | None = None,
     test_velocity_deg_s: float = 0.0,
     test_mode: str = "isometric",
+    test_knee_flexion_deg: float | None = None,
 ) -> PersonCapacity | None:
     """Build a person's capacity surface; ``None`` when neither height nor a measurement is available.
 
@@ -101,6 +246,9 @@ def person_capacity(
         Body mass (kg) and height (m); Anderson normalises torque by m*g*h.
     measured_torque_nm
         Measured maximum hip extension torque (N m) at ``test_hip_flexion_deg`` and the given speed and mode.
+    test_knee_flexion_deg
+        Knee flexion of the test (deg): a flexed knee under-represents the hamstrings, which the capacity's
+        ``basis`` records (from the musculoskeletal model) so shares can be corrected and flagged.
     """
     params, caveats = anderson.select_group(sex=sex, age=age)
     mass = _check_positive("body_mass_kg", body_mass_kg, low=10.0, high=400.0, unit="kg")
@@ -110,11 +258,16 @@ def person_capacity(
     if measured_torque_nm is None:
         if height is None:
             return None
-        return PersonCapacity(params=params, torque_scale_nm=mass * g * height, scale_factor=None, caveats=caveats)
+        sd = anderson.c1_sd(params)
+        spread = ((params.c1 - sd) / params.c1, (params.c1 + sd) / params.c1) if sd < params.c1 else None
+        return PersonCapacity(params=params, torque_scale_nm=mass * g * height, scale_factor=None, caveats=caveats,
+                              basis=CapacityBasis(scaled_to_measurement=False, group_range_ratio=spread))
     measured = _check_positive("measured_torque_nm", measured_torque_nm, low=1e-6, high=2000.0, unit="N m")
     if test_hip_flexion_deg is None:
         raise ValueError("test_hip_flexion_deg: got None; a measured torque needs the hip flexion angle of the test")
     theta = math.radians(_check_positive("test_hip_flexion_deg", test_hip_flexion_deg, low=-30, high=130, unit="deg"))
+    if test_knee_flexion_deg is not None:
+        _check_positive("test_knee_flexion_deg", test_knee_flexion_deg, low=-10, high=160, unit="deg")
     predicted_per_mgh = float(params.torque_per_mgh(theta, w_test))
     if predicted_per_mgh <= 1e-6:
         raise ValueError(
@@ -122,15 +275,36 @@ def person_capacity(
             "the Anderson 2007 surface predicts no torque there, so it cannot be scaled to the measurement"
         )
     scale_nm = measured / predicted_per_mgh
+    ratio, reason = _setup_effect(test_hip_flexion_deg, test_knee_flexion_deg)
     if height is None:
         caveats = caveats + [
             "Height not given: the curve is the Anderson 2007 shape passed through the measured torque; "
             "no comparison with the group mean (which needs m*g*h) is possible."
         ]
-        return PersonCapacity(params=params, torque_scale_nm=scale_nm, scale_factor=None, caveats=caveats)
+        return PersonCapacity(params=params, torque_scale_nm=scale_nm, scale_factor=None, caveats=caveats,
+                              basis=CapacityBasis(scaled_to_measurement=True, setup_ratio=ratio,
+                                                  setup_reason=reason))
+    factor = scale_nm / (mass * g * height)
+    position = (factor - 1.0) * params.c1 / anderson.c1_sd(params)
     return PersonCapacity(
-        params=params, torque_scale_nm=scale_nm, scale_factor=scale_nm / (mass * g * height), caveats=caveats
+        params=params, torque_scale_nm=scale_nm, scale_factor=factor, caveats=caveats,
+        basis=CapacityBasis(scaled_to_measurement=True, setup_ratio=ratio, setup_reason=reason,
+                            group_position_sd=position),
     )
+
+
+def _setup_effect(hip_flexion_deg: float | None, knee_flexion_deg: float | None) -> tuple[float | None, str | None]:
+    """(measured / knee-extended torque, reason) of a knee-flexed test, from the musculoskeletal model."""
+    if hip_flexion_deg is None or knee_flexion_deg is None:
+        return None, None
+    eff = knee_effect_at_test(hip_flexion_deg=float(hip_flexion_deg), knee_flexion_deg=float(knee_flexion_deg))
+    if eff is None or eff["ratio_to_knee_extended"] >= share_checks()["knee_effect_flag_below_ratio"]:
+        return None, None
+    r = float(eff["ratio_to_knee_extended"])
+    return r, (f"tested with the knee flexed {knee_flexion_deg:g} deg: the musculoskeletal model "
+               f"(RajagopalLaiUhlrich2023) gives {100 * r:.0f} % of the knee-extended hip extension torque at "
+               f"{hip_flexion_deg:g} deg hip flexion (hamstrings slack), so the capacity is divided by {r:.2f}; "
+               "the range spans the uncorrected figure")
 
 
 def task_table() -> list[dict[str, Any]]:
@@ -138,9 +312,26 @@ def task_table() -> list[dict[str, Any]]:
     return list(load_yaml(TASKS_FILE)["tasks"])
 
 
-def task_rows(cap: PersonCapacity | None, *, body_mass_kg: float) -> list[dict[str, Any]]:
-    """Peak demand of each task and the share of the person's capacity it uses."""
+def _task_capacity_nm(cap: PersonCapacity, task: dict[str, Any], peak_iso_nm: float) -> float:
+    """Capacity at the task's peak angle and speed; the peak isometric capacity when the angle is unknown."""
+    if task.get("at_hip_flexion_deg") is None:
+        return peak_iso_nm
+    vel = task.get("hip_extension_velocity_deg_s") or 0.0
+    return float(cap.torque_nm(hip_flexion_rad=math.radians(task["at_hip_flexion_deg"]),
+                               extension_velocity_rad_s=math.radians(vel)))
+
+
+def task_rows(cap: PersonCapacity | None, *, body_mass_kg: float,
+              group: PersonCapacity | None = None) -> list[dict[str, Any]]:
+    """Peak demand of each task and the share of the person's capacity it uses, each share judged
+    (``share_check``): corrected for the test set-up with its range, and flagged when implausible.
+
+    ``group`` (the Anderson 2007 group mean for the person's sex, age and size) adds, for reference, the share
+    the task would use for an average healthy adult (``group_mean_share_percent``).
+    """
     rows = []
+    peak_iso = cap.peak_isometric_nm()[0] if cap is not None else 0.0
+    group_peak = group.peak_isometric_nm()[0] if group is not None else 0.0
     for t in task_table():
         per_kg = t.get("peak_hip_extension_moment_nm_per_kg")
         row: dict[str, Any] = {
@@ -150,6 +341,9 @@ def task_rows(cap: PersonCapacity | None, *, body_mass_kg: float) -> list[dict[s
             "peak_demand_nm_per_kg": per_kg,
             "share_of_capacity_percent": None,
             "reserve_percent": None,
+            "share_status": None,
+            "share_range_percent": None,
+            "share_check": None,
             "at_hip_flexion_deg": t.get("at_hip_flexion_deg"),
             "hip_extension_velocity_deg_s": t.get("hip_extension_velocity_deg_s"),
             "sources": [t["source"]] + (["anderson2007"] if cap is not None else []),
@@ -163,22 +357,27 @@ def task_rows(cap: PersonCapacity | None, *, body_mass_kg: float) -> list[dict[s
             continue
         demand = float(per_kg) * body_mass_kg
         row["peak_demand_nm"] = round(demand, 1)
+        if group is not None and (g_cap := _task_capacity_nm(group, t, group_peak)) > 0:
+            row["group_mean_share_percent"] = round(100.0 * demand / g_cap, 1)
         if cap is not None:
-            if t.get("at_hip_flexion_deg") is None:
-                capacity, _ = cap.peak_isometric_nm()
-            else:
-                vel = t.get("hip_extension_velocity_deg_s") or 0.0
-                capacity = float(
-                    cap.torque_nm(
-                        hip_flexion_rad=math.radians(t["at_hip_flexion_deg"]),
-                        extension_velocity_rad_s=math.radians(vel),
-                    )
-                )
+            capacity = _task_capacity_nm(cap, t, peak_iso)
             if capacity > 0:
-                share = 100.0 * demand / capacity
-                row["share_of_capacity_percent"] = round(share, 1)
-                row["reserve_percent"] = round(100.0 - share, 1)
-                row["capacity_nm"] = round(capacity, 1)
+                check = check_share(
+                    share_percent=100.0 * demand / capacity, basis=cap.basis,
+                    capacity_fraction_of_peak=capacity / peak_iso if peak_iso > 0 else None,
+                    explanations=[("different_subjects", f"the demand is a published peak ({t['source']}: "
+                                   f"{t.get('note') or t['label']}) scaled by body mass, not this person's own")],
+                )
+                row["share_of_capacity_percent"] = round(check.share_percent, 1)
+                row["reserve_percent"] = None if check.reserve_percent is None else round(check.reserve_percent, 1)
+                row["share_status"] = check.status
+                row["share_range_percent"] = check.as_dict()["range_percent"]
+                row["share_check"] = check.as_dict()
+                row["capacity_nm"] = round(100.0 * demand / check.share_percent, 1)
+                if check.status != "plausible":
+                    row["sources"] = row["sources"] + [s for c in check.likely_causes
+                                                       for s in causes()[c].get("sources", [])
+                                                       if s not in row["sources"]]
         rows.append(row)
     return rows
 
@@ -234,6 +433,7 @@ def capacity_report(
         test_hip_flexion_deg=test_hip_flexion_deg,
         test_velocity_deg_s=test_velocity_deg_s,
         test_mode=test_mode,
+        test_knee_flexion_deg=test_knee_flexion_deg,
     )
     params, group_caveats = anderson.select_group(sex=sex, age=age)
     caveats = list(group_caveats)
@@ -259,11 +459,6 @@ def capacity_report(
             }
             for d, a, b, c in zip(CURVE_HIP_FLEXION_DEG, iso, con, ecc, strict=True)
         ]
-    if test_knee_flexion_deg is not None and test_knee_flexion_deg >= 60:
-        caveats.append(
-            f"Tested with the knee flexed {test_knee_flexion_deg:g} deg: the hamstrings are shortened and contribute "
-            "less, so the measured torque mostly reflects gluteus maximus and underestimates whole-extensor capacity."
-        )
     caveats.extend(anderson.data_caveats())
     # Where the (unverified) eccentric curve peaks and where it falls below isometric.
     ws = np.linspace(0, 8, 1601)
@@ -280,17 +475,23 @@ def capacity_report(
     if test_knee_flexion_deg is not None and test_hip_flexion_deg is not None:
         knee_effect = knee_effect_at_test(hip_flexion_deg=float(test_hip_flexion_deg),
                                           knee_flexion_deg=float(test_knee_flexion_deg))
-        if knee_effect and knee_effect["ratio_to_knee_extended"] < 0.95:
-            left = 100 * knee_effect["ratio_to_knee_extended"]
+        if knee_effect and cap is not None and cap.basis is not None and cap.basis.setup_ratio is not None:
+            left = 100 * cap.basis.setup_ratio
             caveats.append(
-                f"Musculoskeletal model (RajagopalLaiUhlrich2023): at {test_hip_flexion_deg:g} deg hip flexion the "
-                f"knee-{test_knee_flexion_deg:g}-deg position leaves {left:.0f} % "
-                "of the knee-extended maximum hip extension torque; gluteus maximus makes "
+                f"Tested with the knee flexed {test_knee_flexion_deg:g} deg: the hamstrings are shortened and "
+                "contribute less, so the measured torque mostly reflects gluteus maximus. Musculoskeletal model "
+                f"(RajagopalLaiUhlrich2023): at {test_hip_flexion_deg:g} deg hip flexion this position leaves "
+                f"{left:.0f} % of the knee-extended maximum hip extension torque; gluteus maximus makes "
                 f"{knee_effect['gluteus_maximus_share_percent']:.0f} % of it (vs "
                 f"{knee_effect['gluteus_maximus_share_percent_knee_extended']:.0f} % knee extended). "
-                "The curve is not corrected for this because the knee position of Anderson's tests was not read."
+                "Task shares are therefore corrected for the position and shown as estimates with a range from the "
+                "corrected to the uncorrected figure; the torque-angle curve itself is not corrected, because the "
+                "knee position of Anderson's tests was not read."
             )
-    tasks = task_rows(cap, body_mass_kg=mass)
+    group = None
+    if cap is not None and cap.scaled_to_measurement_with_height:
+        group = person_capacity(sex=sex, age=age, body_mass_kg=mass, height_m=height_m)
+    tasks = task_rows(cap, body_mass_kg=mass, group=group)
     sources = ["anderson2007", "millard_rbdl"] + sorted({s for t in tasks for s in t["sources"]} - {"anderson2007"})
     return {
         "model": "anderson2007",

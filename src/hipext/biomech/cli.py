@@ -418,11 +418,21 @@ def shares_cmd(
 
 
 # ------------------------------------------------------------------------------------------------ task
+def _cycle_option(value: str) -> int | str:
+    v = value.strip().lower()
+    if v == "all":
+        return "all"
+    if v.isdigit() and int(v) >= 1:
+        return int(v)
+    raise UserError(f"--cycle: got {value!r}; expected a cycle number (1, 2, ...) or 'all'")
+
+
 @app.command("task")
 def task_cmd(
-    sex: str = typer.Option(..., help="male or female."),
-    age: int = typer.Option(..., help="Age (years)."),
-    mass_kg: float = typer.Option(..., "--mass-kg", help="Body mass (kg)."),
+    sex: str | None = typer.Option(None, help="male or female."),
+    age: int | None = typer.Option(None, help="Age (years)."),
+    mass_kg: float | None = typer.Option(None, "--mass-kg", help="Body mass (kg); a C3D file's own "
+                                         "PROCESSING:Bodymass is used when omitted."),
     height_m: float | None = typer.Option(None, "--height-m", help="Height (m)."),
     measured_torque_nm: float | None = typer.Option(None, help="Measured max hip extension torque (N m)."),
     test_hip_flexion_deg: float | None = typer.Option(None, help="Hip flexion of the test (deg)."),
@@ -431,6 +441,13 @@ def task_cmd(
     test_mode: str = typer.Option("isometric", help="isometric, concentric or eccentric."),
     kinematics: Path | None = typer.Option(None, help="Kinematics .mot/.sto (joint angles) of a task."),
     moments: Path | None = typer.Option(None, help="Inverse dynamics .sto (or RRA actuation) of the task."),
+    c3d: Path | None = typer.Option(None, "--c3d", help="Processed gait C3D (Plug-in Gait / CGM angles, moments, "
+                                    "events, body mass)."),
+    cycle: str = typer.Option("all", help="C3D: gait cycle number (foot strike to foot strike) or 'all'."),
+    channel: list[str] = typer.Option([], "--channel", help="C3D channel name or convention, key=value "
+                                      "(repeatable), e.g. hip_moment={S}HipMoment_CGM_2.4 or moment_units='N m/kg'; "
+                                      "{S} is the side prefix L or R."),
+    moment_units: str = typer.Option("N m", help="OpenSim moments file units: 'N m' or 'N m/kg'."),
     side: str = typer.Option("r", help="r or l."),
     muscles: bool = typer.Option(True, help="Split the demand among the muscles (static optimisation)."),
     model: Path | None = typer.Option(None, "--model", help="Compiled model for static optimisation."),
@@ -438,49 +455,68 @@ def task_cmd(
     json_out: Path | None = typer.Option(None, "--json"),
     plot: Path | None = typer.Option(None, "--plot", help="Bars of published tasks, or the cycle (.png/.svg)."),
 ) -> None:
-    """Share of a person's hip extension capacity that tasks use: published task peaks, or a whole cycle
-    read from OpenSim inverse-dynamics files."""
+    """Share of a person's hip extension capacity that tasks use: published task peaks, or a trial read from
+    OpenSim inverse-dynamics files or a processed gait C3D."""
 
     def go() -> None:
-        from hipext.biomech.capacity import capacity_report, person_capacity
-
         _check_out(plot, (".png", ".svg"), "--plot")
         _check_out(csv_out, (".csv",), "--csv")
         _check_out(json_out, (".json",), "--json")
         person: dict[str, Any] = dict(sex=sex, age=age, body_mass_kg=mass_kg, height_m=height_m,
-                      measured_torque_nm=measured_torque_nm, test_hip_flexion_deg=test_hip_flexion_deg,
-                      test_velocity_deg_s=test_velocity_deg_s, test_mode=test_mode)
+                                      measured_torque_nm=measured_torque_nm,
+                                      test_hip_flexion_deg=test_hip_flexion_deg,
+                                      test_knee_flexion_deg=test_knee_flexion_deg,
+                                      test_velocity_deg_s=test_velocity_deg_s, test_mode=test_mode)
         if (kinematics is None) != (moments is None):
             raise UserError("--kinematics and --moments: give both files of a task, or neither")
-        if kinematics is None:
-            rep = capacity_report(**person, test_knee_flexion_deg=test_knee_flexion_deg)
-            header = ["task", "peak_demand_nm", "nm_per_kg", "at_hip_deg", "share_percent", "reserve_percent",
-                      "sources"]
-            rows = [[t["task"], t["peak_demand_nm"],
-                     None if t["peak_demand_nm_per_kg"] is None else f"{t['peak_demand_nm_per_kg']:.2f}",
-                     t["at_hip_flexion_deg"],
-                     t["share_of_capacity_percent"], t["reserve_percent"], ",".join(t["sources"])]
-                    for t in rep["tasks"]]
-            typer.echo(f"Hip extension capacity: Anderson 2007 {rep['group']['sex']} {rep['group']['age_group']} y"
-                       + (f", scaled to the measurement (x{rep['scale_factor']})" if rep["scale_factor"] else ""))
-            typer.echo(_table(header, rows))
-            for t in rep["tasks"]:
-                if t["peak_demand_nm"] is None:
-                    typer.echo(f"  {t['task']}: {t['note']}")
-            typer.echo("Caveats:")
-            for c in rep["caveats"]:
-                typer.echo(f"  - {c}")
-            if csv_out:
-                _write_csv(csv_out, header, rows)
-            if json_out:
-                _write_json(json_out, rep)
-            if plot:
-                _plot_tasks(plot, rep)
+        if c3d is not None and kinematics is not None:
+            raise UserError("--c3d and --kinematics/--moments: give one trial, either a C3D or OpenSim files")
+        if kinematics is None and c3d is None:
+            _published_tasks(person, csv_out, json_out, plot)
             return
-        assert moments is not None
-        _task_cycle(person, kinematics, moments, side, muscles, model, csv_out, json_out, plot, person_capacity)
+        _trial(person, kinematics=kinematics, moments=moments, c3d=c3d, cycle=_cycle_option(cycle),
+               channels=channel, moment_units=moment_units, side=side, muscles=muscles, model=model,
+               csv_out=csv_out, json_out=json_out, plot=plot)
 
     _run(go)
+
+
+def _published_tasks(person: dict[str, Any], csv_out: Path | None, json_out: Path | None,
+                     plot: Path | None) -> None:
+    from hipext.biomech.capacity import capacity_report
+
+    missing = [f"--{k.replace('_', '-')}" for k in ("sex", "age") if person[k] is None]
+    if person["body_mass_kg"] is None:
+        missing.append("--mass-kg")
+    if missing:
+        raise UserError(f"{', '.join(missing)}: needed for the published tasks (or give a trial: --c3d, or "
+                        "--kinematics with --moments)")
+    rep = capacity_report(**person)
+    header = ["task", "peak_demand_nm", "nm_per_kg", "at_hip_deg", "share_percent", "status", "range_percent",
+              "reserve_percent", "sources"]
+    rows = [[t["task"], t["peak_demand_nm"],
+             None if t["peak_demand_nm_per_kg"] is None else f"{t['peak_demand_nm_per_kg']:.2f}",
+             t["at_hip_flexion_deg"], t["share_of_capacity_percent"], t["share_status"],
+             None if not t["share_range_percent"] else "{:.0f}-{:.0f}".format(*t["share_range_percent"]),
+             t["reserve_percent"], ",".join(t["sources"])]
+            for t in rep["tasks"]]
+    typer.echo(f"Hip extension capacity: Anderson 2007 {rep['group']['sex']} {rep['group']['age_group']} y"
+               + (f", scaled to the measurement (x{rep['scale_factor']})" if rep["scale_factor"] else ""))
+    typer.echo(_table(header, rows))
+    for t in rep["tasks"]:
+        if t["peak_demand_nm"] is None:
+            typer.echo(f"  {t['task']}: {t['note']}")
+        elif t["share_check"] and t["share_status"] != "plausible":
+            typer.echo(f"  {t['task']}: {t['share_status'].upper()}: " + "; ".join(t["share_check"]["reasons"]))
+    typer.echo("Caveats:")
+    for c in rep["caveats"]:
+        typer.echo(f"  - {c}")
+    if csv_out:
+        _write_csv(csv_out, header, rows)
+    if json_out:
+        _write_json(json_out, rep)
+    if plot:
+        _plot_tasks(plot, rep)
 
 
 def _plot_tasks(path: Path, rep: dict[str, Any]) -> None:
@@ -489,84 +525,113 @@ def _plot_tasks(path: Path, rep: dict[str, Any]) -> None:
     task_bars_svg(rep, path=path)
 
 
-def _task_cycle(person: dict[str, Any], kinematics: Path, moments: Path, side: str, muscles: bool,
-                model: Path | None, csv_out: Path | None, json_out: Path | None, plot: Path | None,
-                person_capacity: Any) -> None:
+def _trial(person: dict[str, Any], *, kinematics: Path | None, moments: Path | None, c3d: Path | None,
+           cycle: int | str, channels: list[str], moment_units: str, side: str, muscles: bool, model: Path | None,
+           csv_out: Path | None, json_out: Path | None, plot: Path | None) -> None:
     import numpy as np
+    from pydantic import ValidationError
 
-    from hipext.biomech.tasks import demand_curve, share_of_capacity
+    from hipext.biomech.c3d import GaitChannels
+    from hipext.biomech.tasks import SIDE_WORDS
+    from hipext.biomech.trial import PersonSpec, TrialSpec, analyse_trial
 
-    d = demand_curve(kinematics_path=kinematics, moments_path=moments, side=side)
-    cap = person_capacity(**person)
-    peak = d.peak(body_mass_kg=person["body_mass_kg"])
-    typer.echo(f"{d.name}: {len(d.time_s)} frames; peak hip extension moment {peak['peak_hip_extension_moment_nm']:.1f}"
-               f" N m ({peak['peak_hip_extension_moment_nm_per_kg']:.2f} N m/kg) at {peak['hip_flexion_deg']:.1f} deg "
-               f"hip flexion, extension velocity {peak['hip_extension_velocity_deg_s']:.0f} deg/s")
-    for n in d.notes:
+    if side not in ("r", "l"):
+        raise UserError(f"--side: got {side!r}; expected r or l")
+    try:
+        spec = TrialSpec(c3d=c3d, kinematics=kinematics, moments=moments, side=side, cycle=cycle,
+                         moment_units=moment_units, channels=GaitChannels.from_pairs(channels),
+                         person=PersonSpec(**person), muscles=muscles, model_path=model)
+    except ValidationError as exc:
+        raise UserError(_validation_message(exc)) from None
+    res = analyse_trial(spec)
+    mass = res.body_mass_kg
+    out: dict[str, Any] = {"trial": res.name, "side": SIDE_WORDS[side], "body_mass_kg": mass,
+                           "notes": list(res.notes), "warnings": list(res.warnings), "cycles": []}
+    for w in res.warnings:
+        typer.echo(f"warning: {w}", err=True)
+    for n in res.notes:
         typer.echo(f"  note: {n}")
-    result: dict[str, Any] = {"task": d.name, "peak": peak, "notes": list(d.notes)}
-    share = None
-    if cap is None:
-        typer.echo("  capacity: height not given and no measured torque; share of capacity cannot be computed")
-    else:
-        share = share_of_capacity(demand=d, capacity=cap)
-        typer.echo(f"  peak share of capacity {share['peak_share_percent']:.0f} % (reserve "
-                   f"{share['reserve_percent']:.0f} %) at {share['at_hip_flexion_deg']:.1f} deg, "
-                   f"{share['at_hip_extension_velocity_deg_s']:.0f} deg/s")
-        result["share_of_capacity"] = {k: v for k, v in share.items() if k not in ("share_percent", "capacity_nm")}
-    so = None
-    if muscles:
-        from hipext.biomech.static_optimisation import hip_extension_shares, static_optimisation
-
-        m = _load_model(model)
-        qd = np.stack([-d.hip_extension_velocity_rad_s, np.gradient(d.hip_adduction_rad, d.time_s),
-                       np.gradient(d.hip_rotation_rad, d.time_s), d.knee_flexion_velocity_rad_s], axis=1)
-        so = static_optimisation(model=m, poses_rad=d.poses_rad, moments_nm=np.stack(
-            [-d.hip_extension_moment_nm, d.knee_flexion_moment_nm], axis=1), joint_velocities_rad_s=qd)
-        sh = hip_extension_shares(so)
-        typer.echo("  share of the hip extension moment by muscle (static optimisation, %):")
-        typer.echo(_table(["muscle", "share_percent"], [[mu, round(float(s), 1)] for mu, s in
-                                                       zip(m.muscles, sh, strict=True)]))
-        if not so["in_range"].all():
-            typer.echo(f"  note: {int((~so['in_range']).sum())} frame(s) outside the model's fitted range were "
-                       "clipped to it")
-        result["muscle_share_percent"] = dict(zip(m.muscles, [round(float(s), 2) for s in sh], strict=True))
-    header = ["time_s", "hip_flexion_deg", "hip_extension_velocity_deg_s", "hip_extension_moment_nm",
+    if res.capacity_note:
+        typer.echo(f"  {res.capacity_note}")
+    header = ["cycle", "time_s", "hip_flexion_deg", "hip_extension_velocity_deg_s", "hip_extension_moment_nm",
               "capacity_nm", "share_of_capacity_percent"]
-    rows = []
-    for i in range(len(d.time_s)):
-        rows.append([round(float(d.time_s[i]), 4), round(float(np.rad2deg(d.hip_flexion_rad[i])), 2),
-                     round(float(np.rad2deg(d.hip_extension_velocity_rad_s[i])), 1),
-                     round(float(d.hip_extension_moment_nm[i]), 2),
-                     None if share is None else round(float(share["capacity_nm"][i]), 2),
-                     None if share is None else round(float(share["share_percent"][i]), 1)])
+    rows: list[list[Any]] = []
+    for c in res.cycles:
+        d, p = c.demand, c.peak
+        per_kg = (f" ({p['peak_hip_extension_moment_nm_per_kg']:.2f} N m/kg)"
+                  if "peak_hip_extension_moment_nm_per_kg" in p else "")
+        typer.echo(f"{d.name} ({SIDE_WORDS[side]}): {len(d.time_s)} frames; peak hip extension moment "
+                   f"{p['peak_hip_extension_moment_nm']:.1f} N m{per_kg} at {p['hip_flexion_deg']:.1f} deg hip "
+                   f"flexion, extension velocity {p['hip_extension_velocity_deg_s']:.0f} deg/s")
+        item: dict[str, Any] = {"cycle": c.cycle, "peak": p}
+        if c.share is not None:
+            chk = c.share["check"]
+            typer.echo(f"  peak share of capacity {chk.describe()} at {c.share['at_hip_flexion_deg']:.1f} deg, "
+                       f"{c.share['at_hip_extension_velocity_deg_s']:.0f} deg/s")
+            for r in chk.reasons if chk.status != "plausible" else ():
+                typer.echo(f"    flagged: {r}")
+            item["share_of_capacity"] = {k: v for k, v in c.share.items()
+                                         if k not in ("share_percent", "capacity_nm", "check")}
+            item["share_of_capacity"]["check"] = chk.as_dict()
+        if c.muscle_share_percent is not None:
+            typer.echo(f"  share of the hip extension moment by muscle (static optimisation, %), "
+                       f"{SIDE_WORDS[side]} side:")
+            typer.echo(_table(["muscle", "share_percent"],
+                              [[mu, round(v, 1)] for mu, v in c.muscle_share_percent.items()]))
+            item["muscle_share_percent"] = {k: round(v, 2) for k, v in c.muscle_share_percent.items()}
+        out["cycles"].append(item)
+        share = c.share
+        for i in range(len(d.time_s)):
+            rows.append([c.cycle, round(float(d.time_s[i]), 4), round(float(np.rad2deg(d.hip_flexion_rad[i])), 2),
+                         round(float(np.rad2deg(d.hip_extension_velocity_rad_s[i])), 1),
+                         round(float(d.hip_extension_moment_nm[i]), 2),
+                         None if share is None else round(float(share["capacity_nm"][i]), 2),
+                         None if share is None else round(float(share["share_percent"][i]), 1)])
+    if res.file_peak_nm_per_kg is not None:
+        typer.echo(f"file's own peak hip extension moment over the analysed cycles: "
+                   f"{res.file_peak_nm_per_kg:.3f} N m/kg ({res.file_peak_nm_per_kg * (mass or 0):.1f} N m)")
+        out["file_peak_hip_extension_nm_per_kg"] = res.file_peak_nm_per_kg
     if csv_out:
         _write_csv(csv_out, header, rows)
     if json_out:
-        result["frames"] = [dict(zip(header, r, strict=True)) for r in rows]
-        _write_json(json_out, result)
+        out["frames"] = [dict(zip(header, r, strict=True)) for r in rows]
+        _write_json(json_out, out)
     if plot:
-        plt = _plt()
-        fig, axes = plt.subplots(2 if share is not None else 1, 1, figsize=(7, 5.5 if share is not None else 3.5),
-                                 sharex=True, squeeze=False)
-        ax = axes[0, 0]
-        ax.plot(d.time_s, d.hip_extension_moment_nm, label="hip extension moment (N m)")
-        if share is not None:
-            ax.plot(d.time_s, share["capacity_nm"], label="capacity at that angle and speed (N m)")
-        ax.set_ylabel("N m")
-        ax.axhline(0, color="k", lw=0.5)
-        ax.legend(fontsize=8)
-        ax.set_title(d.name)
-        if share is not None:
-            ax2 = axes[1, 0]
-            ax2.plot(d.time_s, share["share_percent"], color="#c44e52")
-            ax2.axhline(100, color="k", lw=0.8, ls="--")
-            ax2.set_ylabel("share of capacity (%)")
-        axes[-1, 0].set_xlabel("time (s)")
-        fig.tight_layout()
-        plot.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(plot)
-        plt.close(fig)
+        _plot_cycles(plot, res)
+
+
+def _validation_message(exc: Any) -> str:
+    parts = []
+    for e in exc.errors():
+        loc = ".".join(str(x) for x in e["loc"] if not str(x).startswith("function-"))
+        parts.append(f"{loc or 'input'}: {e['msg']} (got {e.get('input')!r})" if loc else e["msg"])
+    return "; ".join(parts)
+
+
+def _plot_cycles(path: Path, res: Any) -> None:
+    plt = _plt()
+    with_share = any(c.share is not None for c in res.cycles)
+    fig, axes = plt.subplots(2 if with_share else 1, 1, figsize=(7, 5.5 if with_share else 3.5), sharex=True,
+                             squeeze=False)
+    for c in res.cycles:
+        d = c.demand
+        label = d.name
+        axes[0, 0].plot(d.time_s, d.hip_extension_moment_nm, label=f"{label}: hip extension moment (N m)")
+        if c.share is not None:
+            axes[0, 0].plot(d.time_s, c.share["capacity_nm"], ls="--", label=f"{label}: capacity (N m)")
+            axes[1, 0].plot(d.time_s, c.share["share_percent"], color="#c44e52")
+    axes[0, 0].set_ylabel("N m")
+    axes[0, 0].axhline(0, color="k", lw=0.5)
+    axes[0, 0].legend(fontsize=7)
+    axes[0, 0].set_title(res.name)
+    if with_share:
+        axes[1, 0].axhline(100, color="k", lw=0.8, ls="--")
+        axes[1, 0].set_ylabel("share of capacity (%)")
+    axes[-1, 0].set_xlabel("time (s)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def main() -> None:  # pragma: no cover - convenience entry point

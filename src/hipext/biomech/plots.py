@@ -67,14 +67,19 @@ def task_bars_svg(report: dict[str, Any], *, path: Path | None = None) -> str:
     labels = [t.get("label") or t["task"] for t in tasks]
     vals = [t.get("share_of_capacity_percent") or 0.0 for t in tasks]
     fig, ax = plt.subplots(figsize=(6.5, 0.5 + 0.5 * max(1, len(tasks))))
-    bars = ax.barh(labels, vals, color=["#4c72b0" if v < 100 else "#c44e52" for v in vals])
+    bars = ax.barh(labels, vals, color=["#c44e52" if v >= 100 or t.get("share_status") == "implausible" else "#4c72b0"
+                                          for v, t in zip(vals, tasks, strict=True)])
     for b, t in zip(bars, tasks, strict=True):
         if t.get("peak_demand_nm") is None:
             txt = "no published value retrieved"
         elif t.get("share_of_capacity_percent") is None:
             txt = "capacity unknown"
         else:
-            txt = f"{t['share_of_capacity_percent']:.0f}%"
+            status = t.get("share_status") or "plausible"
+            rng = t.get("share_range_percent")
+            txt = f"{t['share_of_capacity_percent']:.0f}%" + ("" if status == "plausible" else f" ({status}"
+                                                               + (f", {rng[0]:.0f}-{rng[1]:.0f}%" if rng else "")
+                                                               + ")")
         ax.text(b.get_width() + 1, b.get_y() + b.get_height() / 2, txt, va="center", fontsize=8)
     ax.axvline(100, color="k", lw=0.8, ls="--")
     ax.set_xlim(0, max([110.0, *[v * 1.15 for v in vals]]))

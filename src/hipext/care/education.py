@@ -78,6 +78,8 @@ def _limits_plain(f: CaseFacts, cfg: dict) -> list[str]:
             continue
         if name == "load" and value != "bodyweight":
             continue
+        if isinstance(value, list):  # excluded positions, in the patient's words
+            value = " or ".join(cfg["positions_plain"][v] for v in value)
         out.append(words[key].format(value=f"{value:g}" if isinstance(value, float) else value))
     return list(dict.fromkeys(out))
 

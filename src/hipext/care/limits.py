@@ -9,7 +9,12 @@ from hipext.care.models import ORDINALS, Demands, Limits
 _CONTROL = {"block_all", "supervised", "why"}
 
 
+_EXCLUDED = "_excluded"  # a limit `<axis>_excluded` lists values the demand `<axis>` (a list) must not contain
+
+
 def _kind(name: str) -> str:
+    if name.endswith(_EXCLUDED):
+        return "excluded"
     if name in ORDINALS:
         return "ordinal"
     if name.endswith("_max_deg"):
@@ -30,9 +35,11 @@ def violations(demands: Demands, limits: Limits) -> list[str]:
         limit = getattr(limits, name)
         if limit is None:
             continue
-        need = getattr(demands, name)
         kind = _kind(name)
-        if kind == "ordinal":
+        need = getattr(demands, name.removesuffix(_EXCLUDED))
+        if kind == "excluded":
+            broken = bool(set(need) & set(limit))
+        elif kind == "ordinal":
             scale = ORDINALS[name]
             broken = scale.index(need) > scale.index(limit)
         elif kind == "max":
@@ -63,6 +70,8 @@ def _stricter(name: str, a: Any, b: Any) -> Any:
         return min(a, b)
     if kind == "min":
         return max(a, b)
+    if kind == "excluded":
+        return sorted(set(a) | set(b))
     return a and b
 
 

@@ -24,7 +24,13 @@ ORDINALS: dict[str, tuple[str, ...]] = {
     "hamstring_effort": ("none", "submaximal", "maximal"),
     "gluteal_effort": ("none", "submaximal", "maximal"),
     "effort": ("submaximal", "maximal"),
+    "abductor_load": ("none", "stabilising", "resisted"),
+    "ischial_compression": ("none", "low", "moderate", "high"),
+    "lateral_hip_compression": ("none", "low", "moderate", "high"),
 }
+Position = Literal["supine", "prone", "side_lying", "quadruped", "kneeling", "seated", "standing"]
+Compression = Literal["none", "low", "moderate", "high"]
+AbductorLoad = Literal["none", "stabilising", "resisted"]
 DECISION_ORDER: tuple[Decision, ...] = ("proceed", "modify", "defer", "refer", "refer_urgent")
 PHASE_ORDER: tuple[Phase, ...] = ("protect", "restore", "strengthen", "return_to_activity")
 
@@ -51,6 +57,14 @@ class Demands(_Model):
     gluteal_effort: Literal["none", "submaximal", "maximal"] = "submaximal"
     effort: Literal["submaximal", "maximal"] = "submaximal"
     resisted: bool = Field(default=True, description="Hip extension works against gravity, load or a tester.")
+    # Required axes (no defaults): every exercise and test states them, so a new limit can never pass by omission.
+    hip_extension_max_deg: float = Field(description="Greatest hip extension past neutral.")
+    hip_external_rotation_max_deg: float = Field(description="Greatest external rotation past neutral.")
+    positions: list[Position] = Field(min_length=1, description="Body positions the task is done in.")
+    abductor_load: AbductorLoad = Field(description="Hip abductor work: pelvic support, or abduction exercise.")
+    ischial_compression: Compression = Field(description="Proximal hamstring tendon compression at the ischium.")
+    lateral_hip_compression: Compression = Field(description="Gluteal tendon compression at the greater trochanter.")
+    single_leg_stance: bool = Field(description="Done standing on one leg.")
 
 
 class Limits(_Model):
@@ -71,6 +85,13 @@ class Limits(_Model):
     gluteal_effort: Literal["none", "submaximal", "maximal"] | None = None
     effort: Literal["submaximal", "maximal"] | None = None
     resisted: bool | None = None
+    hip_extension_max_deg: float | None = None
+    hip_external_rotation_max_deg: float | None = None
+    positions_excluded: list[Position] | None = Field(default=None, description="Positions not to be used.")
+    abductor_load: AbductorLoad | None = None
+    ischial_compression: Compression | None = None
+    lateral_hip_compression: Compression | None = None
+    single_leg_stance: bool | None = None
     block_all: bool = Field(default=False, description="Nothing physical is tested or prescribed.")
     supervised: bool = Field(default=False, description="Loading only under supervision in stable positions.")
     why: dict[str, list[str]] = Field(default_factory=dict, description="Limit name -> rule ids that set it.")
@@ -86,7 +107,7 @@ class Emg(_Model):
 
 
 class Tags(_Model):
-    target: Literal["gluteus_maximus", "hamstrings", "both", "secondary"]
+    target: Literal["gluteus_maximus", "hamstrings", "both", "gluteus_medius", "secondary"]
     chain: Literal["open", "closed"]
     contraction: Literal["isometric", "concentric", "eccentric", "mixed"]
     knee: Literal["flexed", "extended"]

@@ -11,6 +11,8 @@ from hipext.care.models import Dose, Exercise, Phase, PrescribedExercise, Screen
 from hipext.care.screening import _describe
 
 VERY_HIGH_EMG_BAND = "very_high"
+# Lateral-hip (abductor) exercises join a hip extensor program only when a screening rule or finding asks for them.
+ADJUNCT_TARGETS = {"gluteus_medius"}
 
 
 def _rng(pair: list[float] | tuple[float, float], unit: str = "") -> str:
@@ -150,6 +152,8 @@ def select(f: CaseFacts, phase: Phase, *, exclude_families: set[str] | None = No
     ranked = []
     for i, ex in enumerate(lib.values()):
         if ex.id in blocked or phase not in ex.phases:
+            continue
+        if ex.tags.target in ADJUNCT_TARGETS and ex.tags.target not in pref["targets"]:
             continue
         if not f.sporty and ex.task in ("running", "jumping"):
             continue  # sprint drills and plyometrics only for running, jumping or sport goals

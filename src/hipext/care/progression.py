@@ -29,7 +29,7 @@ def _related_change(ex_target: str, f: CaseFacts) -> str | None:
     protocols = evidence.load().protocols
     want = {"gluteus_maximus": {"gluteus_maximus", "hip_extensors"}, "hamstrings": {"hamstrings", "hip_extensors"},
             "both": {"gluteus_maximus", "hamstrings", "hip_extensors", "whole_limb"},
-            "secondary": {"whole_limb"}}[ex_target]
+            "gluteus_medius": {"whole_limb"}, "secondary": {"whole_limb"}}[ex_target]
     seen = set()
     for r in f.latest:
         p = protocols.get(r.test)

@@ -121,6 +121,11 @@ def _weeks(days: int) -> str:
     return f"{days / 7:.1f}".rstrip("0").rstrip(".")
 
 
+_POSITION_WORDS = {"supine": "lying flat on the back", "prone": "lying face down", "side_lying": "lying on the side",
+                   "quadruped": "on hands and knees", "kneeling": "kneeling", "seated": "sitting",
+                   "standing": "standing"}
+
+
 def _describe(limits: dict[str, Any]) -> str:
     words = {
         "hip_flexion_max_deg": lambda v: f"hip flexion no more than {v:g}°",
@@ -143,6 +148,22 @@ def _describe(limits: dict[str, Any]) -> str:
         "effort": lambda v: "no maximal effort" if v == "submaximal" else None,
         "resisted": lambda v: "no resisted hip extension" if v is False else None,
         "supervised": lambda v: "supervised only" if v else None,
+        "hip_extension_max_deg": lambda v: "no hip extension past neutral" if v == 0
+        else f"hip extension up to {v:g}°",
+        "hip_external_rotation_max_deg": lambda v: "no hip external rotation (leg turned out)" if v == 0
+        else f"external rotation up to {v:g}°",
+        "positions_excluded": lambda v: "not " + " or ".join(_POSITION_WORDS[p] for p in v),
+        "abductor_load": lambda v: {"none": "no hip abductor work",
+                                    "stabilising": "no active or resisted hip abduction exercise"}.get(v),
+        "ischial_compression": lambda v: {
+            "none": "no hip flexion under hamstring load", "low": "hamstring tendon compression kept low "
+            "(little hip flexion under load, no hamstring stretching)",
+            "moderate": "no deep hip flexion under hamstring load and no hamstring stretching"}.get(v),
+        "lateral_hip_compression": lambda v: {
+            "none": "no side-lying or single-leg loading of the outer hip",
+            "low": "no hip adduction across the midline and no side-lying loading",
+            "moderate": "no hip adduction across the midline"}.get(v),
+        "single_leg_stance": lambda v: "no exercise standing on one leg" if v is False else None,
     }
     parts = [words[k](v) for k, v in limits.items() if k in words and v is not None]
     return "; ".join(p for p in parts if p)

@@ -79,6 +79,7 @@ def task_bars_svg(capacity: dict[str, Any]) -> str | None:
     row, left, w = 28, 250, 600
     shares = [t["share_of_capacity_percent"] for t in tasks if isinstance(t.get("share_of_capacity_percent"),
                                                                           (int, float))]
+    shares += [t["share_range_percent"][1] for t in tasks if t.get("share_range_percent")]
     top_pct = max([100.0, *shares]) * 1.05
     h = row * len(tasks) + 30
 
@@ -93,10 +94,19 @@ def task_bars_svg(capacity: dict[str, Any]) -> str | None:
                     f'{escape(label)}</text>')
         share = t.get("share_of_capacity_percent")
         if isinstance(share, (int, float)):
-            colour = OVER if share > 100 else ISO
+            status = t.get("share_status") or "plausible"
+            colour = OVER if share > 100 or status == "implausible" else ISO
             body.append(f'<rect x="{left}" y="{y + 3}" width="{px(share) - left:.1f}" height="{row - 10}" '
                         f'fill="{colour}"/>')
-            body.append(f'<text x="{px(share) + 4:.1f}" y="{y + 15}" font-size="11" fill="{INK}">{share:.0f}%</text>')
+            rng = t.get("share_range_percent")
+            end = share
+            if rng:  # a flagged estimate: its range as a whisker
+                end = max(share, rng[1])
+                body.append(f'<line x1="{px(rng[0]):.1f}" y1="{y + 12}" x2="{px(rng[1]):.1f}" y2="{y + 12}" '
+                            f'stroke="{INK}" stroke-width="1.5"/>')
+            flag = "" if status == "plausible" else f" ({status})"
+            body.append(f'<text x="{px(end) + 4:.1f}" y="{y + 15}" font-size="11" fill="{INK}">'
+                        f'{share:.0f}%{flag}</text>')
         else:
             body.append(f'<text x="{left + 4}" y="{y + 15}" font-size="11" fill="{MUTED}">'
                         "no published value retrieved</text>")
