@@ -141,13 +141,15 @@ def evidence_show(record_id: str = typer.Argument(..., metavar="ID")) -> None:
 
 
 def _register_commands() -> None:
-    """Commands that live with their own module: exercise library, FHIR export, musculoskeletal model."""
+    """Commands that live with their own module: exercise library, FHIR export, musculoskeletal model, batch."""
+    from hipext.batch_cli import register as register_batch
     from hipext.biomech.cli import app as model_app
     from hipext.care.cli import register as register_care
     from hipext.fhir.cli import register as register_fhir
 
     register_care(app)
     register_fhir(app)
+    register_batch(app)
     app.add_typer(model_app, name="model", help="Musculoskeletal model: compile, moment arms, torque, tasks.")
 
 

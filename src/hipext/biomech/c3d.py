@@ -23,6 +23,10 @@ from hipext.biomech.tasks import SIDE_WORDS, SIDES, DemandCurve, build_demand, c
 MomentUnits = Literal["auto", "N mm/kg", "N m/kg", "N mm", "N m"]
 
 
+class MissingChannel(ValueError):
+    """A C3D file lacks a point or channel the analysis needs (perhaps a different kind of recording)."""
+
+
 @dataclass(frozen=True)
 class C3DEvent:
     label: str
@@ -65,7 +69,7 @@ class C3DData:
             return self.points[label]
         except KeyError:
             near = [k for k in self.points if what.lower() in k.lower()][:8]
-            raise ValueError(f"{self.path.name}: no point {label!r} ({what}); points with {what!r} in the name: "
+            raise MissingChannel(f"{self.path.name}: no point {label!r} ({what}); points with {what!r} in the name: "
                              f"{', '.join(near) or 'none'}. Set the channel names for this labelling scheme "
                              "(--channel).") from None
 
@@ -81,12 +85,16 @@ def read_c3d(path: str | Path) -> C3DData:
         c = ezc3d.c3d(str(p))
     except Exception as exc:  # noqa: BLE001 - ezc3d raises plain RuntimeError/IOError for any bad file
         raise ValueError(f"{p.name}: not a readable C3D file ({exc})") from None
+    declared = _declared_frames(p)
+    pts = np.asarray(c["data"]["points"], dtype=float)
+    if declared is not None and pts.shape[2] < declared:
+        raise ValueError(f"{p.name}: truncated: the header declares {declared} frames but the file holds "
+                         f"{pts.shape[2]}")
     params: dict[str, dict[str, Any]] = {}
     for group, content in c["parameters"].items():
         if isinstance(content, dict):
             params[group] = {k: _value(v) for k, v in content.items() if isinstance(v, dict) and "value" in v}
     labels = list(params.get("POINT", {}).get("LABELS") or [])
-    pts = np.asarray(c["data"]["points"], dtype=float)
     points = {lab: pts[:3, i, :] for i, lab in enumerate(labels) if i < pts.shape[1]}
     a_labels = list(params.get("ANALOG", {}).get("LABELS") or [])
     a_units = list(params.get("ANALOG", {}).get("UNITS") or [])
@@ -98,6 +106,27 @@ def read_c3d(path: str | Path) -> C3DData:
     return C3DData(path=p, point_rate_hz=rate, first_frame=int(c["header"]["points"]["first_frame"]),
                    points=points, analog_rate_hz=a_rate, analogs=analogs, analog_units=units, parameters=params,
                    events=_events(params))
+
+
+def _declared_frames(path: Path) -> int | None:
+    """Frame count declared in the raw C3D header (ezc3d quietly reads a truncated file as a shorter one).
+
+    Header words 4 and 5 hold the first and last frame; their byte order follows the processor type stored in
+    the parameter section (86 = MIPS, big-endian; 84 Intel and 85 DEC, little-endian). None when unknown (a last
+    frame of 65535 means the real count lives in TRIAL:ACTUAL_END_FIELD, which ezc3d already uses).
+    """
+    with path.open("rb") as fh:
+        head = fh.read(512)
+        if len(head) < 10:
+            return None
+        fh.seek(max(0, (head[0] - 1) * 512))
+        phead = fh.read(4)
+    order: Literal["big", "little"] = "big" if len(phead) == 4 and phead[3] == 86 else "little"
+    first = int.from_bytes(head[6:8], order)
+    last = int.from_bytes(head[8:10], order)
+    if last == 0xFFFF or last < first:
+        return None
+    return last - first + 1
 
 
 def _value(v: dict[str, Any]) -> Any:
