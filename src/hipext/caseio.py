@@ -10,7 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from hipext import evidence
-from hipext.care.data import red_flag_questions
+from hipext.care.data import activity_checks, red_flag_questions
 from hipext.core.case import Case, Measurement
 from hipext.core.errors import CaseInputError, Problem
 
@@ -122,6 +122,13 @@ def _check_red_flags(case: Case) -> list[Problem]:
             for k in case.history.red_flags if k not in known]
 
 
+def _check_activity_checks(case: Case) -> list[Problem]:
+    """An activity check under an unknown key would never open a stage, so it is an error too."""
+    known = activity_checks()
+    return [Problem(f"visits[{i}].activity_checks.{k}", k, "a known activity check: " + ", ".join(sorted(known)))
+            for i, v in enumerate(case.visits) for k in v.activity_checks if k not in known]
+
+
 def parse_case(data: Any) -> Case:
     """Validate a case given as plain data. Raises CaseInputError listing every problem."""
     if not isinstance(data, dict):
@@ -133,7 +140,7 @@ def parse_case(data: Any) -> Case:
         # Schema errors stop here, but still report unknown tests in measurements that parsed.
         problems += _unknown_tests_in_raw(data, {p.path for p in problems})
         raise CaseInputError(problems) from None
-    problems = _check_red_flags(case)
+    problems = _check_red_flags(case) + _check_activity_checks(case)
     for i, visit in enumerate(case.visits):
         for j, m in enumerate(visit.measurements):
             problems += _check_measurement(m, f"visits[{i}].measurements[{j}]")

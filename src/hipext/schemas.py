@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hipext import evidence
-from hipext.care.data import red_flag_questions
+from hipext.care.data import activity_checks, red_flag_questions
 from hipext.core.case import Case
 from hipext.document import Evaluation
 
@@ -20,11 +20,14 @@ def case_schema() -> dict[str, Any]:
     # Likewise the screening questions: a key no screening rule reads would be silently ignored.
     red_flags = schema["$defs"]["History"]["properties"]["red_flags"]
     red_flags["propertyNames"] = {"enum": sorted(red_flag_questions())}
+    checks = schema["$defs"]["Visit"]["properties"]["activity_checks"]
+    checks["propertyNames"] = {"enum": sorted(activity_checks())}
     return schema
 
 
 def evaluation_schema() -> dict[str, Any]:
-    schema = Evaluation.model_json_schema()
+    # The document is output: its schema includes the computed wording (dose in words, patient text).
+    schema = Evaluation.model_json_schema(mode="serialization")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "hipext evaluation document"
     return schema

@@ -207,7 +207,10 @@ def test_care_loop_in_chromium(server: str, browser) -> None:
     with j.step("record a follow-up with exercise responses", page):
         page.goto(f"{patient_url}/visits/new")
         expect(page.locator("table.responses tbody tr").first).to_be_visible()
-        expect(page.locator("[name='er.0.pain_during']")).to_have_value("3")  # from the patient's log
+        # The patient's session pain is shown for the whole session, never copied into an exercise's row.
+        expect(page.locator("#session-summary")).to_contain_text("highest pain during a session 3/10")
+        expect(page.locator("[name='er.0.pain_during']")).to_have_value("")
+        page.fill("[name='er.0.pain_during']", "3")  # the clinician asks which exercise it concerned
         page.fill("[name='er.0.pain_baseline']", "2")
         page.fill("[name='er.0.rpe']", "6")
         page.fill("[name='visit.date']", today.isoformat())

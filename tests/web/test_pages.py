@@ -4,6 +4,7 @@ program overrides; patient links and home-session logging."""
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 
 import pytest
@@ -190,6 +191,7 @@ def test_program_overrides_keep_reason_and_never_unblock(world, clinician) -> No
     assert '<em class="override">edited</em>' not in clinician.get(f"/patients/{pid}/evaluation").text
     page = clinician.get(f"/patients/{pid}/program").text
     ex_id = re.search(r'<tr id="ex-([^"]+)"', page).group(1)
+    before_handout = clinician.get(f"/patients/{pid}/handout").text
     r = clinician.post(
         url, data={"csrf_token": clinician.token, "exercise_id": ex_id, "field": "sets", "new_value": "2", "reason": ""}
     )
@@ -222,23 +224,23 @@ def test_program_overrides_keep_reason_and_never_unblock(world, clinician) -> No
             "csrf_token": clinician.token,
             "exercise_id": ex_id,
             "field": "sets",
-            "new_value": "2",
-            "reason": "pain 6/10 after last session",
+            "new_value": "3",
+            "reason": "tolerated well in clinic",
         },
         follow_redirects=False,
     )
     assert r.status_code == 303
     page = clinician.get(f"/patients/{pid}/program").text
-    assert "pain 6/10 after last session" in page and "edited by" in page
+    assert "tolerated well in clinic" in page and "edited by" in page
     with world.session() as s:
         ovs = repo.overrides(s, world.clinics["A"]["id"], pid)
         assert [(o.exercise_id, o.field, o.new_value, o.reason) for o in ovs] == [
-            (ex_id, "sets", "2", "pain 6/10 after last session")
+            (ex_id, "sets", "3", "tolerated well in clinic")
         ]
     evaluation = clinician.get(f"/patients/{pid}/evaluation").text  # the cached page follows the override
     assert '<em class="override">edited</em>' in evaluation
     handout = clinician.get(f"/patients/{pid}/handout").text
-    assert "<strong>sets:</strong> 2" in handout
+    assert before_handout.count("3 sets of") < handout.count("3 sets of")  # the patient's words follow the edit
     assert not any(f"<code>{b}</code>" in page for b in blocked)
 
 
@@ -359,3 +361,40 @@ def test_patient_search_by_id_condition_and_goal(world, clinician) -> None:
     for q in (f"SRCH-{world.backend.name}".lower(), "gluteal tendinopathy probe", "RETURN TO SPRINTING"):
         assert f'href="/patients/{pid}"' in clinician.get("/patients", params={"q": q}).text, q
     assert f'href="/patients/{pid}"' not in clinician.get("/patients", params={"q": "no-such-thing-xyz"}).text
+
+
+def _link_token(clinician, pid: int) -> str:
+    r = clinician.post(f"/patients/{pid}/links", data={"csrf_token": clinician.token})
+    return re.search(r'id="patient-link" href="([^"]+)"', r.text).group(1).rsplit("/", 1)[1]
+
+
+def test_supervised_only_exercises_stay_out_of_the_home_program(world, clinician) -> None:
+    history = {"involved_side": "right", "conditions": ["hip_osteoarthritis"], "red_flags": {"falls_risk": True}}
+    pid = add_patient(world, "A", visits=1, history=history)
+    program = clinician.get(f"/api/patients/{pid}/evaluation").json()["program"]
+    therapist = [e["name"] for e in program["exercises"] if e["supervision"] == "with_therapist"]
+    home_names = [e["name"] for e in program["exercises"] if e["supervision"] == "home"]
+    assert program["supervised_only"] and therapist and home_names
+    home = world.client().get(f"/p/{_link_token(clinician, pid)}").text
+    listed = home[home.index("<h2>Exercises</h2>"): home.index('id="with-therapist"')]
+    assert all(html.escape(n) not in listed for n in therapist) and all(html.escape(n) in listed for n in home_names)
+    assert "done only at your sessions, with your therapist" in home
+    handout = clinician.get(f"/patients/{pid}/handout").text  # the printed handout names them, marked
+    assert all(html.escape(n) in handout for n in therapist) and "(with your therapist)" in handout
+    for bad in ("1RM", "RPE", "RIR", "in reserve", "supervised only.;", ".;"):
+        assert bad not in handout, bad
+    assert not re.search(r"\d\s*s\s+s\b|seconds seconds", handout)  # a unit printed once
+
+
+def test_session_pain_is_never_copied_into_an_exercise_response(world, clinician) -> None:
+    pid = add_patient(world, "A", visits=1)
+    token = _link_token(clinician, pid)
+    anon = world.client()
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', anon.get(f"/p/{token}").text).group(1)
+    r = anon.post(f"/p/{token}/log", data={"csrf_token": csrf, "date": dt.date.today().isoformat(),
+                                           "pain_during": "7", "pain_next_morning": "6", "completed": "yes"})
+    assert r.status_code == 200
+    form = clinician.get(f"/patients/{pid}/visits/new").text
+    assert "highest pain during a session 7/10" in form
+    rows = re.findall(r'name="er\.\d+\.(pain_during|pain_next_morning)"[^>]*value="([^"]*)"', form)
+    assert rows and all(v == "" for _, v in rows)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 from hipext import evidence
 from hipext.care import data
 from hipext.care.models import Screening
 from hipext.care.screening import norm
+from hipext.care.stages import DAILY, goal_activity
 from hipext.core.case import Case
 from hipext.core.evaluation import Finding, Result
 
-SPORT_WORDS = ("run", "sprint", "sport", "football", "soccer", "rugby", "tennis", "jump", "hockey", "basketball",
-               "match", "race", "marathon", "play", "netball", "athlet", "cricket", "hurdl", "training")
 HAMSTRING_WORDS = ("hamstring", "posterior_thigh")
 STRENGTH_KINDS = ("hhd", "isokinetic")
 
@@ -26,6 +26,7 @@ class CaseFacts:
     screening: Screening
     today: dt.date
     side: str | None = None
+    activity: dict[str, Any] = field(default_factory=dict)
     sporty: bool = False
     hamstring_case: bool = False
     hamstring_irritable: bool = False
@@ -79,8 +80,8 @@ def facts(case: Case, results: list[Result], findings: list[Finding], screening:
     f.rules = {x.rule for x in screening.findings if x.decision != "proceed"}
     f.side = h.involved_side if h.involved_side in ("left", "right") else None
     goals = " ".join(norm(g) for g in case.patient.goals)
-    f.sporty = case.patient.activity_level in ("competitive_sport", "elite_sport") or any(
-        w in goals for w in SPORT_WORDS)
+    f.activity = goal_activity(case)
+    f.sporty = f.activity["id"] != DAILY
     f.stairs_goal = "stair" in goals or "climb" in goals
     f.walking_goal = any(w in goals for w in ("walk", "hike", "shops", "shopping"))
     f.sit_to_stand_goal = any(w in goals for w in ("chair", "stand_up", "get_up", "standing_up", "toilet"))

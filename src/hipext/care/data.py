@@ -56,6 +56,12 @@ def red_flag_questions() -> frozenset[str]:
     return frozenset(keys)
 
 
+@lru_cache(maxsize=1)
+def activity_checks() -> dict[str, str]:
+    """Activity checks a visit may record (id -> what was checked), read by the stage gates."""
+    return dict(rta()["activity_checks"])
+
+
 def precautions() -> dict[str, dict[str, Any]]:
     return {p["id"]: p for p in _yaml("precautions")}
 
@@ -82,3 +88,7 @@ def aftercare() -> dict[str, Any]:
 
 def education() -> dict[str, Any]:
     return dict(_yaml("education"))
+
+
+def supervision() -> dict[str, Any]:
+    return dict(_yaml("supervision"))

@@ -84,13 +84,33 @@ def _limits_plain(f: CaseFacts, cfg: dict) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _dose_words(ex: PrescribedExercise) -> str:
-    d = ex.dose
-    if d.hold_s:
-        return f"{d.sets} sets of {d.reps} holds, {d.hold_s.replace(' s', ' seconds')} each"
-    if d.reps is None:  # walking practice: dosed by time and tolerance
-        return "build up the time slowly"
-    return f"{d.sets} sets of {d.reps}"
+def _names(exercises: list[PrescribedExercise]) -> str:
+    names = [e.name for e in exercises]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _supervision_lines(program: Program, words: dict) -> list[str]:
+    """Which exercises are only for sessions with the therapist, and what stays at home, in plain words."""
+    if not program.supervised_only or not program.exercises:
+        return []
+    with_therapist = [e for e in program.exercises if e.supervision == "with_therapist"]
+    home = [e for e in program.exercises if e.supervision == "home"]
+    if not home:
+        return [words["supervised_all"]]
+    lines = [words["supervised_home"].format(names=_names(home))]
+    if with_therapist:
+        lines.append(words["supervised_some"].format(names=_names(with_therapist)))
+    return lines
+
+
+def _later_stages(program: Program, words: dict) -> list[str]:
+    """The stages still ahead of the person, in plain words."""
+    stage_words = data.rta()["stage_plain"]
+    ahead = [stage_words[s.id] for s in program.stages if not s.reached and s.id in stage_words]
+    if not ahead:
+        return []
+    later = ahead[0] if len(ahead) == 1 else ", ".join(ahead[:-1]) + " and " + ahead[-1]
+    return [words["later"].format(later=later)]
 
 
 def handout(f: CaseFacts, program: Program) -> Education:
@@ -110,17 +130,11 @@ def handout(f: CaseFacts, program: Program) -> Education:
                                       *_found(f, cfg["found"])])
         goals = "; ".join(f.case.patient.goals)
         lines = [cfg["plan"]["intro"].format(goals=goals) if goals else cfg["plan"]["no_goal"]]
-        lib = data.exercises()
-        for ex in program.exercises:
-            plain = lib[ex.exercise].plain if ex.exercise in lib else ""
-            lines.append(f"{ex.name}: {_dose_words(ex)}. {plain}")
+        lines += [ex.patient_text for ex in program.exercises]
         if not program.exercises:
             lines.append(cfg["plan"]["none_blocked"])
-        else:
-            freq = program.exercises[0].dose.frequency.split(" ")[0].replace("-", " to ")
-            lines.append(cfg["plan"]["frequency"].format(frequency=freq))
-        if s.limits.supervised:
-            lines.append(cfg["plan"]["supervised"])
+        lines += _supervision_lines(program, cfg["plan"])
+        lines += _later_stages(program, cfg["plan"])
         if f.case.history.surgery and f.rules & {"posterior_tha", "proximal_hamstring_repair", "other_surgery"}:
             lines.append(cfg["plan"]["postop"])
         sections["plan"] = " ".join(lines)

@@ -4,9 +4,11 @@ aftercare and education. Every clinical number carries the source ids and eviden
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
+
+from hipext.care import dose_words
 
 Level = Literal["verified", "secondary", "clinical_default"]
 Decision = Literal["proceed", "modify", "defer", "refer", "refer_urgent"]
@@ -161,18 +163,89 @@ class Screening(_Model):
     sources: list[str] = Field(default_factory=list)
 
 
+class DoseBasis(_Model):
+    """Where one dose value comes from: the published range, the rule that picked one value from it, the source."""
+
+    field: str = Field(description="Dose field, e.g. sets, reps, load_rm, rest_s, sessions_per_week.")
+    value: float
+    low: float | None = Field(default=None, description="Low end of the published range, if there is one.")
+    high: float | None = Field(default=None, description="High end of the published range, if there is one.")
+    rule: str = Field(description="How the single value was chosen from the range.")
+    source: str
+    level: Level
+
+
 class Dose(_Model):
-    sets: str
-    reps: str | None = None
-    hold_s: str | None = None
-    load: str
-    effort: str
-    rest: str
-    frequency: str
+    """One concrete dose: every value is a single number chosen by rule; `basis` keeps each range and its source.
+
+    `load`, `effort`, `rest`, `frequency` and `summary` are clinician wording and `plain` the patient's wording, all
+    computed from the typed values, so an edited dose always reads the same everywhere.
+    """
+
+    sets: int = Field(ge=1, description="Sets per session (bouts, for walking practice).")
+    reps: int | None = Field(default=None, ge=1, description="Repetitions per set (holds per set for isometrics).")
+    hold_s: int | None = Field(default=None, ge=1, description="Seconds per hold.")
+    minutes: int | None = Field(default=None, ge=1, description="Minutes per bout, for walking practice.")
+    tempo_lowering_s: int | None = Field(default=None, ge=1, description="Seconds to lower, where tempo matters.")
+    load_kind: Literal["bodyweight", "external"] = "bodyweight"
+    load_rm: int | None = Field(default=None, ge=1, description="External load as the weight lifted about N times.")
+    load_kg: float | None = Field(default=None, gt=0, description="External load in kg, when the clinician sets it.")
+    load_change_percent: float | None = Field(
+        default=None, description="Change from the weight used last time, in percent, when its kg is not known.")
+    reps_in_reserve: int | None = Field(default=None, ge=0, description="Stop each set with this many left.")
+    effort_max: int | None = Field(default=None, ge=0, le=10, description="Effort ceiling on a 0-10 scale.")
+    fast: bool = Field(default=False, description="Move fast (power work): stop when speed or form drops.")
+    rest_s: int | None = Field(default=None, ge=0, description="Rest between sets, seconds.")
+    sessions_per_week: int = Field(ge=1, le=14)
     progression_rule: str
+    basis: list[DoseBasis] = Field(default_factory=list)
     level: Level
     sources: list[str]
     note: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_computed(cls, data: Any) -> Any:
+        # A dumped dose carries its computed wording; reading it back must not fail on those keys.
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if k not in _DOSE_COMPUTED}
+        return data
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def load(self) -> str:
+        return dose_words.load(self)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def effort(self) -> str:
+        return dose_words.effort(self)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def rest(self) -> str:
+        return dose_words.rest(self)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def frequency(self) -> str:
+        return dose_words.frequency(self)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def summary(self) -> str:
+        return dose_words.summary(self)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def plain(self) -> str:
+        return dose_words.plain(self)
+
+
+_DOSE_COMPUTED = frozenset({"load", "effort", "rest", "frequency", "summary", "plain"})
+
+Supervision = Literal["home", "with_therapist"]
+StageId = str
 
 
 class PrescribedExercise(_Model):
@@ -188,6 +261,43 @@ class PrescribedExercise(_Model):
     progression: str | None = None
     emg: list[Emg] = Field(default_factory=list)
     sources: list[str] = Field(default_factory=list)
+    stage: StageId = Field(default="foundation", description="Task level: the graded-exposure stage it belongs to.")
+    supervision: Supervision = Field(default="home", description="'with_therapist' keeps it out of the home program.")
+    how: str = Field(default="", description="Plain-language instruction for the patient.")
+    addresses: list[str] = Field(default_factory=list, description="Unmet criteria (ids) this exercise works on.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_computed(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if k != "patient_text"}
+        return data
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def patient_text(self) -> str:
+        """What the patient reads for this exercise: name, dose and how, in their words."""
+        return dose_words.exercise_text(self)
+
+
+class StageCriterion(_Model):
+    id: str
+    name: str
+    status: Literal["met", "not_met", "not_yet_measured"]
+    value: str | None = None
+
+
+class Stage(_Model):
+    """One stage of graded exposure toward the goal activity, with the criteria that open it."""
+
+    id: StageId
+    name: str
+    phase: Phase | None = Field(description="The phase this stage belongs to (None: set by the other phase rules).")
+    reached: bool
+    criteria: list[StageCriterion] = Field(default_factory=list)
+    note: str | None = None
+    sources: list[str] = Field(default_factory=list)
+    level: Level = "clinical_default"
 
 
 class Program(_Model):
@@ -198,6 +308,13 @@ class Program(_Model):
     note: str
     based_on_responses: bool = False
     sources: list[str] = Field(default_factory=list)
+    activity: str | None = Field(default=None, description="Goal activity profile that sets the stages.")
+    stage: StageId | None = Field(default=None, description="Highest graded-exposure stage the person has reached.")
+    stages: list[Stage] = Field(default_factory=list, description="The stages toward the goal activity, in order.")
+    supervised_only: bool = Field(default=False, description="Screening requires supervision for some loading.")
+
+
+Lever = Literal["next_exercise", "previous_exercise", "load", "volume", "frequency", "none"]
 
 
 class ProgressionDecision(_Model):
@@ -208,6 +325,10 @@ class ProgressionDecision(_Model):
     dose_change: str | None = None
     pain_zone: str | None = None
     sources: list[str]
+    lever: Lever = Field(default="none", description="The one thing this decision changes.")
+    change_from: float | str | None = Field(default=None, description="Value before: exercise id, kg, sets...")
+    change_to: float | str | None = Field(default=None, description="Value after.")
+    dose: Dose | None = Field(default=None, description="The dose to do next (None after stop).")
 
 
 class Progression(_Model):
@@ -236,11 +357,14 @@ class FollowUp(_Model):
 
 
 class Criterion(_Model):
+    id: str = Field(default="", description="Kind of criterion, e.g. strength_symmetry, askling; stages gate on it.")
     name: str
     met: bool
     status: Literal["met", "not_met", "not_yet_measured"]
     value: str | None
     target: str
+    threshold: float | None = Field(default=None, description="Numeric target, where there is one (e.g. LSI %).")
+    test: str | None = Field(default=None, description="The test the criterion reads, where it reads one.")
     sources: list[str]
     level: Level
     note: str | None = None

@@ -177,6 +177,9 @@ def apply(
                     progression=ex.progression,
                     emg=list(ex.emg),
                     sources=[ex.source, *template.dose.sources],
+                    # a supervised-only program sends nothing home unsupervised, the clinician's additions included
+                    supervision="with_therapist" if program.supervised_only else "home",
+                    how=ex.plain,
                 )
             )
     changes: dict[str, dict[str, Any]] = {}

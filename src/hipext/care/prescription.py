@@ -7,20 +7,17 @@ from typing import Any
 
 from hipext.care import data
 from hipext.care.context import CaseFacts
-from hipext.care.models import Dose, Exercise, Phase, PrescribedExercise, Screening
+from hipext.care.dosing import start_dose
+from hipext.care.models import Criterion, Dose, Exercise, Phase, PrescribedExercise, Screening, Stage, Supervision
 from hipext.care.screening import _describe
+from hipext.care.stages import exercise_level, matches, reached_stage
 
 VERY_HIGH_EMG_BAND = "very_high"
 # Lateral-hip (abductor) exercises join a hip extensor program only when a screening rule or finding asks for them.
 ADJUNCT_TARGETS = {"gluteus_medius"}
 
 
-def _rng(pair: list[float] | tuple[float, float], unit: str = "") -> str:
-    lo, hi = pair
-    return f"{lo:g}{unit}" if lo == hi else f"{lo:g}-{hi:g}{unit}"
-
-
-def choose_phase(f: CaseFacts) -> tuple[Phase | None, str]:
+def choose_phase(f: CaseFacts, stage_list: list[Stage]) -> tuple[Phase | None, str]:
     s = f.screening
     lim = s.limits
     if lim.block_all:
@@ -47,22 +44,24 @@ def choose_phase(f: CaseFacts) -> tuple[Phase | None, str]:
     if f.function_deficit and (older or f.case.patient.activity_level == "sedentary"):
         return "restore", ("Restore: functional tests are below age norms; build tolerance with task practice "
                            "before heavier loading.")
-    lsi_min = data.rta()["lsi"]["min_percent"]
-    lsis = [v for _, v in f.strength_lsis]
-    can_rta = lim.impact in (None, "high") and lim.effort in (None, "maximal")
-    if lsis and min(lsis) >= lsi_min and can_rta and (f.sporty or (f.case.patient.goals and not f.function_deficit)):
-        aim = "train power and sport tasks" if f.sporty else "practise the person's own activities"
-        return "return_to_activity", (f"Return to activity: strength symmetry is at least {lsi_min:g}% on every "
-                                      f"strength test; {aim}.")
+    reached = reached_stage(stage_list)
+    nxt = next((st for st in stage_list if not st.reached and stage_list.index(st) > stage_list.index(reached)), None)
+    if reached.phase == "return_to_activity" and (f.sporty or f.case.patient.goals):
+        crits = reached.criteria
+        met = (", ".join(c.name for c in crits) + " met") if crits and all(c.status == "met" for c in crits) \
+            else "every return-to-activity criterion is met"
+        return "return_to_activity", f"Return to activity: stage '{reached.name}' is open ({met})."
     reasons = []
     if f.gluteal_deficit or f.hamstring_deficit:
         reasons.append("strength or symmetry deficits")
     if f.function_deficit:
         reasons.append("functional tests below age norms")
-    if f.sporty and not lsis:
-        reasons.append("strength not yet measured, so not yet return-to-sport training")
-    if f.sporty and lsis and not can_rta:
-        reasons.append("screening limits still exclude impact or maximal effort")
+    gate = nxt or next((st for st in stage_list if st.phase == "return_to_activity" and not st.reached), None)
+    if gate is not None:
+        waiting = [f"{c.name} ({'not yet measured' if c.status == 'not_yet_measured' else c.value})"
+                   for c in gate.criteria if c.status != "met"]
+        if waiting:
+            reasons.append(f"next stage '{gate.name}' opens when these are met: " + "; ".join(waiting))
     return "strengthen", "Strengthen: " + (", ".join(reasons) if reasons else "graded strengthening") + "."
 
 
@@ -141,9 +140,22 @@ def _very_high(percent: float) -> bool:
     return percent > data.dosage()["emg"]["very_high_percent"]
 
 
-def select(f: CaseFacts, phase: Phase, *, exclude_families: set[str] | None = None,
-           size: int | None = None) -> list[tuple[Exercise, list[str]]]:
-    """Allowed exercises for the phase, best first, one per family."""
+def addresses(ex: Exercise, unmet: list[Criterion]) -> list[Criterion]:
+    """The unmet criteria (failing tests) this exercise works on, from `addressed_by` in the data."""
+    table = data.rta()["addressed_by"]
+    out = []
+    for c in unmet:
+        sel = table.get(c.id)
+        if isinstance(sel, dict) and c.test is not None and c.test in sel:
+            sel = sel[c.test]  # criteria read from several tests: one selector per test
+        if isinstance(sel, dict) and sel and all(isinstance(v, list) for v in sel.values()) and matches(ex, sel):
+            out.append(c)
+    return out
+
+
+def select(f: CaseFacts, phase: Phase, *, levels: set[str], unmet: list[Criterion],
+           exclude_families: set[str] | None = None, size: int | None = None) -> list[tuple[Exercise, list[str]]]:
+    """Allowed exercises for the phase and the open stages, best first, one per family."""
     lib = data.exercises()
     blocked = set(f.screening.blocked_exercises)
     cfg = data.dosage()["program"]
@@ -151,13 +163,15 @@ def select(f: CaseFacts, phase: Phase, *, exclude_families: set[str] | None = No
     pref = _preferences(f, phase)
     ranked = []
     for i, ex in enumerate(lib.values()):
-        if ex.id in blocked or phase not in ex.phases:
-            continue
+        if ex.id in blocked or phase not in ex.phases or exercise_level(ex) not in levels:
+            continue  # a task level whose stage is not open (sprints, jumps, maximal eccentrics) waits
         if ex.tags.target in ADJUNCT_TARGETS and ex.tags.target not in pref["targets"]:
             continue
-        if not f.sporty and ex.task in ("running", "jumping"):
-            continue  # sprint drills and plyometrics only for running, jumping or sport goals
         sc, why = _score(ex, phase, pref, f)
+        hits = addresses(ex, unmet)
+        if hits:
+            sc += 2
+            why.append("Works on an unmet criterion: " + "; ".join(f"{c.name} ({c.value})" for c in hits) + ".")
         ranked.append((-sc, i, ex, why))
     ranked.sort(key=lambda t: (t[0], t[1]))
     families = set(exclude_families or ())
@@ -175,89 +189,11 @@ def select(f: CaseFacts, phase: Phase, *, exclude_families: set[str] | None = No
     return out
 
 
-def dose_for(ex: Exercise, phase: Phase, f: CaseFacts) -> Dose:
-    cfg = data.dosage()
-    rows = cfg["rows"]
-    status = f.case.patient.training_status
-    quality = "isometric" if ex.tags.contraction == "isometric" else ex.tags.quality
-    if phase in ("protect", "restore") and quality == "strength":
-        quality = "endurance"
-    used = [r for r in rows if r["quality"] == quality and r["status"] in (status, "any")]
-    vol = next((r for r in used if "sets" in r), None)
-    main = next((r for r in used if "load_rm" in r), None)
-    freq_row = next((r for r in used if "frequency_per_week" in r), cfg["frequency_default"])
-    rest_row = next((r for r in used if "rest_s" in r), None)
-    sources, levels = [], []
-    for r in (vol, main, freq_row, rest_row):
-        if r is not None:
-            sources.append(r["source"])
-            levels.append(r["level"])
-    sets = _rng(vol["sets"]) if vol else "1-3"
-    reps = _rng(vol["reps"]) if vol and "reps" in vol else None
-    hold = _rng(vol["hold_s"], " s") if vol and "hold_s" in vol else None
-    if quality == "isometric":
-        load = "Submaximal, pain-free hold; no added load."
-    elif ex.demands.load == "bodyweight":
-        load = "Bodyweight; choose the easiest version that lets you finish every repetition with good form."
-        if reps and quality != "power":
-            load = f"Bodyweight; pick a version where {reps} repetitions is close to your limit."
-    elif quality == "endurance" and vol and "load_percent_1rm_below" in vol:
-        load = f"Below {vol['load_percent_1rm_below']:g}% of 1RM."
-    elif vol and "load_percent_1rm" in vol:
-        load = f"{_rng(vol['load_percent_1rm'], '% 1RM')}"
-        if main:
-            load += f" ({_rng(main['load_rm'])} RM"
-            load += f", emphasis on {_rng(main['emphasis_rm'])} RM)" if "emphasis_rm" in main else ")"
-    else:
-        load = f"{_rng(main['load_rm'])} RM" if main else "Light load"
-    caps = cfg["effort_caps"]
-    lim = f.screening.limits
-    if phase == "protect" or ex.tags.contraction == "isometric":
-        effort = f"Submaximal and pain-free: RPE no more than {caps['protect_rpe_max']}/10 (clinical default)."
-        sources.append(caps["source"])
-        levels.append(caps["level"])
-    elif lim.effort == "submaximal":
-        effort = (f"Submaximal only: RPE no more than {caps['submaximal_rpe_max']}/10 (clinical default); "
-                  "no breath-holding.")
-        sources.append(caps["source"])
-        levels.append(caps["level"])
-    elif quality == "power":
-        effort = "Fast, high-quality repetitions; stop when speed or form drops."
-    else:
-        effort = "Finish each set with 1-2 good repetitions left in reserve."
-    rest = _rng([x for x in rest_row["rest_s"]], " s") if rest_row else "as needed"
-    prog = cfg["progression"]
-    progression_rule = prog["rule"]
-    if ex.task == "gait":  # walking practice is dosed by time and tolerance, not sets, repetitions or load
-        sets, reps, hold = "1", None, None
-        load = "Walking practice at a pace you can keep up with good form."
-        if not (phase == "protect" or lim.effort == "submaximal"):  # keep any effort cap screening set
-            effort = "Comfortable to brisk; you can still talk."
-        rest = "as needed"
-        progression_rule = ("Add walking time gradually while pain stays in the safe or acceptable zone and settles "
-                            "by the next morning.")
-        sources.append("care_clinical_default")
-        levels.append("clinical_default")
-    else:
-        sources.append(prog["source"])
-    freq = _rng(freq_row["frequency_per_week"], " sessions a week")
-    note = None
-    if any(r["level"] != "verified" for r in (vol, main) if r):
-        note = "Rows marked secondary or clinical default are not verified in the primary source."
-    if ex.task == "gait":
-        note = "Clinical default - varies by clinician and case: no walking dose was found in the evidence files."
-    if quality == "isometric":
-        note = "Clinical default - varies by clinician and case: no isometric dose was found in the evidence files."
-    return Dose(sets=sets, reps=reps, hold_s=hold, load=load, effort=effort, rest=rest, frequency=freq,
-                progression_rule=progression_rule, level=data.weakest(levels),
-                sources=sorted(set(sources), key=sources.index), note=note)
-
-
 def precautions_for(ex: Exercise, f: CaseFacts, phase: Phase) -> list[str]:
     out = []
     pain = data.pain_model()["model"]
     lim = f.screening.limits
-    active = {k: getattr(lim, k) for k in lim.why if k not in ("block_all",)}
+    active = {k: getattr(lim, k) for k in lim.why if k not in ("block_all", "supervised")}
     if active:
         out.append("Stay inside the screening limits: " + _describe(active) + ".")
     if phase == "protect":
@@ -276,20 +212,41 @@ def precautions_for(ex: Exercise, f: CaseFacts, phase: Phase) -> list[str]:
     return out
 
 
-def prescribe(ex: Exercise, phase: Phase, f: CaseFacts, rationale: list[str]) -> PrescribedExercise:
+def supervision_for(ex: Exercise, f: CaseFacts) -> Supervision:
+    """'with_therapist' when screening requires supervision and this exercise is not in a stable, supported position."""
+    if not f.screening.limits.supervised:
+        return "home"
+    cfg = data.supervision()
+    if ex.id in cfg["with_therapist_ids"] or any(matches(ex, sel) for sel in cfg["with_therapist_when"]):
+        return "with_therapist"
+    return "home"
+
+
+def prescribe(ex: Exercise, phase: Phase, f: CaseFacts, rationale: list[str], *, unmet: list[Criterion] | None = None,
+              dose: Dose | None = None) -> PrescribedExercise:
     blocked = set(f.screening.blocked_exercises)
     reg = ex.regression if ex.regression and ex.regression not in blocked else None
     prog = ex.progression if ex.progression and ex.progression not in blocked else None
-    dose = dose_for(ex, phase, f)
+    dose = dose or start_dose(ex, phase, f)
     sources = list(dose.sources) + [e.source for e in ex.emg]
     why = list(rationale) or [f"Fits the {phase.replace('_', ' ')} phase within the screening limits."]
     for e in ex.emg:
         if e.percent_mvic is not None:
             why.append(f"EMG: {e.muscle.replace('_', ' ')} about {e.percent_mvic:g}% MVIC ({e.source}, {e.level}).")
+    for b in dose.basis:
+        rng = f" (range {b.low:g}-{b.high:g})" if b.low is not None and b.high is not None and b.low != b.high else ""
+        why.append(f"Dose: {b.field.replace('_', ' ')} {b.value:g}{rng}: {b.rule} [{b.source}, {b.level}].")
+    supervision = supervision_for(ex, f)
+    if supervision == "with_therapist":
+        why.append("Screening requires supervision and this exercise is not in a stable, supported position: done "
+                   "with the therapist, not in the home program.")
+        sources.append(data.supervision()["source"])
     return PrescribedExercise(
         exercise=ex.id, name=ex.name, target=ex.tags.target, dose=dose, rationale=why,
         precautions=precautions_for(ex, f, phase), cues=ex.cues, watch_for=ex.compensations,
-        regression=reg, progression=prog, emg=ex.emg, sources=sorted(set(sources), key=sources.index))
+        regression=reg, progression=prog, emg=ex.emg, sources=sorted(set(sources), key=sources.index),
+        stage=exercise_level(ex), supervision=supervision, how=ex.plain,
+        addresses=[c.id for c in addresses(ex, unmet or [])])
 
 
 def screening_summary(s: Screening) -> str:

@@ -101,12 +101,12 @@ def _readiness_criterion(said: Readiness | None, rd: dict[str, Any]) -> Criterio
     name = "Psychological readiness and shared clearance"
     target = "athlete ready, no apprehension; clearance by the team"
     if said is None or said.psychologically_ready is None or said.apprehension is None:
-        return _crit(name, None, None, target, rd["sources"], rd["level"], rd["note"])
+        return _crit("readiness", name, None, None, target, rd["sources"], rd["level"], rd["note"])
     value = (f"{'ready' if said.psychologically_ready else 'not ready'}, "
              f"{'apprehensive' if said.apprehension else 'no apprehension'}, "
              f"cleared by {', '.join(said.cleared_by) or 'nobody yet'}")
     met = said.psychologically_ready and not said.apprehension and bool(said.cleared_by)
-    return _crit(name, met, value, target, rd["sources"], rd["level"], rd["note"])
+    return _crit("readiness", name, met, value, target, rd["sources"], rd["level"], rd["note"])
 
 
 def _range_ratio(results: list[Result], test: str, side: str | None) -> float | None:
@@ -121,14 +121,16 @@ def _range_ratio(results: list[Result], test: str, side: str | None) -> float | 
     return lsi_percent(involved=float(by_side[side]), uninvolved=float(by_side[other]))
 
 
-def _crit(name: str, met: bool | None, value: str | None, target: str, sources: list[str], level: str,
-          note: str | None = None) -> Criterion:
+def _crit(cid: str, name: str, met: bool | None, value: str | None, target: str, sources: list[str], level: str,
+          note: str | None = None, *, threshold: float | None = None, test: str | None = None) -> Criterion:
     status = "not_yet_measured" if met is None else ("met" if met else "not_met")
-    return Criterion(name=name, met=bool(met), status=status, value=value if met is not None else "not yet measured",
-                     target=target, sources=sources, level=level, note=note)
+    return Criterion(id=cid, name=name, met=bool(met), status=status,
+                     value=value if met is not None else "not yet measured", target=target, threshold=threshold,
+                     test=test, sources=sources, level=level, note=note)
 
 
-def _lsi_criteria(f: CaseFacts, kinds: tuple[str, ...], label: str, results: list[Result]) -> list[Criterion]:
+def _lsi_criteria(f: CaseFacts, kinds: tuple[str, ...], cid: str, label: str,
+                  results: list[Result]) -> list[Criterion]:
     cfg = data.rta()["lsi"]
     protocols = evidence.load().protocols
     out = []
@@ -140,28 +142,28 @@ def _lsi_criteria(f: CaseFacts, kinds: tuple[str, ...], label: str, results: lis
             continue
         seen.add((r.test, r.context))
         basis = "involved / uninvolved" if f.side else "weaker / stronger side"
-        out.append(_crit(f"{label}: {p.name}", sym >= cfg["min_percent"], f"{sym:.0f}% ({basis})",
-                         f"limb symmetry at least {cfg['min_percent']:g}%", cfg["sources"], cfg["level"], None))
+        out.append(_crit(cid, f"{label}: {p.name}", sym >= cfg["min_percent"], f"{sym:.0f}% ({basis})",
+                         f"limb symmetry at least {cfg['min_percent']:g}%", cfg["sources"], cfg["level"], None,
+                         threshold=cfg["min_percent"], test=r.test))
     return out
 
 
-def return_to_activity(f: CaseFacts) -> ReturnToActivity:
+def rta_criteria(f: CaseFacts) -> tuple[list[Criterion], int]:
+    """The return-to-activity criteria for this person and how many need tests that screening blocked."""
     cfg = data.rta()
     s = f.screening
     blocked = set(s.blocked_tests)
     protocols = evidence.load().protocols
     latest = f.latest
-    activity = "; ".join(f.case.patient.goals) or f.case.patient.activity_level.replace("_", " ")
     crits: list[Criterion] = []
     omitted = 0
     lsi = cfg["lsi"]
-    # Screening itself.
     # Cardiopulmonary limits shape how hard the person trains, not whether they may return to their activity.
     open_rules = f.rules - {"cardiopulmonary_limits"}
-    crits.append(_crit("Screening allows full activity", s.decision == "proceed" or (
+    crits.append(_crit("screening", "Screening allows full activity", s.decision == "proceed" or (
         s.decision == "modify" and not open_rules), s.decision, "proceed (or only cardiopulmonary effort limits)",
         s.sources or ["hipext_seed"], "secondary"))
-    strength = _lsi_criteria(f, STRENGTH_KINDS, "Strength symmetry", latest)
+    strength = _lsi_criteria(f, STRENGTH_KINDS, "strength_symmetry", "Strength symmetry", latest)
     if f.hamstring_case:  # hamstring return to play: side-to-side difference under 10%, with caution
         hs = cfg["hamstring_strength"]
         for c in strength:
@@ -172,10 +174,11 @@ def return_to_activity(f: CaseFacts) -> ReturnToActivity:
         if all(t in blocked for t in strength_tests):
             omitted += 1
         else:
-            crits.append(_crit("Strength symmetry (hip extension)", None, None,
-                               f"limb symmetry at least {lsi['min_percent']:g}%", lsi["sources"], lsi["level"]))
+            crits.append(_crit("strength_symmetry", "Strength symmetry (hip extension)", None, None,
+                               f"limb symmetry at least {lsi['min_percent']:g}%", lsi["sources"], lsi["level"],
+                               threshold=lsi["min_percent"]))
     crits += strength
-    func = _lsi_criteria(f, ("count", "time"), "Functional symmetry", latest)
+    func = _lsi_criteria(f, ("count", "time"), "functional_symmetry", "Functional symmetry", latest)
     if func:
         crits += func
     elif f.sporty or f.hamstring_case:
@@ -183,79 +186,135 @@ def return_to_activity(f: CaseFacts) -> ReturnToActivity:
         if all(t in blocked for t in bilateral_func):
             omitted += 1
         else:
-            crits.append(_crit("Functional symmetry (single-leg tests)", None, None,
-                               f"limb symmetry at least {lsi['min_percent']:g}%", lsi["sources"], lsi["level"]))
-    # Pain-free testing.
-    pf = cfg["pain_free_testing"]
-    visit = f.case.latest_visit
-    provoked = [m.pain_provoked for m in (visit.measurements if visit else []) if m.pain_provoked is not None
-                and m.test not in blocked]
-    during = [m.value for m in (visit.measurements if visit else []) if m.test == "nprs" and m.context == "during_test"
-              and m.value is not None]
-    if provoked or during:
-        ok = not any(provoked) and all(v == 0 for v in during)
-        value = "no pain on testing" if ok else "pain on testing"
-        crits.append(_crit("Pain-free testing", ok, value, "no pain in strength, flexibility or functional tests",
-                           [pf["source"]], pf["level"]))
-    else:
-        crits.append(_crit("Pain-free testing", None, None, "no pain in strength, flexibility or functional tests",
-                           [pf["source"]], pf["level"], "Record pain_provoked on each test, or NPRS during_test."))
+            crits.append(_crit("functional_symmetry", "Functional symmetry (single-leg tests)", None, None,
+                               f"limb symmetry at least {lsi['min_percent']:g}%", lsi["sources"], lsi["level"],
+                               threshold=lsi["min_percent"]))
+    crits.append(_pain_free_testing(f))
     # Function against age norms (older adults).
     fn = cfg["function_norms"]
     normed = [r for r in latest if protocols.get(r.test) and protocols[r.test].bias == "whole_limb"
               and r.norm.available and r.norm.status is not None]
     for r in normed:
-        crits.append(_crit(f"Within age norms: {protocols[r.test].name}", not worse_than_norm(r),
+        crits.append(_crit("age_norms", f"Within age norms: {protocols[r.test].name}", not worse_than_norm(r),
                            f"{r.value} {r.unit}", r.norm.statement, r.norm.sources or [fn["source"]],
-                           r.norm.level or fn["level"]))
+                           r.norm.level or fn["level"], test=r.test))
     if not normed and f.case.patient.age >= fn["min_age"]:
         if "chair_stand_30s" in blocked:
             omitted += 1
         else:
-            crits.append(_crit("Within age norms: 30-second chair stand test", None, None,
-                               "at or above the age and sex normal range", [fn["source"]], fn["level"]))
+            crits.append(_crit("age_norms", "Within age norms: 30-second chair stand test", None, None,
+                               "at or above the age and sex normal range", [fn["source"]], fn["level"],
+                               test="chair_stand_30s"))
     # PROM threshold.
     if f.sporty or any(r.test == "ihot12" for r in latest):
         ih = cfg["ihot12"]
         ihot = next((r for r in latest if r.test == "ihot12" and isinstance(r.value, (int, float))), None)
         score = float(ihot.value) if ihot is not None and isinstance(ihot.value, (int, float)) else None
-        crits.append(_crit("Self-rated hip function (iHOT-12)", None if score is None else score >= ih["normal_min"],
-                           None if score is None else f"{score:g}", f"at least {ih['normal_min']:g} (about normal)",
-                           [ih["source"]], ih["level"], ih["note"]))
-    # Hamstring-specific criteria.
+        crits.append(_crit("ihot12", "Self-rated hip function (iHOT-12)",
+                           None if score is None else score >= ih["normal_min"], None if score is None else
+                           f"{score:g}", f"at least {ih['normal_min']:g} (about normal)", [ih["source"]], ih["level"],
+                           ih["note"], threshold=ih["normal_min"], test="ihot12"))
     if f.hamstring_case:
-        hs = cfg["hamstring_flexibility"]
-        for test, name, target, src, level in (
-            ("palpation_hamstring_origin", "No pain on palpation of the hamstring", "negative",
-             [pf["source"]], pf["level"]),
-            ("askling_h_test", "Askling H-test negative (return to sprinting)", "negative",
-             [cfg["askling"]["source"]], cfg["askling"]["level"]),
-        ):
-            if test in blocked:
-                omitted += 1
-                continue
-            ms = [m for m in (visit.measurements if visit else []) if m.test == test and
-                  (f.side is None or m.side in (None, f.side))]
-            met = None if not ms else all(m.result == "negative" for m in ms)
-            crits.append(_crit(name, met, None if not ms else ms[-1].result, target, src, level))
-        if "passive_straight_leg_raise" in blocked:
+        hamstring, n = _hamstring_criteria(f)
+        crits += hamstring
+        omitted += n
+    return crits, omitted
+
+
+def _pain_free_testing(f: CaseFacts) -> Criterion:
+    pf = data.rta()["pain_free_testing"]
+    blocked = set(f.screening.blocked_tests)
+    visit = f.case.latest_visit
+    provoked = [m.pain_provoked for m in (visit.measurements if visit else []) if m.pain_provoked is not None
+                and m.test not in blocked]
+    during = [m.value for m in (visit.measurements if visit else []) if m.test == "nprs" and m.context == "during_test"
+              and m.value is not None]
+    target = "no pain in strength, flexibility or functional tests"
+    if provoked or during:
+        ok = not any(provoked) and all(v == 0 for v in during)
+        return _crit("pain_free_testing", "Pain-free testing", ok, "no pain on testing" if ok else "pain on testing",
+                     target, [pf["source"]], pf["level"])
+    return _crit("pain_free_testing", "Pain-free testing", None, None, target, [pf["source"]], pf["level"],
+                 "Record pain_provoked on each test, or NPRS during_test.")
+
+
+def _hamstring_criteria(f: CaseFacts) -> tuple[list[Criterion], int]:
+    cfg = data.rta()
+    pf = cfg["pain_free_testing"]
+    hs = cfg["hamstring_flexibility"]
+    blocked = set(f.screening.blocked_tests)
+    visit = f.case.latest_visit
+    crits: list[Criterion] = []
+    omitted = 0
+    for cid, test, name, src, level in (
+        ("palpation", "palpation_hamstring_origin", "No pain on palpation of the hamstring", [pf["source"]],
+         pf["level"]),
+        ("askling", "askling_h_test", "Askling H-test negative (return to sprinting)", [cfg["askling"]["source"]],
+         cfg["askling"]["level"]),
+    ):
+        if test in blocked:
             omitted += 1
-        else:
-            pslr = _range_ratio(latest, "passive_straight_leg_raise", f.side)
-            crits.append(_crit("Similar hamstring flexibility (passive straight leg raise)",
-                               None if pslr is None else pslr >= hs["min_percent_of_other_side"],
-                               None if pslr is None else f"{pslr:.0f}% of the other side",
-                               f"at least {hs['min_percent_of_other_side']:g}% of the other side", hs["sources"],
-                               hs["level"], hs["note"]))
-        surg = f.case.history.surgery
-        if surg and "hamstring" in surg.procedure.lower():
-            pr = cfg["phr_return"]
-            months = (f.today - surg.date).days / DAYS_PER_MONTH
-            lo = pr["sport_months"][0]
-            crits.append(_crit("Time since proximal hamstring repair (return to sport)", months >= lo,
-                               f"{months:.1f} months", f"at least {lo:g} months (example protocol; surgeon decides)",
-                               [pr["source"]], pr["level"], pr["note"]))
-        crits.append(_readiness_criterion(visit.readiness if visit else None, cfg["readiness"]))
+            continue
+        ms = [m for m in (visit.measurements if visit else []) if m.test == test and
+              (f.side is None or m.side in (None, f.side))]
+        met = None if not ms else all(m.result == "negative" for m in ms)
+        crits.append(_crit(cid, name, met, None if not ms else ms[-1].result, "negative", src, level, test=test))
+    if "passive_straight_leg_raise" in blocked:
+        omitted += 1
+    else:
+        pslr = _range_ratio(f.latest, "passive_straight_leg_raise", f.side)
+        crits.append(_crit("flexibility", "Similar hamstring flexibility (passive straight leg raise)",
+                           None if pslr is None else pslr >= hs["min_percent_of_other_side"],
+                           None if pslr is None else f"{pslr:.0f}% of the other side",
+                           f"at least {hs['min_percent_of_other_side']:g}% of the other side", hs["sources"],
+                           hs["level"], hs["note"], threshold=hs["min_percent_of_other_side"],
+                           test="passive_straight_leg_raise"))
+    surg = f.case.history.surgery
+    if surg and "hamstring" in surg.procedure.lower():
+        pr = cfg["phr_return"]
+        months = (f.today - surg.date).days / DAYS_PER_MONTH
+        lo = pr["sport_months"][0]
+        crits.append(_crit("phr_time", "Time since proximal hamstring repair (return to sport)", months >= lo,
+                           f"{months:.1f} months", f"at least {lo:g} months (example protocol; surgeon decides)",
+                           [pr["source"]], pr["level"], pr["note"], threshold=lo))
+    crits.append(_readiness_criterion(visit.readiness if visit else None, cfg["readiness"]))
+    return crits, omitted
+
+
+def gate_criteria(f: CaseFacts, rta: list[Criterion]) -> dict[str, list[Criterion]]:
+    """Every criterion a stage can gate on, by id: the return-to-activity ones and the graded-exposure checks."""
+    out: dict[str, list[Criterion]] = {}
+    for c in rta:
+        out.setdefault(c.id, []).append(c)
+    st = {s["id"]: s for s in data.rta()["stages"]}
+    drills = st["running_drills"]
+    lim = f.screening.limits
+    impact_ok = not lim.block_all and lim.impact != "none"
+    out["impact_allowed"] = [_crit("impact_allowed", "Screening allows impact (running, hopping)", impact_ok,
+                                   "allowed" if impact_ok else "not allowed", "impact allowed",
+                                   f.screening.sources or ["hipext_seed"], "secondary")]
+    visit = f.case.latest_visit
+    checks = visit.activity_checks if visit else {}
+    for cid, name in data.activity_checks().items():
+        done = checks.get(cid)
+        out[cid] = [_crit(cid, name, done, None if done is None else ("pain-free" if done else "painful"),
+                          "done without pain", drills["sources"], drills["level"],
+                          None if done is not None else "Record it at the visit (activity_checks).")]
+    blocked = set(f.screening.blocked_tests)
+    protocols = evidence.load().protocols
+    resisted = [m.pain_provoked for m in (visit.measurements if visit else []) if m.test not in blocked
+                and m.test in protocols and protocols[m.test].kind in (*STRENGTH_KINDS, "mmt")
+                and m.pain_provoked is not None and (f.side is None or m.side in (None, f.side))]
+    out["resisted_test_pain_free"] = [_crit(
+        "resisted_test_pain_free", "Pain-free resisted strength test", None if not resisted else not any(resisted),
+        None if not resisted else ("pain-free" if not any(resisted) else "painful"), "no pain on resisted testing",
+        drills["sources"], drills["level"], None if resisted else "Record pain_provoked on the strength tests.")]
+    return out
+
+
+def return_to_activity(f: CaseFacts, crits: list[Criterion], omitted: int) -> ReturnToActivity:
+    s = f.screening
+    activity = "; ".join(f.case.patient.goals) or f.case.patient.activity_level.replace("_", " ")
     ready = all(c.met for c in crits) and omitted == 0
     if s.limits.block_all:
         summary = f"Not ready: screening decision is '{s.decision}'."

@@ -174,7 +174,12 @@ class PsfsActivity(_Strict):
 
 
 class ExerciseResponse(_Strict):
-    """How the person responded to a prescribed exercise since the last visit (immediate checks, follow-up)."""
+    """How the person responded to one prescribed exercise since the last visit (immediate checks, follow-up).
+
+    Every field concerns this exercise only: a pain or effort rating given for a whole session belongs to no single
+    exercise and is never copied into one. The dose fields say what the person was doing, so a progression step is
+    taken from there; when they are absent, the exercise's starting dose is assumed.
+    """
 
     exercise: str
     pain_during: float | None = Field(default=None, ge=0, le=10)
@@ -182,10 +187,15 @@ class ExerciseResponse(_Strict):
     pain_baseline: float | None = Field(default=None, ge=0, le=10)
     completed: bool = True
     rpe: float | None = Field(default=None, ge=0, le=10, description="Rating of perceived exertion, 0-10.")
-    reps_in_reserve: int | None = Field(default=None, ge=0, le=20)
+    reps_in_reserve: int | None = Field(default=None, ge=0, le=20, description="Repetitions the person could still "
+                                        "have done at the end of a set ('could do 2 more').")
     compensation: list[str] = Field(default_factory=list)
     sessions_done: int | None = Field(default=None, ge=0, le=100)
     sessions_planned: int | None = Field(default=None, ge=0, le=100)
+    sets: int | None = Field(default=None, ge=1, le=20, description="Sets per session the person was doing.")
+    reps: int | None = Field(default=None, ge=1, le=100, description="Repetitions (or holds) per set.")
+    load_kg: float | None = Field(default=None, gt=0, le=500, description="External load used, kg.")
+    sessions_per_week: int | None = Field(default=None, ge=1, le=14, description="Sessions a week done.")
 
 
 class Readiness(_Strict):
@@ -207,6 +217,9 @@ class Visit(_Strict):
     )
     exercise_responses: list[ExerciseResponse] = Field(default_factory=list)
     readiness: Readiness | None = None
+    activity_checks: dict[str, bool] = Field(
+        default_factory=dict, description="Activities tried at the visit and whether they were pain-free, e.g. "
+        "{walk_pain_free: true, jog_pain_free: false}; the keys are listed in `hipext schema case`.")
     notes: str | None = None
 
 

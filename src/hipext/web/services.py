@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from hipext import app as hipext_app
 from hipext.care import data as care_data
-from hipext.care.models import Screening
+from hipext.care.dose_words import instructions
+from hipext.care.models import PrescribedExercise, Screening
 from hipext.care.overrides import INCLUDE, Override, blocked_reason, editable_fields
 from hipext.caseio import parse_case
 from hipext.core.case import Case
@@ -283,8 +284,18 @@ def program_rows(evaluation: dict[str, Any] | None) -> list[dict[str, Any]]:
         dose = {f: ex["dose"][f] for f in fields if ex["dose"].get(f) not in (None, "")}
         over = {f: o for (i, f), o in by_key.items() if i == ex["exercise"] and f != INCLUDE}
         added = (ex["exercise"], INCLUDE) in by_key
+        typed = PrescribedExercise.model_validate(ex)  # the applied exercise: its wording follows the edits
         rows.append(
-            {"id": ex["exercise"], "exercise": ex, "dose": dose, "overridden": over, "removed": False, "added": added}
+            {
+                "id": ex["exercise"],
+                "exercise": ex,
+                "dose": dose,
+                "overridden": over,
+                "removed": False,
+                "added": added,
+                "instructions": instructions(typed),
+                "home": typed.supervision == "home",
+            }
         )
     library = care_data.exercises()
     for (i, f), o in by_key.items():
@@ -298,6 +309,8 @@ def program_rows(evaluation: dict[str, Any] | None) -> list[dict[str, Any]]:
                     "overridden": {INCLUDE: o},
                     "removed": True,
                     "added": False,
+                    "instructions": "",
+                    "home": False,
                 }
             )
     return rows

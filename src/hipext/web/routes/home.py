@@ -71,7 +71,8 @@ def _page(
     ctx = {
         "user": None,
         "token": token,
-        "exercises": [e for e in exercises if not e["removed"]],
+        "exercises": [e for e in exercises if not e["removed"] and e["home"]],
+        "with_therapist": [e for e in exercises if not e["removed"] and not e["home"]],
         "ev": view.data,
         "logs": list(reversed(logs[-14:])),
         "errors": errors or {},

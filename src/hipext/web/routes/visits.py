@@ -131,10 +131,12 @@ def visit_new(request: Request, p: WriterUser, row: PatientDep, db: SessionDep, 
     last = row.active_visits[-1].date if row.active_visits else None
     summary = services.responses_from_logs(repo.session_logs(db, p.clinic_id, row.id), last)
     ctx = _visit_ctx(request, p, db, row, values)
-    for k in range(len(ctx["response_rows"])):
-        for f in ("pain_during", "pain_next_morning", "sessions_done"):
-            if summary.get(f) is not None:
-                values[f"er.{k}.{f}"] = f"{summary[f]:g}"
+    for k, row_ex in enumerate(ctx["response_rows"]):
+        # A home session covers every home exercise, so its count applies to each; pain logged for a whole
+        # session belongs to no single exercise and is shown above the table, never copied into a row.
+        home = row_ex["exercise"].get("supervision", "home") == "home"
+        if home and summary.get("sessions_done") is not None:
+            values[f"er.{k}.sessions_done"] = f"{summary['sessions_done']:g}"
         values[f"er.{k}.completed"] = "on"
     ctx["logs_summary"] = summary
     audit("patient.view", row.id, detail="new visit form")
