@@ -14,7 +14,7 @@ from hipext.care.overrides import Override, OverrideStatus, review
 from hipext.care.overrides import apply as apply_overrides
 from hipext.care.plan import plan_care
 from hipext.care.screening import screen
-from hipext.core.case import Case
+from hipext.core.case import Case, age_on
 from hipext.core.evaluation import Finding, Result
 from hipext.core.interpret import age_group, evaluated_visit_date, interpret
 from hipext.core.measures import STANDARD_GRAVITY
@@ -108,6 +108,9 @@ def evaluate_case(case: Case, *, as_of: dt.date | None = None, overrides: Sequen
         raise ValueError("as_of is required for a case with no visits (there is no visit date to default to)")
     if any(v.date > as_of for v in case.visits):
         case = case.model_copy(update={"visits": [v for v in case.visits if v.date <= as_of]})
+    if case.patient.date_of_birth:  # age on the evaluation date, not on the day it was typed
+        case = case.model_copy(update={"patient": case.patient.model_copy(
+            update={"age": age_on(case.patient.date_of_birth, as_of)})})
     screening = screen(case, today=as_of)
     blocked = set(screening.blocked_tests)
     results, findings = interpret(case, ev, blocked_tests=blocked)

@@ -97,8 +97,8 @@ def test_visit_form_errors_at_fields_and_nothing_saved(world, clinician) -> None
     # Once the values are well-formed, what each test needs is still checked.
     data.update(
         {
-            f"m.{HHD}.right.trial2": "205",
-            f"m.{HHD}.right.lever_arm_m": "",
+            f"m.{HHD}.right.trial1": "",
+            f"m.{HHD}.right.trial2": "",
             "m.single_leg_bridge.left.reps": "20",
             "m.hip_extension_rom.left.angle_deg": "10",
             "m.nprs.x.value": "12",
@@ -106,7 +106,7 @@ def test_visit_form_errors_at_fields_and_nothing_saved(world, clinician) -> None
     )
     r = clinician.post(f"/patients/{pid}/visits/new", data=data)
     assert r.status_code == 422
-    assert _field_error(r.text, f"m.{HHD}.right.lever_arm_m")
+    assert _field_error(r.text, f"m.{HHD}.right.trial1")  # force is required; the lever arm is not
     assert _field_error(r.text, "m.nprs.x.value")
     with world.session() as s:
         row = repo.get_patient(s, world.clinics["A"]["id"], pid)
@@ -127,12 +127,12 @@ def test_visit_form_saves_a_full_visit(world, clinician) -> None:
         "visit.notes": "re-test",
         "history.involved_side": "right",
         "history.red_flags.fever": "no",
-        f"m.{HHD}.right.trial1": "230",
-        f"m.{HHD}.right.trial2": "236",
+        f"m.{HHD}.right.trial1": "41",
+        f"m.{HHD}.right.trial2": "44",
         f"m.{HHD}.right.lever_arm_m": "0.38",
         f"m.{HHD}.right.fixation": "belt",
+        "visit.force_unit": "lbf",  # chosen once for the visit
         f"m.{HHD}.left.trial1": "50",
-        f"m.{HHD}.left.force_unit": "lbf",
         f"m.{HHD}.left.lever_arm_m": "0.38",
         f"m.{HHD}.left.fixation": "belt",
         "m.mmt_hip_extension_knee_flexed.left.grade": "4+",

@@ -57,6 +57,19 @@ def screening_questions() -> list[tuple[str, str]]:
     return [(k, QUESTION_LABELS.get(k, k.replace("_", " ").capitalize())) for k in keys]
 
 
+@lru_cache(maxsize=1)
+def condition_terms() -> list[str]:
+    """The condition and presentation terms the screening rules read, in words, for type-ahead on the form."""
+    from hipext.care import data as care_data  # noqa: PLC0415
+
+    terms: set[str] = set()
+    for rule in care_data.rules():
+        for item in (rule.get("triggers") or []) + (rule.get("unless") or []):
+            for key in ("terms", "comorbidities"):
+                terms.update(t.replace("_", " ") for t in item.get(key) or [] if isinstance(t, str))
+    return sorted(terms)
+
+
 def literal_values(tp: Any) -> list[str]:
     return [str(x) for x in typing.get_args(tp)]
 
@@ -75,12 +88,41 @@ def split_list(v: str) -> list[str]:
     return [x.strip() for x in re.split(r"[,\n]", v) if x.strip()]
 
 
+LB_KG = 0.45359237  # exact, by definition of the international pound
+
+
+def _converted(value: str, factor: float) -> Any:
+    """A number in the form's unit, in the case's SI unit; text that is not a number is left for validation."""
+    try:
+        return round(float(value) * factor, 3)
+    except ValueError:
+        return value
+
+
 def patient_from_form(form: dict[str, str]) -> dict[str, Any]:
+    """The patient block from the form: mass in kg or lb and height in cm or m become kg and m; a missing clinic id
+    is made from the name and date of birth."""
     p: dict[str, Any] = {}
-    for k in ("id", "age", "sex", "body_mass_kg", "height_m", "activity_level", "training_status"):
+    for k in (
+        "id",
+        "name",
+        "date_of_birth",
+        "age",
+        "sex",
+        "body_mass_kg",
+        "height_m",
+        "activity_level",
+        "training_status",
+    ):
         v = clean(form.get(f"patient.{k}"))
         if v:
             p[k] = v
+    if "body_mass_kg" in p and form.get("patient.mass_unit") == "lb":
+        p["body_mass_kg"] = _converted(p["body_mass_kg"], LB_KG)
+    if "height_m" in p and form.get("patient.height_unit", "cm") == "cm":
+        p["height_m"] = _converted(p["height_m"], 0.01)
+    if "id" not in p and p.get("name") and p.get("date_of_birth"):
+        p["id"] = f"{p['name']} {p['date_of_birth']}"[:100]
     goals = split_list(clean(form.get("patient.goals")).replace("\r", ""))
     if goals:
         p["goals"] = goals
@@ -144,6 +186,8 @@ def field_errors(problems: list[dict[str, Any]], visit_field_of: dict[str, str] 
             probe = path
             known = {
                 "patient.id",
+                "patient.name",
+                "patient.date_of_birth",
                 "patient.age",
                 "patient.sex",
                 "patient.body_mass_kg",

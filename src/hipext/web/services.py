@@ -22,7 +22,7 @@ from hipext.care.dose_words import instructions
 from hipext.care.models import PrescribedExercise, Screening
 from hipext.care.overrides import INCLUDE, Override, blocked_reason, editable_fields
 from hipext.caseio import parse_case
-from hipext.core.case import Case
+from hipext.core.case import Case, age_on
 from hipext.core.errors import CaseInputError
 from hipext.document import document_json
 from hipext.store import repo
@@ -167,6 +167,16 @@ class InputProblems(Exception):
         self.problems = problems
 
 
+def with_age(patient: dict[str, Any], today: dt.date) -> dict[str, Any]:
+    """A patient given by date of birth gets the age it implies today (evaluations reckon it at their own date)."""
+    if patient.get("age") not in (None, "") or not patient.get("date_of_birth"):
+        return patient
+    try:
+        return patient | {"age": age_on(dt.date.fromisoformat(str(patient["date_of_birth"])), today)}
+    except ValueError:
+        return patient  # validation names the date
+
+
 def _duplicate_id(external_id: Any) -> list[dict[str, Any]]:
     return [{"path": "patient.id", "value": external_id, "expected": "an id not used by another patient"}]
 
@@ -175,6 +185,7 @@ def create_patient(
     db: Session, clinic_id: int, patient: dict[str, Any], history: dict[str, Any], *, user_id: int, now: dt.datetime
 ) -> Patient:
     """Validate a patient and history block like `hipext evaluate` does and store them (raises InputProblems)."""
+    patient = with_age(patient, now.date())
     try:
         case = parse_case({"hipext_case": 1, "patient": patient, "history": history, "visits": []})
     except CaseInputError as exc:
@@ -257,6 +268,7 @@ def amend_patient(
 ) -> bool:
     """Validate the corrected patient block with the whole case and keep it as a new version (raises InputProblems)."""
     problems = reason_problems(reason)
+    patient = with_age(patient, now.date())
     try:
         case = parse_case(dict(repo.case_data(row), patient=patient))
     except CaseInputError as exc:

@@ -12,6 +12,8 @@ from hipext import evidence
 from hipext.web.forms import clean, split_list
 
 SIDES = ("left", "right")
+FORCE_UNITS = ["N", "lbf", "kgf"]  # chosen once per visit
+FORCE_FIELDS = {"N": "trials_n", "lbf": "trials_lbf", "kgf": "trials_kgf"}
 MMT_GRADES = ["5", "5-", "4+", "4", "4-", "3+", "3", "3-", "2+", "2", "2-", "1", "0"]
 PAIN_CONTEXTS = ["worst_24h", "at_rest", "during_test", "average_week"]
 PROM_ITEM_FALLBACK = {"lefs": 20, "hoos": 40, "hoos12": 12, "ihot12": 12, "visa_h": 8}
@@ -63,8 +65,7 @@ def measurement_forms() -> list[TestForm]:
             if p.kind == "hhd":
                 fs += [Field(pre + f"trial{i}", f"Trial {i}") for i in (1, 2, 3)]
                 fs += [
-                    Field(pre + "force_unit", "Unit", "select", ["N", "lbf", "kgf"]),
-                    Field(pre + "lever_arm_m", "Lever arm (m)", help="hip joint centre to pad"),
+                    Field(pre + "lever_arm_m", "Lever arm (m)", help="hip centre to pad; blank: force only"),
                     Field(pre + "fixation", "Fixation", "select", ["", "belt", "manual", "rig"]),
                     Field(pre + "device", "Device", "text"),
                 ]
@@ -146,7 +147,7 @@ def visit_from_form(form: Any, response_rows: list[str]) -> VisitBuild:
         for side in tf.sides:
             pre = f"m.{tf.id}.{side or 'x'}."
             vals = {f.name[len(pre) :]: clean(form.get(f.name)) for f in tf.fields[side]}
-            filled = {k: v for k, v in vals.items() if v and k not in ("force_unit",)}
+            filled = {k: v for k, v in vals.items() if v}
             if not filled:
                 continue
             j = len(measurements)
@@ -157,9 +158,7 @@ def visit_from_form(form: Any, response_rows: list[str]) -> VisitBuild:
             field_of[where] = pre + "_group"
             trials = [vals[f"trial{i}"] for i in (1, 2, 3) if vals.get(f"trial{i}")]
             if tf.kind == "hhd" and trials:
-                unit_field = {"N": "trials_n", "lbf": "trials_lbf", "kgf": "trials_kgf"}.get(
-                    vals.get("force_unit") or "N", "trials_n"
-                )
+                unit_field = FORCE_FIELDS.get(clean(form.get("visit.force_unit")) or "N", "trials_n")
                 m[unit_field] = trials
                 field_of[f"{where}.{unit_field}"] = pre + "trial1"
                 for i, _t in enumerate(trials):
@@ -310,13 +309,14 @@ def field_labels() -> dict[str, str]:
 def visit_values(visit: dict[str, Any]) -> dict[str, Any]:
     """A stored visit as the form's values (the inverse of `visit_from_form`), to amend it."""
     v: dict[str, Any] = {"visit.date": str(visit.get("date", "")), "visit.notes": visit.get("notes", "")}
+    v["visit.force_unit"] = next(
+        (u for m in visit.get("measurements") or [] for u, f in FORCE_FIELDS.items() if m.get(f)), "N"
+    )
     for m in visit.get("measurements") or []:
         pre = f"m.{m['test']}.{m.get('side') or 'x'}."
-        for unit, key in (("N", "trials_n"), ("lbf", "trials_lbf"), ("kgf", "trials_kgf"), (None, "trials_nm")):
+        for key in ("trials_n", "trials_lbf", "trials_kgf", "trials_nm"):
             for i, t in enumerate(m.get(key) or [], start=1):
                 v[f"{pre}trial{i}"] = f"{t:g}" if isinstance(t, (int, float)) else str(t)
-            if unit and m.get(key):
-                v[pre + "force_unit"] = unit
         for k, x in m.items():
             if isinstance(x, bool):
                 v[pre + k] = "on" if x else ""
@@ -338,3 +338,13 @@ def visit_values(visit: dict[str, Any]) -> dict[str, Any]:
             elif f != "exercise" and x is not None:
                 v[f"er.{k}.{f}"] = f"{x:g}" if isinstance(x, float) else str(x)
     return v
+
+
+def remembered_lever_arms(visits: list[dict[str, Any]]) -> dict[str, str]:
+    """Each dynamometry test's and side's lever arm as last recorded for this patient, to prefill the next visit."""
+    out: dict[str, str] = {}
+    for visit in visits:  # oldest first: the latest wins
+        for m in visit.get("measurements") or []:
+            if m.get("lever_arm_m") is not None:
+                out[f"m.{m['test']}.{m.get('side') or 'x'}.lever_arm_m"] = f"{m['lever_arm_m']:g}"
+    return out

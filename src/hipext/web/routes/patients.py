@@ -38,12 +38,14 @@ def patient_form_ctx(values: dict[str, Any] | None = None, errors: dict[str, lis
         "restriction_kinds": forms.RESTRICTION_KINDS,
         "screening": forms.screening_questions(),
         "n_common": len(forms.COMMON_QUESTIONS),
+        "condition_terms": forms.condition_terms(),
     }
 
 
 @router.get("/patients/new", response_class=HTMLResponse)
 def patient_new_form(request: Request, p: WriterUser) -> Response:
-    return render(request, "patient_new.html", patient_form_ctx({"patient.activity_level": "recreational"}), p)
+    values = {"patient.activity_level": "recreational", "patient.mass_unit": "kg", "patient.height_unit": "cm"}
+    return render(request, "patient_new.html", patient_form_ctx(values), p)
 
 
 @router.post("/patients/new")
@@ -148,7 +150,7 @@ def patient_view(request: Request, p: CurrentUser, row: PatientDep, db: SessionD
 def _patient_values(patient: dict[str, Any]) -> dict[str, str]:
     v = {f"patient.{k}": str(x) for k, x in patient.items() if not isinstance(x, list)}
     v["patient.goals"] = "\n".join(patient.get("goals") or [])
-    return v
+    return v | {"patient.mass_unit": "kg", "patient.height_unit": "m"}
 
 
 @router.get("/patients/{pid}/edit", response_class=HTMLResponse)

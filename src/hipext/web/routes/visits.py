@@ -83,6 +83,7 @@ def _visit_ctx(
             "patient": row,
             "tests": visit_form.measurement_forms(),
             "observations": forms.OBSERVATIONS,
+            "force_units": visit_form.FORCE_UNITS,
             "response_rows": rows,
             "problems": problems or [],
             "logs_summary": None,
@@ -128,6 +129,10 @@ def _refused(
 def visit_new(request: Request, p: WriterUser, row: PatientDep, db: SessionDep, audit: AuditDep) -> Response:
     values: dict[str, Any] = _history_values(row.history_json)
     values["visit.date"] = today(request).isoformat()
+    values["visit.force_unit"] = (
+        visit_form.visit_values(row.active_visits[-1].data_json)["visit.force_unit"] if (row.active_visits) else "N"
+    )
+    values |= visit_form.remembered_lever_arms([v.data_json for v in row.active_visits])
     last = row.active_visits[-1].date if row.active_visits else None
     summary = services.responses_from_logs(repo.session_logs(db, p.clinic_id, row.id), last)
     ctx = _visit_ctx(request, p, db, row, values)
