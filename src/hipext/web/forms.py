@@ -91,10 +91,10 @@ def split_list(v: str) -> list[str]:
 LB_KG = 0.45359237  # exact, by definition of the international pound
 
 
-def _converted(value: str, factor: float) -> Any:
+def _converted(value: str, factor: float, digits: int) -> Any:
     """A number in the form's unit, in the case's SI unit; text that is not a number is left for validation."""
     try:
-        return round(float(value) * factor, 3)
+        return round(float(value) * factor, digits)
     except ValueError:
         return value
 
@@ -118,9 +118,9 @@ def patient_from_form(form: dict[str, str]) -> dict[str, Any]:
         if v:
             p[k] = v
     if "body_mass_kg" in p and form.get("patient.mass_unit") == "lb":
-        p["body_mass_kg"] = _converted(p["body_mass_kg"], LB_KG)
+        p["body_mass_kg"] = _converted(p["body_mass_kg"], LB_KG, 1)
     if "height_m" in p and form.get("patient.height_unit", "cm") == "cm":
-        p["height_m"] = _converted(p["height_m"], 0.01)
+        p["height_m"] = _converted(p["height_m"], 0.01, 3)
     if "id" not in p and p.get("name") and p.get("date_of_birth"):
         p["id"] = f"{p['name']} {p['date_of_birth']}"[:100]
     goals = split_list(clean(form.get("patient.goals")).replace("\r", ""))

@@ -168,13 +168,19 @@ class InputProblems(Exception):
 
 
 def with_age(patient: dict[str, Any], today: dt.date) -> dict[str, Any]:
-    """A patient given by date of birth gets the age it implies today (evaluations reckon it at their own date)."""
-    if patient.get("age") not in (None, "") or not patient.get("date_of_birth"):
+    """A patient given by date of birth gets the age it implies today (evaluations reckon it at their own date).
+    A date of birth after today is refused at that field, not reported as an impossible age."""
+    if not patient.get("date_of_birth"):
         return patient
     try:
-        return patient | {"age": age_on(dt.date.fromisoformat(str(patient["date_of_birth"])), today)}
+        born = dt.date.fromisoformat(str(patient["date_of_birth"]))
     except ValueError:
         return patient  # validation names the date
+    if born > today:
+        raise InputProblems(
+            [{"path": "patient.date_of_birth", "value": born.isoformat(), "expected": f"a date up to {today}"}]
+        )
+    return patient if patient.get("age") not in (None, "") else patient | {"age": age_on(born, today)}
 
 
 def _duplicate_id(external_id: Any) -> list[dict[str, Any]]:
@@ -268,7 +274,10 @@ def amend_patient(
 ) -> bool:
     """Validate the corrected patient block with the whole case and keep it as a new version (raises InputProblems)."""
     problems = reason_problems(reason)
-    patient = with_age(patient, now.date())
+    try:
+        patient = with_age(patient, now.date())
+    except InputProblems as exc:
+        raise InputProblems(exc.problems + problems) from None
     try:
         case = parse_case(dict(repo.case_data(row), patient=patient))
     except CaseInputError as exc:
