@@ -47,8 +47,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy src
 
+# Every benchmark prints its figures with their goals (MET / NOT MET); --json for machine-readable output.
+# A benchmark exits non-zero only when its contenders' outputs disagree (an equality check failed).
 bench: $(STAMP)
-	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
+	for b in benchmarks/bench_*.py; do echo "### $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -4,12 +4,13 @@ API evaluate call, on SQLite and on PostgreSQL. Starts and stops the server itse
     .venv/bin/python benchmarks/bench_web.py [--seconds 10] [--clients 50] [--only sqlite|postgresql]
 
 PostgreSQL: $HIPEXT_BENCH_POSTGRES_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test); a throwaway
-schema is created and dropped. Prints requests per second and latency percentiles; target p95 < 200 ms.
+schema is created and dropped. Prints requests per second, latency percentiles (goal p95 < 200 ms for the
+evaluation page and the API evaluate call), the server's CPU time per request (all its processes, from /proc) and
+the server's memory (PSS of all its processes, goal < 300 MiB in total). --json for one JSON document.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import itertools
 import json
@@ -26,6 +27,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import _bench
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,7 +112,46 @@ async def login(client: httpx.AsyncClient) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', account.text).group(1)
 
 
-async def run_load(base: str, seconds: float, clients: int) -> dict[str, dict[str, float]]:
+def _tree(pid: int) -> list[int]:
+    """pid and all its descendants (Linux /proc)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                todo += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                pass
+    return out
+
+
+def server_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of the server and its worker processes."""
+    total = 0.0
+    for p in _tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def server_memory_mib(pid: int) -> float:
+    """Proportional set size (shared pages split between processes) of the server and its workers, MiB."""
+    total = 0
+    for p in _tree(pid):
+        try:
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+async def run_load(base: str, seconds: float, clients: int, cpu: Any = lambda: 0.0) -> dict[str, dict[str, float]]:
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
         csrf = await login(client)
         pid = (await client.get("/api/patients", params={"q": "DEMO-001"})).json()[0]["id"]
@@ -160,9 +201,9 @@ async def run_load(base: str, seconds: float, clients: int) -> dict[str, dict[st
                 latencies.append(time.perf_counter() - t0)
                 errors += not ok
 
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu()
         await asyncio.gather(*(worker(c) for c in conns))
-        elapsed = time.perf_counter() - t0
+        elapsed, server_cpu = time.perf_counter() - t0, cpu() - c0
         for c in conns:
             await c.close()
         q = statistics.quantiles(latencies, n=100)
@@ -173,6 +214,7 @@ async def run_load(base: str, seconds: float, clients: int) -> dict[str, dict[st
             "p95_ms": q[94] * 1000,
             "p99_ms": q[98] * 1000,
             "errors": errors,
+            "server_cpu_ms_per_request": server_cpu * 1000 / max(1, len(latencies)),
         }
     return out
 
@@ -181,36 +223,38 @@ def _vary(case: dict[str, Any], i: int) -> dict[str, Any]:
     return dict(case, patient=dict(case["patient"], body_mass_kg=round(55 + (i % 4000) * 0.01, 2), id=f"B-{i}"))
 
 
-def bench(label: str, url: str, schema: str | None, seconds: float, clients: int, workers: int) -> None:
+def bench(report: _bench.Report, label: str, url: str, schema: str | None, seconds: float, clients: int,
+          workers: int) -> None:
     proc, base = start_server(url, schema, workers)
     try:
-        results = asyncio.run(run_load(base, seconds, clients))
+        results = asyncio.run(run_load(base, seconds, clients, cpu=lambda: server_cpu_s(proc.pid)))
+        memory = server_memory_mib(proc.pid)
     finally:
         stop_server(proc)
     for name, r in results.items():
-        flag = "ok" if r["p95_ms"] < 200 else "ABOVE 200 ms TARGET"
-        print(
-            f"{label:<11} {name:<48} {r['rps']:7.1f} req/s  p50 {r['p50_ms']:6.1f} ms  p95 {r['p95_ms']:6.1f} ms  "
-            f"p99 {r['p99_ms']:6.1f} ms  n={r['requests']} errors={r['errors']}  [{flag}]",
-            flush=True,
-        )
+        goal = "new cases" not in name  # the page and the API call on a saved case carry the goal
+        report.figure(f"{label} {name} p95", r["p95_ms"], "ms", goal="< 200 ms" if goal else "",
+                      met=r["p95_ms"] < 200 if goal else None,
+                      note=f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, {r['rps']:.1f} req/s, "
+                           f"n={r['requests']}, errors={r['errors']}")
+        report.figure(f"{label} {name} server CPU per request", r["server_cpu_ms_per_request"], "ms")
+    report.figure(f"{label} server memory, all processes (PSS)", memory, "MiB", goal="< 300 MiB", met=memory < 300)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = _bench.parser(__doc__)
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--only", choices=["sqlite", "postgresql"])
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="server worker processes")
     args = ap.parse_args()
-    print(
-        f"hipext web load benchmark: {args.clients} concurrent clients, {args.seconds:g} s per endpoint, "
-        f"{args.workers} server worker(s), {os.cpu_count()} CPUs, server and clients on loopback",
-        flush=True,
-    )
+    report = _bench.Report("web under load", context={
+        "load": f"{args.clients} concurrent clients, {args.seconds:g} s per endpoint, {args.workers} server "
+                "worker(s), server and clients on loopback (sharing the CPUs)"})
     if args.only in (None, "sqlite"):
         with tempfile.TemporaryDirectory() as tmp:
-            bench("sqlite", f"sqlite:///{tmp}/bench.sqlite3", None, args.seconds, args.clients, args.workers)
+            bench(report, "sqlite", f"sqlite:///{tmp}/bench.sqlite3", None, args.seconds, args.clients,
+                  args.workers)
     if args.only in (None, "postgresql"):
         from sqlalchemy import create_engine, text
 
@@ -219,11 +263,12 @@ def main() -> None:
         with admin.begin() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         try:
-            bench("postgresql", PG_URL, schema, args.seconds, args.clients, args.workers)
+            bench(report, "postgresql", PG_URL, schema, args.seconds, args.clients, args.workers)
         finally:
             with admin.begin() as conn:
                 conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
             admin.dispose()
+    report.emit(args.json)
 
 
 if __name__ == "__main__":

@@ -140,21 +140,50 @@ def evidence_show(record_id: str = typer.Argument(..., metavar="ID")) -> None:
     typer.echo(text)
 
 
-def _register_commands() -> None:
-    """Commands that live with their own module: exercise library, FHIR export, musculoskeletal model, batch."""
-    from hipext.batch_cli import register as register_batch
-    from hipext.biomech.cli import app as model_app
-    from hipext.care.cli import register as register_care
-    from hipext.fhir.cli import register as register_fhir
+def _register_care(main_app: typer.Typer) -> None:
+    from hipext.care.cli import register
 
-    register_care(app)
-    register_fhir(app)
-    register_batch(app)
-    app.add_typer(model_app, name="model", help="Musculoskeletal model: compile, moment arms, torque, tasks.")
+    register(main_app)
+
+
+def _register_fhir(main_app: typer.Typer) -> None:
+    from hipext.fhir.cli import register
+
+    register(main_app)
+
+
+def _register_batch(main_app: typer.Typer) -> None:
+    from hipext.batch_cli import register
+
+    register(main_app)
+
+
+def _register_model(main_app: typer.Typer) -> None:
+    from hipext.biomech.cli import app as model_app
+
+    main_app.add_typer(model_app, name="model", help="Musculoskeletal model: compile, moment arms, torque, tasks.")
+
+
+# Commands that live with their own module, registered only when invoked (or for help): importing them all
+# costs more than evaluating a case.
+LAZY_COMMANDS = {"exercises": _register_care, "export": _register_fhir, "batch": _register_batch,
+                 "model": _register_model}
+
+
+def _register_commands(argv: list[str] | None = None) -> None:
+    """Register the lazy command named on the command line; all of them when none is (help, typos) or when no
+    command line is given (tests driving the Typer app)."""
+    name = next((a for a in argv or [] if not a.startswith("-")), None)
+    if name in LAZY_COMMANDS:
+        LAZY_COMMANDS[name](app)
+    elif name is None or name not in {c.name or (c.callback.__name__ if c.callback else "")
+                                      for c in app.registered_commands} | {g.name for g in app.registered_groups}:
+        for register in LAZY_COMMANDS.values():
+            register(app)
 
 
 def main() -> None:
-    _register_commands()
+    _register_commands(sys.argv[1:])
     try:
         app()
     except (KeyboardInterrupt, BrokenPipeError):

@@ -17,9 +17,7 @@ def data_path(name: str) -> Path:
 
 @functools.cache
 def load_yaml(name: str) -> Any:
-    """Parse one YAML file of ``hipext/data/biomech`` (cached; PyYAML imported lazily)."""
-    import yaml
+    """Parse one YAML file of ``hipext/data/biomech`` (once per process, and per content across processes)."""
+    from hipext.evidence.cache import parse_yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    with data_path(name).open(encoding="utf-8") as fh:
-        return yaml.load(fh, Loader=loader)  # noqa: S506 - SafeLoader
+    return parse_yaml(data_path(name).read_bytes())

@@ -13,6 +13,7 @@ import numpy as np
 
 from hipext.biomech import anderson
 from hipext.biomech._data import load_yaml
+from hipext.biomech.knee_effect import knee_effect_at_test
 
 TASKS_FILE = "task_demands.yaml"
 MODES = ("isometric", "concentric", "eccentric")
@@ -511,42 +512,4 @@ def capacity_report(
         "tasks": tasks,
         "caveats": caveats,
         "sources": sources,
-    }
-
-
-GLMAX = ("glmax1_r", "glmax2_r", "glmax3_r")
-HAMSTRINGS = ("bflh_r", "semiten_r", "semimem_r")
-
-
-def knee_effect_at_test(*, hip_flexion_deg: float, knee_flexion_deg: float) -> dict[str, Any] | None:
-    """What the knee angle of a strength test does to hip extension torque, from the shipped musculoskeletal model.
-
-    Returns the ratio of the model's maximum isometric hip extension torque at the test knee angle to that with
-    the knee extended (same hip angle), and the gluteus maximus and hamstring shares at both; None when the
-    compiled model is unavailable. Angles are clipped to the model's fitted range.
-    """
-    try:
-        from hipext.biomech.model import HipExtensorModel, poses_from_degrees
-
-        m = HipExtensorModel.load()
-    except (OSError, ValueError, KeyError):
-        return None
-    q = poses_from_degrees(hip_flexion_deg=[hip_flexion_deg, hip_flexion_deg],
-                           knee_flexion_deg=[knee_flexion_deg, 0.0])
-    r = m.hip_extension_torque(poses_rad=q, out_of_range="clip")
-    gl = [m.muscles.index(x) for x in GLMAX if x in m.muscles]
-    ha = [m.muscles.index(x) for x in HAMSTRINGS if x in m.muscles]
-    sh = r["share_percent"]
-    return {
-        "model": m.provenance.get("model_file", "compiled model"),
-        "hip_flexion_deg": hip_flexion_deg,
-        "knee_flexion_deg": knee_flexion_deg,
-        "ratio_to_knee_extended": round(float(r["total_nm"][0] / r["total_nm"][1]), 3),
-        "gluteus_maximus_share_percent": round(float(sh[0, gl].sum()), 1),
-        "gluteus_maximus_share_percent_knee_extended": round(float(sh[1, gl].sum()), 1),
-        "hamstrings_share_percent": round(float(sh[0, ha].sum()), 1),
-        "hamstrings_share_percent_knee_extended": round(float(sh[1, ha].sum()), 1),
-        "level": "secondary",
-        "sources": ["rajagopal2016", "lai2017", "uhlrich2022"],
-        "note": "Model estimate (OpenSim RajagopalLaiUhlrich2023 muscles at full activation), not a measurement.",
     }

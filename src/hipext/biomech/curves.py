@@ -52,7 +52,7 @@ class DeGrooteCurves:
         return np.clip(self.c1 * np.exp(self.kt * (lt - self.c2)) - self.c3, 0.0, None)
 
 
-def _interp_uniform(table: np.ndarray, x0: float, dx: float, x: np.ndarray) -> np.ndarray:
+def interp_uniform(table: np.ndarray, x0: float, dx: float, x: np.ndarray) -> np.ndarray:
     """Linear interpolation in per-muscle tables (M, G) on one uniform grid; x has shape (..., M); clamped."""
     g = table.shape[1]
     s = np.clip((x - x0) / dx, 0.0, g - 1.000001)
@@ -75,7 +75,7 @@ class TableCurves:
 
     def _lookup(self, key: str, grid: str, x: np.ndarray) -> np.ndarray:
         gr = self.grids[grid]
-        return _interp_uniform(self.tables[key], float(gr[0]), float(gr[1] - gr[0]), x)
+        return interp_uniform(self.tables[key], float(gr[0]), float(gr[1] - gr[0]), x)
 
     def active_fl(self, lm: np.ndarray) -> np.ndarray:
         return self._lookup("active_fl", "fiber_length_norm", lm)

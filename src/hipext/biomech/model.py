@@ -10,42 +10,57 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from hipext.biomech import surrogate
+from hipext.biomech import kernel, surrogate
 from hipext.biomech._data import data_path
-from hipext.biomech.curves import DeGrooteCurves, TableCurves
+from hipext.biomech.curves import DeGrooteCurves, TableCurves, interp_uniform
 
 COORDINATES = ("hip_flexion", "hip_adduction", "hip_rotation", "knee_flexion")
 DEFAULT_MODEL_FILE = "rajagopal_lai_uhlrich2023_hip_extensors.npz"
-CHUNK = 4096
+FUSED_MIN_POSES = 2048  # below this the numpy path is as fast and avoids importing numba
 BISECTION_STEPS = 6
 ILLINOIS_STEPS = 12
 FIBER_CHUNK = 1024
+ISOMETRIC_GRID = 8192
+ISOMETRIC_TABLE_MIN_POSES = 1024
+ISOMETRIC_SPAN_LOPT = 2.6  # the curves are sampled up to 2.5 optimal fibre lengths
 OutOfRange = Literal["clip", "raise", "extrapolate"]
+Engine = Literal["auto", "numpy", "fused"]
 
 
-class _Group:
-    """Muscles sharing one polynomial basis; one product gives their lengths and moment arms."""
-
-    def __init__(self, muscle_index: np.ndarray, variables: np.ndarray, exps: np.ndarray, coef: np.ndarray,
-                 centre: np.ndarray, half: np.ndarray) -> None:
-        self.muscle_index = muscle_index
-        self.variables = variables
-        self.parent, self.var = surrogate.recurrence(exps)
-        self.centre = centre[variables][:, None]
-        self.inv_half = (1.0 / half[variables])[:, None]
-        mg = len(muscle_index)
-        rows = [coef.T]  # lengths (mg, T)
+def _prepare_group(muscle_index: np.ndarray, variables: np.ndarray, exps: np.ndarray, coef: np.ndarray,
+                   centre: np.ndarray, half: np.ndarray) -> kernel.Group:
+    """Re-express one group's fitted polynomials (exponents ``exps``, coefficients (T, mg)) in the kernel's basis."""
+    degree = int(exps.sum(axis=1).max())
+    nv = len(variables)
+    basis = kernel.Basis.build(nv, degree)
+    old = {tuple(e): k for k, e in enumerate(exps.tolist())}
+    perm = np.asarray([old[tuple(e)] for e in basis.exponents.tolist()])
+    rows = []
+    for j in range(len(muscle_index)):
         for k, v in enumerate(variables):
-            d = surrogate.derivative_matrix(exps, k)
-            rows.append(-(d @ coef).T / half[v])  # moment arm = -dL/dq
-        self.weights = np.ascontiguousarray(np.vstack(rows))  # (mg * (1 + nv), T)
-        self.n_terms = exps.shape[0]
-        self.mg = mg
+            d = surrogate.derivative_matrix(exps, k) @ coef[:, j]
+            rows.append(-d[perm] / half[v])  # moment arm = -dL/dq
+    w_der = np.asarray(rows)
+    # The derivatives are one degree lower: their top-degree coefficients are zero and are not evaluated.
+    assert not w_der[:, basis.n_below:].any()
+    return kernel.Group(
+        muscle_index=np.asarray(muscle_index, dtype=np.int64),
+        variables=np.asarray(variables, dtype=np.int64),
+        centre=np.ascontiguousarray(centre[variables]),
+        inv_half=np.ascontiguousarray(1.0 / half[variables]),
+        steps=basis.steps,
+        w_len=np.ascontiguousarray(coef[perm].T),
+        w_der=np.ascontiguousarray(w_der[:, : basis.n_below]),
+        der_offset=np.asarray([4 * j + v for j in muscle_index for v in variables], dtype=np.int64),
+        zero_offset=np.asarray([4 * j + v for j in muscle_index for v in range(4) if v not in variables],
+                               dtype=np.int64),
+    )
 
 
 class HipExtensorModel:
@@ -65,10 +80,11 @@ class HipExtensorModel:
         centre = (self.range_low_rad + self.range_high_rad) / 2
         half = (self.range_high_rad - self.range_low_rad) / 2
         self._groups = [
-            _Group(arrays[f"group{g}_muscle_index"], arrays[f"group{g}_variables"], arrays[f"group{g}_exponents"],
-                   arrays[f"group{g}_coefficients"], centre, half)
+            _prepare_group(arrays[f"group{g}_muscle_index"], arrays[f"group{g}_variables"],
+                           arrays[f"group{g}_exponents"], arrays[f"group{g}_coefficients"], centre, half)
             for g in np.atleast_1d(arrays["groups"])
         ]
+        self._typed_groups: dict[np.dtype, list[kernel.Group]] = {np.dtype(np.float64): self._groups}
         self.max_isometric_force_n = np.asarray(arrays["param_max_isometric_force_n"], dtype=float)
         self.optimal_fiber_length_m = np.asarray(arrays["param_optimal_fiber_length_m"], dtype=float)
         self.tendon_slack_length_m = np.asarray(arrays["param_tendon_slack_length_m"], dtype=float)
@@ -77,6 +93,7 @@ class HipExtensorModel:
             arrays["param_max_contraction_velocity_lopt_per_s"], dtype=float)
         self.rigid_tendon = np.asarray(arrays["param_rigid_tendon"], dtype=bool)
         self._tables: TableCurves | None = None
+        self._isometric: dict[tuple[str, str], np.ndarray] = {}
         if "curve_active_fl" in arrays:
             self._tables = TableCurves(
                 grids={k: arrays[f"grid_{k}"] for k in ("fiber_length_norm", "fiber_velocity_norm",
@@ -129,14 +146,20 @@ class HipExtensorModel:
         raise ValueError(f"curves: got {name!r}; expected 'degroote2016' or 'model'")
 
     # ------------------------------------------------------------------ kinematics
-    def check_poses(self, poses_rad: Any, *, out_of_range: OutOfRange = "clip") -> tuple[np.ndarray, np.ndarray]:
-        """Validate poses, shape (N, 4) rad; returns (poses to evaluate, in-range mask)."""
-        q = np.asarray(poses_rad, dtype=float)
+    @staticmethod
+    def _poses_array(poses_rad: Any) -> np.ndarray:
+        """Poses as a C-contiguous float (N, 4) array (shape checked, values not)."""
+        q = np.ascontiguousarray(poses_rad, dtype=float)
         if q.ndim == 1:
             q = q[None, :]
         if q.ndim != 2 or q.shape[1] != 4:
             raise ValueError(f"poses_rad: got shape {np.shape(poses_rad)}; expected (N, 4) = hip flexion, "
                              "hip adduction, hip rotation, knee flexion in rad")
+        return q
+
+    def check_poses(self, poses_rad: Any, *, out_of_range: OutOfRange = "clip") -> tuple[np.ndarray, np.ndarray]:
+        """Validate poses, shape (N, 4) rad; returns (poses to evaluate, in-range mask)."""
+        q = self._poses_array(poses_rad)
         if not np.isfinite(q).all():
             raise ValueError("poses_rad: contains NaN or infinite values; expected finite angles in rad")
         tol = 1e-9
@@ -154,25 +177,69 @@ class HipExtensorModel:
         return q, inside
 
     def lengths_and_moment_arms(
-        self, *, poses_rad: Any, out_of_range: OutOfRange = "clip"
+        self,
+        *,
+        poses_rad: Any,
+        out_of_range: OutOfRange = "clip",
+        dtype: Any = np.float64,
+        out: tuple[np.ndarray, np.ndarray] | None = None,
+        engine: Engine = "auto",
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Muscle-tendon lengths (N, M) in m and moment arms (N, M, 4) in m about the four coordinates."""
-        q, _ = self.check_poses(poses_rad, out_of_range=out_of_range)
-        n = q.shape[0]
-        lengths = np.empty((self.n_muscles, n))
-        mas = np.zeros((4, self.n_muscles, n))
-        qt = np.ascontiguousarray(q.T)
-        for g in self._groups:
-            buf = np.empty((g.n_terms, min(n, CHUNK)))
-            for s in range(0, n, CHUNK):
-                e = min(n, s + CHUNK)
-                x = (qt[g.variables, s:e] - g.centre) * g.inv_half
-                b = surrogate.basis(x, g.parent, g.var, out=buf)
-                y = g.weights @ b
-                lengths[g.muscle_index, s:e] = y[: g.mg]
-                for k, v in enumerate(g.variables):
-                    mas[v, g.muscle_index, s:e] = y[g.mg * (k + 1): g.mg * (k + 2)]
-        return lengths.T, mas.transpose(2, 1, 0)
+        """Muscle-tendon lengths (N, M) in m and moment arms (N, M, 4) in m about the four coordinates.
+
+        Parameters
+        ----------
+        poses_rad
+            (N, 4) poses in rad (hip flexion, adduction, rotation, knee flexion).
+        out_of_range
+            'clip' (default) to the fitted range, 'raise', or 'extrapolate'.
+        dtype
+            float64 (default) or float32 (about twice as fast; lengths within about 1e-6 m, moment arms within
+            about 1e-7 m of float64, see ``benchmarks/bench_model.py``).
+        out
+            Optional (lengths, moment_arms) arrays to write into: C-contiguous, shapes (N, M) and (N, M, 4), of
+            ``dtype``; reuse them across calls to avoid allocating.
+        engine
+            'auto' (the compiled kernel for large batches, or whenever numba is already loaded), 'numpy' or
+            'fused'.
+        """
+        q = self._poses_array(poses_rad)
+        if out_of_range == "raise":
+            self.check_poses(q, out_of_range="raise")
+        elif out_of_range not in ("clip", "extrapolate"):
+            raise ValueError(f"out_of_range: got {out_of_range!r}; expected 'clip', 'raise' or 'extrapolate'")
+        if engine not in ("auto", "numpy", "fused"):
+            raise ValueError(f"engine: got {engine!r}; expected 'auto', 'numpy' or 'fused'")
+        n, dt = q.shape[0], np.dtype(dtype)
+        if dt not in (np.float64, np.float32):
+            raise ValueError(f"dtype: got {dt}; expected float64 or float32")
+        if out is None:
+            lengths, mas = np.empty((n, self.n_muscles), dtype=dt), np.empty((n, self.n_muscles, 4), dtype=dt)
+        else:
+            lengths, mas = out
+            for name, arr, shape in (("lengths", lengths, (n, self.n_muscles)),
+                                     ("moment arms", mas, (n, self.n_muscles, 4))):
+                if arr.shape != shape or arr.dtype != dt or not arr.flags.c_contiguous:
+                    raise ValueError(f"out: {name} array has shape {arr.shape}, dtype {arr.dtype}; expected a "
+                                     f"C-contiguous {shape} array of {dt}")
+        groups, clip = self._groups_as(dt), out_of_range == "clip"
+        # numba is imported for large batches only (or when already loaded): small calls stay light to start.
+        wanted = engine == "fused" or (engine == "auto" and (n >= FUSED_MIN_POSES or "numba" in sys.modules))
+        fused = kernel.fused() if wanted else None
+        if engine == "fused" and fused is None:
+            raise ValueError("engine: 'fused' needs numba (pip install numba); expected 'auto' or 'numpy'")
+        if fused is not None:
+            bad = kernel.evaluate_fused(fused, groups, q, lengths, mas, clip=clip)
+        else:
+            bad = kernel.evaluate_numpy(groups, q, lengths, mas, clip=clip)
+        if bad:
+            raise ValueError(f"poses_rad: contains {bad} NaN or infinite value(s); expected finite angles in rad")
+        return lengths, mas
+
+    def _groups_as(self, dtype: np.dtype) -> list[kernel.Group]:
+        if dtype not in self._typed_groups:
+            self._typed_groups[dtype] = [g.astype(dtype) for g in self._groups]
+        return self._typed_groups[dtype]
 
     def lengths_m(self, *, poses_rad: Any, out_of_range: OutOfRange = "clip") -> np.ndarray:
         """Muscle-tendon lengths (N, M) in m."""
@@ -235,13 +302,7 @@ class HipExtensorModel:
                      for s in range(0, lmt.shape[0], FIBER_CHUNK)]
             return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         lopt, lts, f0 = self.optimal_fiber_length_m, self.tendon_slack_length_m, self.max_isometric_force_n
-        h = lopt * np.sin(self.pennation_at_optimal_rad)
-        vmax = self.max_contraction_velocity_lopt_per_s * lopt
-        if isinstance(c, TableCurves):
-            lf_min = c.min_fiber_length_m
-        else:
-            lf_min = np.maximum(c.min_norm_fiber_length * lopt, h * 1.0001)
-        x_min = np.sqrt(np.maximum(lf_min**2 - h**2, 1e-12))
+        h, vmax, x_min = self._fibre_limits(c)
 
         def along(x: np.ndarray) -> tuple[np.ndarray, ...]:
             lf = np.sqrt(x * x + h * h)
@@ -268,6 +329,34 @@ class HipExtensorModel:
             "active_force_n": f0 * fa,
             "passive_force_n": f0 * fp,
         }
+
+    def _fibre_limits(self, c: DeGrooteCurves | TableCurves) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per muscle: pennation height (m), maximum shortening speed (m/s), shortest fibre along the tendon (m)."""
+        lopt = self.optimal_fiber_length_m
+        h = lopt * np.sin(self.pennation_at_optimal_rad)
+        vmax = self.max_contraction_velocity_lopt_per_s * lopt
+        if isinstance(c, TableCurves):
+            lf_min = c.min_fiber_length_m
+        else:
+            lf_min = np.maximum(c.min_norm_fiber_length * lopt, h * 1.0001)
+        return h, vmax, np.sqrt(np.maximum(lf_min**2 - h**2, 1e-12))
+
+    def rigid_tendon_forces_n(
+        self, *, lengths_m: np.ndarray, mt_velocity_m_s: np.ndarray, curves: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Active force at full activation and passive force (N, M), along a rigid tendon.
+
+        What static optimisation needs, without the rest of ``fiber_states`` (equal to its ``tendon='rigid'``
+        forces times the cosine of pennation).
+        """
+        c = self.curves(curves)
+        h, vmax, x_min = self._fibre_limits(c)
+        x = np.maximum(lengths_m - self.tendon_slack_length_m, x_min)
+        lf = np.sqrt(x * x + h * h)
+        cos_a = x / lf
+        ln = lf / self.optimal_fiber_length_m
+        f0_cos = self.max_isometric_force_n * cos_a
+        return f0_cos * c.active_fl(ln) * c.fv(mt_velocity_m_s * cos_a / vmax), f0_cos * c.passive_fl(ln)
 
     @staticmethod
     def _solve_equilibrium(along: Any, c: Any, lmt: np.ndarray, lts: np.ndarray, x_min: np.ndarray) -> np.ndarray:
@@ -309,6 +398,24 @@ class HipExtensorModel:
             side = np.where(pos, 1, -1).astype(np.int8)
         return np.where(done, np.broadcast_to(x_min, lmt.shape), x)
 
+    def isometric_tendon_force_n(self, *, lengths_m: np.ndarray, curves: str | None = None,
+                                 tendon: str = "model") -> np.ndarray:
+        """Tendon force (N, M) at full activation and zero velocity, for muscle-tendon lengths (N, M) in m.
+
+        At full activation and zero speed the fibre-tendon equilibrium depends on each muscle's length alone, so it
+        is solved once on a fine grid of lengths (``ISOMETRIC_GRID`` points from the tendon slack length to 2.6
+        optimal fibre lengths beyond it) and interpolated: within 0.01 % of the maximum isometric force of solving
+        ``fiber_states`` at every pose (tested), and far faster.
+        """
+        key = (self.curves(curves).name, tendon)
+        if key not in self._isometric:
+            s = np.linspace(0.0, ISOMETRIC_SPAN_LOPT, ISOMETRIC_GRID)[:, None]
+            grid = self.tendon_slack_length_m + s * self.optimal_fiber_length_m
+            force = self.fiber_states(lengths_m=grid, curves=curves, tendon=tendon)["tendon_force_n"]
+            self._isometric[key] = np.ascontiguousarray(force.T)
+        span = (np.asarray(lengths_m, dtype=float) - self.tendon_slack_length_m) / self.optimal_fiber_length_m
+        return interp_uniform(self._isometric[key], 0.0, ISOMETRIC_SPAN_LOPT / (ISOMETRIC_GRID - 1), span)
+
     def hip_extension_torque(
         self,
         *,
@@ -343,16 +450,20 @@ class HipExtensorModel:
         lengths, mas = self.lengths_and_moment_arms(poses_rad=q, out_of_range="extrapolate")
         w_ext = np.broadcast_to(np.asarray(hip_extension_velocity_rad_s, dtype=float), (q.shape[0],))
         w_knee = np.broadcast_to(np.asarray(knee_flexion_velocity_rad_s, dtype=float), (q.shape[0],))
-        # dL/dt = sum_j dL/dq_j qdot_j = -sum_j ma_j qdot_j ; hip flexion rate = -extension velocity
-        vmt = mas[:, :, 0] * w_ext[:, None] - mas[:, :, 3] * w_knee[:, None]
-        st = self.fiber_states(lengths_m=lengths, mt_velocity_m_s=vmt, activation=activation, curves=curves,
-                               tendon=tendon)
-        per = np.clip(-mas[:, :, 0], 0.0, None) * st["tendon_force_n"]
+        isometric = np.ndim(activation) == 0 and float(activation) == 1.0 and not w_ext.any() and not w_knee.any()
+        if isometric and q.shape[0] >= ISOMETRIC_TABLE_MIN_POSES:  # the table costs ~8k poses' solves to build
+            force = self.isometric_tendon_force_n(lengths_m=lengths, curves=curves, tendon=tendon)
+        else:
+            # dL/dt = sum_j dL/dq_j qdot_j = -sum_j ma_j qdot_j ; hip flexion rate = -extension velocity
+            vmt = mas[:, :, 0] * w_ext[:, None] - mas[:, :, 3] * w_knee[:, None]
+            force = self.fiber_states(lengths_m=lengths, mt_velocity_m_s=vmt, activation=activation, curves=curves,
+                                      tendon=tendon)["tendon_force_n"]
+        per = np.clip(-mas[:, :, 0], 0.0, None) * force
         total = per.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             share = np.where(total[:, None] > 0, 100.0 * per / total[:, None], 0.0)
         return {"per_muscle_nm": per, "total_nm": total, "share_percent": share,
-                "tendon_force_n": st["tendon_force_n"], "moment_arms_m": mas, "lengths_m": lengths,
+                "tendon_force_n": force, "moment_arms_m": mas, "lengths_m": lengths,
                 "in_range": inside}
 
 

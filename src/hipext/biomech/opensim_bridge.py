@@ -163,6 +163,82 @@ class OpenSimLeg:
                 forces[i, j] = mu.getTendonForce(self.state)
         return forces
 
+    def unit_speeds(self) -> list[Any]:
+        """Speed vectors (OpenSim ``Vector`` of all u) with one public coordinate moving at 1 rad/s, the rest still.
+
+        The knee's coupled coordinates (Rajagopal's patella) move with it, as the coupler constraint requires.
+        Index 4 is all speeds zero.
+        """
+        if not hasattr(self, "_units"):
+            units = []
+            for k in range(5):
+                for c in self.coords + self.coupled:
+                    c.setSpeedValue(self.state, 0.0)
+                if k < 4:
+                    for c in [self.coords[k]] + (self.coupled if k == 3 else []):
+                        c.setSpeedValue(self.state, 1.0)
+                units.append(self.osim.Vector(self.state.getU()))
+            self._units = units
+        return self._units
+
+    def sample_fast(
+        self, poses_rad: np.ndarray, *, coordinates: tuple[int, ...] = (0, 1, 2, 3)
+    ) -> dict[str, np.ndarray]:
+        """As ``sample``, the way a competent OpenSim user computes moment arms: one ``realizeVelocity`` per
+        coordinate with that coordinate's speed at 1 and the others at 0; every path's lengthening speed is then
+        -moment arm (the path velocity method; equal to ``computeMomentArm`` to 1e-15 m on these models).
+        Moment arms about coordinates not listed are NaN.
+        """
+        poses = np.atleast_2d(np.asarray(poses_rad, dtype=float))
+        n, m = poses.shape[0], len(self.muscles)
+        lengths = np.empty((n, m))
+        mas = np.full((n, m, 4), np.nan)
+        mus = [self.muscle(name) for name in self.muscles]
+        units, state, model = self.unit_speeds(), self.state, self.model
+        for i in range(n):
+            self.set_pose(poses[i])
+            for j, mu in enumerate(mus):
+                lengths[i, j] = mu.getLength(state)
+            for k in coordinates:
+                state.setU(units[k])
+                model.realizeVelocity(state)
+                for j, mu in enumerate(mus):
+                    mas[i, j, k] = -mu.getLengtheningSpeed(state)
+        mas[:, :, 3] *= self.knee_sign
+        return {"lengths_m": lengths, "moment_arms_m": mas}
+
+    def isometric_hip_extension_lean(self, poses_rad: np.ndarray) -> dict[str, np.ndarray]:
+        """Tendon force (N, M) at full activation and zero speed, and hip flexion moment arms (N, M), used
+        competently: activations set once (these muscles at 1, the others at 0), speeds zero, each listed
+        muscle's fibre-tendon equilibrium computed (not all 80 muscles), no ``realizeDynamics``; moment arms by
+        the path velocity method. Same numbers as ``isometric_forces`` and ``computeMomentArm``.
+        """
+        poses = np.atleast_2d(np.asarray(poses_rad, dtype=float))
+        n, m = poses.shape[0], len(self.muscles)
+        forces, mas = np.empty((n, m)), np.empty((n, m))
+        mus = [self.osim.Millard2012EquilibriumMuscle.safeDownCast(self.muscle(name)) for name in self.muscles]
+        if any(mu is None for mu in mus):
+            raise ValueError("muscles: the lean isometric path needs Millard2012EquilibriumMuscle muscles")
+        mset, state, model = self.model.getMuscles(), self.state, self.model
+        for k in range(mset.getSize()):
+            mset.get(k).setActivation(state, 0.0)
+        for mu in mus:
+            mu.setActivation(state, 1.0)
+        hip, still = self.unit_speeds()[0], self.unit_speeds()[4]
+        for i in range(n):
+            self.set_pose(poses[i])
+            state.setU(still)
+            model.realizeVelocity(state)
+            for j, mu in enumerate(mus):
+                mu.computeInitialFiberEquilibrium(state)
+                forces[i, j] = mu.getTendonForce(state)
+            state.setU(hip)
+            model.realizeVelocity(state)
+            for j, mu in enumerate(mus):
+                mas[i, j] = -mu.getLengtheningSpeed(state)
+        state.setU(still)
+        return {"tendon_force_n": forces, "hip_flexion_moment_arm_m": mas}
+
     def muscle_parameters(self) -> dict[str, np.ndarray]:
         out: dict[str, list[Any]] = {k: [] for k in (
             "max_isometric_force_n", "optimal_fiber_length_m", "tendon_slack_length_m",

@@ -13,6 +13,7 @@ frame (k = number of joint moments), solved with batched ``numpy.linalg.solve``.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -23,9 +24,14 @@ COORD_INDEX = {"hip_flexion": 0, "hip_adduction": 1, "hip_rotation": 2, "knee_fl
 
 
 def solve_bounded_min_norm(
-    *, gains: np.ndarray, targets: np.ndarray, residual_weight: float, max_iterations: int | None = None
+    *, gains: np.ndarray, targets: np.ndarray, residual_weight: float, max_iterations: int | None = None,
+    engine: str = "auto",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Solve min |a|^2 + rho |M - G a|^2 s.t. 0 <= a <= 1 for many frames.
+
+    The compiled solver (numba; ``engine='auto'`` or ``'compiled'``) runs the same primal active-set method frame
+    by frame: each frame stops as soon as it has converged, and the k x k systems (k = 1 or 2 joint moments) are
+    solved in closed form. ``engine='numpy'`` runs it for all frames at once with numpy (the slower reference).
 
     Parameters
     ----------
@@ -49,6 +55,17 @@ def solve_bounded_min_norm(
         raise ValueError(f"targets: got shape {mvec.shape}; expected {(n, k)}")
     if not residual_weight > 0:
         raise ValueError(f"residual_weight: got {residual_weight!r}; expected a positive number")
+    iterations = 4 * m + 20 if max_iterations is None else int(max_iterations)
+    if engine not in ("auto", "compiled", "numpy"):
+        raise ValueError(f"engine: got {engine!r}; expected 'auto', 'compiled' or 'numpy'")
+    solver = _compiled_solver() if engine != "numpy" else None
+    if engine == "compiled" and solver is None:
+        raise ValueError("engine: 'compiled' needs numba (pip install numba); expected 'auto' or 'numpy'")
+    if solver is not None:
+        a = np.zeros((n, m))
+        converged = np.zeros(n, dtype=bool)
+        solver(np.ascontiguousarray(g), np.ascontiguousarray(mvec), float(residual_weight), iterations, a, converged)
+        return a, mvec - np.einsum("nmk,nm->nk", g, a), converged
     # Primal active-set method (Nocedal & Wright, Algorithm 16.3), run for all frames at once. Start from the
     # feasible point a = 0 with every lower bound in the working set.
     lower = np.ones((n, m), dtype=bool)
@@ -56,7 +73,7 @@ def solve_bounded_min_norm(
     a = np.zeros((n, m))
     eye = np.eye(k) / residual_weight
     converged = np.zeros(n, dtype=bool)
-    for _ in range(4 * m + 20 if max_iterations is None else int(max_iterations)):
+    for _ in range(iterations):
         free = ~(lower | upper)
         gf = g * free[:, :, None]
         rhs = mvec - np.einsum("nmk,nm->nk", g, upper.astype(float))
@@ -98,6 +115,84 @@ def solve_bounded_min_norm(
     a = np.clip(a, 0.0, 1.0)
     residual = mvec - np.einsum("nmk,nm->nk", g, a)
     return a, residual, converged
+
+
+@functools.cache
+def _compiled_solver() -> Any:
+    """The per-frame primal active-set solver compiled with numba (None without numba); cached on disk."""
+    try:
+        import numba
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return None
+
+    @numba.njit(cache=True, nogil=True)
+    def solve_frames(g, targets, rho, iterations, a, converged):  # pragma: no cover - compiled
+        n, m, k = g.shape
+        lower = np.empty(m, dtype=np.bool_)
+        upper = np.empty(m, dtype=np.bool_)
+        mat = np.empty((k, k))
+        lam = np.empty(k)
+        gl = np.empty(m)
+        for f in range(n):
+            lower[:] = True
+            upper[:] = False
+            a[f, :] = 0.0
+            for _ in range(iterations):
+                # (I / rho + G_free^T G_free) lambda = M - G_upper^T 1, k x k
+                for r in range(k):
+                    lam[r] = targets[f, r]
+                    for c in range(k):
+                        mat[r, c] = 1.0 / rho if r == c else 0.0
+                for i in range(m):
+                    if upper[i]:
+                        for r in range(k):
+                            lam[r] -= g[f, i, r]
+                    elif not lower[i]:
+                        for r in range(k):
+                            for c in range(k):
+                                mat[r, c] += g[f, i, r] * g[f, i, c]
+                if k == 1:
+                    lam[0] /= mat[0, 0]
+                elif k == 2:  # closed form
+                    det = mat[0, 0] * mat[1, 1] - mat[0, 1] * mat[1, 0]
+                    l0 = (mat[1, 1] * lam[0] - mat[0, 1] * lam[1]) / det
+                    lam[1] = (mat[0, 0] * lam[1] - mat[1, 0] * lam[0]) / det
+                    lam[0] = l0
+                else:
+                    lam[:] = np.linalg.solve(mat, lam)
+                alpha, block, block_low = 1.0, -1, False
+                for i in range(m):
+                    s = 0.0
+                    for r in range(k):
+                        s += g[f, i, r] * lam[r]
+                    gl[i] = s
+                    if not (lower[i] or upper[i]):  # ratio test along p = free solution - a
+                        p = s - a[f, i]
+                        if p < -1e-15 and -a[f, i] / p < alpha:
+                            alpha, block, block_low = -a[f, i] / p, i, True
+                        elif p > 1e-15 and (1.0 - a[f, i]) / p < alpha:
+                            alpha, block, block_low = (1.0 - a[f, i]) / p, i, False
+                for i in range(m):
+                    if not (lower[i] or upper[i]):
+                        a[f, i] += alpha * (gl[i] - a[f, i])
+                if block >= 0:
+                    lower[block], upper[block] = block_low, not block_low
+                    a[f, block] = 0.0 if block_low else 1.0
+                    continue
+                # subproblem minimum reached: release the bound whose multiplier is most negative, if any
+                best, best_score = -1, 1e-12
+                for i in range(m):
+                    score = gl[i] if lower[i] else (1.0 - gl[i] if upper[i] else -np.inf)
+                    if score > best_score:
+                        best, best_score = i, score
+                if best < 0:
+                    converged[f] = True
+                    break
+                lower[best], upper[best] = False, False
+            for i in range(m):
+                a[f, i] = min(max(a[f, i], 0.0), 1.0)
+
+    return solve_frames
 
 
 def static_optimisation(
@@ -155,19 +250,22 @@ def static_optimisation(
         raise ValueError("moments_nm: contains NaN or infinite values")
     if not residual_optimal_moment_nm > 0:
         raise ValueError(f"residual_optimal_moment_nm: got {residual_optimal_moment_nm!r}; expected > 0")
-    q, inside = model.check_poses(q, out_of_range="clip")
-    lengths, mas = model.lengths_and_moment_arms(poses_rad=q, out_of_range="extrapolate")
+    _, inside = model.check_poses(q, out_of_range="extrapolate")
+    lengths, mas = model.lengths_and_moment_arms(poses_rad=q, out_of_range="clip")
     qd = np.zeros_like(q) if joint_velocities_rad_s is None else np.asarray(joint_velocities_rad_s, dtype=float)
     if qd.shape != q.shape:
         raise ValueError(f"joint_velocities_rad_s: got shape {qd.shape}; expected {q.shape}")
     vmt = -np.einsum("nmj,nj->nm", mas, qd)
-    full = model.fiber_states(lengths_m=lengths, mt_velocity_m_s=vmt, activation=1.0, curves=curves, tendon=tendon)
-    cos_a = np.cos(full["pennation_rad"])
-    f_active = full["active_force_n"] * cos_a  # along the tendon at a = 1 (rigid tendon)
-    f_passive = full["passive_force_n"] * cos_a if use_passive else np.zeros_like(f_active)
-    idx = [COORD_INDEX[c] for c in coordinates]
-    r = mas[:, :, idx]  # (N, m, k)
-    gains = r * f_active[:, :, None]
+    if tendon == "rigid":
+        f_active, f_passive = model.rigid_tendon_forces_n(lengths_m=lengths, mt_velocity_m_s=vmt, curves=curves)
+    else:
+        full = model.fiber_states(lengths_m=lengths, mt_velocity_m_s=vmt, curves=curves, tendon=tendon)
+        cos_a = np.cos(full["pennation_rad"])
+        f_active, f_passive = full["active_force_n"] * cos_a, full["passive_force_n"] * cos_a
+    if not use_passive:
+        f_passive = np.zeros_like(f_active)
+    r = mas[:, :, [COORD_INDEX[c] for c in coordinates]]  # (N, m, k)
+    gains = r * f_active[:, :, None]  # moments at full activation, along a rigid tendon
     targets = mom - np.einsum("nmk,nm->nk", r, f_passive)
     a, res, ok = solve_bounded_min_norm(gains=gains, targets=targets,
                                         residual_weight=1.0 / residual_optimal_moment_nm**2)

@@ -51,6 +51,8 @@ class TrialSpec(_Strict):
     person: PersonSpec = Field(default_factory=PersonSpec)
     muscles: bool = True
     model_path: Path | None = None
+    residual_optimal_moment_nm: float = Field(1.0, gt=0, description="Static optimisation: a residual moment of "
+                                              "this size costs as much as one fully active muscle")
 
     @model_validator(mode="after")
     def _one_source(self) -> TrialSpec:
@@ -77,6 +79,7 @@ class CycleResult:
     share: dict[str, Any] | None
     muscle_share_percent: dict[str, float] | None
     frames_outside_model_range: int = 0
+    activations: np.ndarray | None = None  # (frames, muscles) from static optimisation
 
 
 @dataclass(frozen=True)
@@ -175,7 +178,7 @@ def _capacity(person: PersonSpec) -> tuple[Any, str | None]:
     return cap, None
 
 
-def _muscle_split(d: DemandCurve, model: Any) -> tuple[dict[str, float], int]:
+def _muscle_split(d: DemandCurve, model: Any, residual_nm: float) -> tuple[dict[str, float], int, np.ndarray]:
     from hipext.biomech.static_optimisation import hip_extension_shares, static_optimisation
 
     if d.has_knee_moment:
@@ -185,10 +188,10 @@ def _muscle_split(d: DemandCurve, model: Any) -> tuple[dict[str, float], int]:
         coords = ("hip_flexion",)
         mom = -d.hip_extension_moment_nm[:, None]
     so = static_optimisation(model=model, poses_rad=d.poses_rad, moments_nm=mom, coordinates=coords,
-                             joint_velocities_rad_s=d.joint_velocities_rad_s)
+                             joint_velocities_rad_s=d.joint_velocities_rad_s, residual_optimal_moment_nm=residual_nm)
     sh = hip_extension_shares(so)
     labels = muscle_labels(model.muscles, d.side)
-    return dict(zip(labels, (float(s) for s in sh), strict=True)), int((~so["in_range"]).sum())
+    return dict(zip(labels, (float(s) for s in sh), strict=True)), int((~so["in_range"]).sum()), so["activations"]
 
 
 def analyse_trial(spec: TrialSpec) -> TrialResult:
@@ -227,11 +230,13 @@ def analyse_trial(spec: TrialSpec) -> TrialResult:
         notes += d.notes
         warnings += d.warnings
         share = None if cap is None else share_of_capacity(demand=d, capacity=cap, basis=cap.basis)
-        split, clipped = _muscle_split(d, model) if model is not None else (None, 0)
+        split, clipped, act = (_muscle_split(d, model, spec.residual_optimal_moment_nm) if model is not None
+                               else (None, 0, None))
         if clipped:
             notes.append(f"{d.name}: {clipped} frame(s) outside the model's fitted range were clipped to it")
         results.append(CycleResult(demand=d, cycle=k, peak=d.peak(body_mass_kg=mass), share=share,
-                                   muscle_share_percent=split, frames_outside_model_range=clipped))
+                                   muscle_share_percent=split, frames_outside_model_range=clipped,
+                                   activations=act))
     return TrialResult(spec=spec, side=spec.side, body_mass_kg=mass, cycles=tuple(results),
                        notes=tuple(dict.fromkeys(notes)), warnings=tuple(dict.fromkeys(warnings)),
                        capacity_note=cap_note, file_peak_nm_per_kg=file_peak,

@@ -6,8 +6,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
+from hipext.evidence.cache import _Loader as _Loader  # caseio extends it
+from hipext.evidence.cache import parse_yaml
 from hipext.evidence.models import (
     Evidence,
     Mcid,
@@ -18,11 +18,6 @@ from hipext.evidence.models import (
     Reference,
 )
 
-try:  # the C loader is several times faster; start-up time counts for the CLI
-    _Loader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover
-    _Loader = yaml.SafeLoader
-
 EVIDENCE_FILES = ("bibliography", "protocols", "measurement_error", "norms", "mcid", "prom_scoring")
 
 
@@ -31,9 +26,8 @@ def data_dir() -> Any:
 
 
 def read_yaml(relative: str) -> Any:
-    """Read one shipped data file, e.g. 'evidence/norms.yaml'."""
-    with (data_dir() / relative).open("rb") as fh:
-        return yaml.load(fh, Loader=_Loader)
+    """Read one shipped data file, e.g. 'evidence/norms.yaml' (parsed once per content, see ``cache``)."""
+    return parse_yaml((data_dir() / relative).read_bytes())
 
 
 def bibliography_files() -> list[str]:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
+import sys
 
 import uvicorn
 
-from hipext.store import database_url
-from hipext.web.app import create_app
-from hipext.web.demo import DEMO_USERS, seed_demo
+from hipext.web.prepare import prepare
+
+# Nothing heavy at module level: with several workers this process only supervises them, and everything it
+# imports stays resident for the server's life.
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -26,23 +29,23 @@ def main(argv: list[str] | None = None) -> None:
         help="worker processes (default 1; use one per core under load)",
     )
     args = ap.parse_args(argv)
+    from hipext.store.db import database_url
+
     url = database_url(args.database_url)
-    app = create_app(url, schema=args.schema)
-    if not args.no_demo:
-        with app.state.sessionmaker() as s:
-            seed_demo(s, today=app.state.settings.now().date())
-    shown = url.split("@")[-1] if "@" in url else url
-    print(f"hipext clinic app on http://{args.host}:{args.port}/  (database: {shown})", flush=True)
-    if not args.no_demo:
-        u, pw, _role, _name = DEMO_USERS[0]
-        a, apw, _r, _n = DEMO_USERS[1]
-        print(f"demo clinician login: {u} / {pw}   (admin: {a} / {apw})", flush=True)
+    where = f"http://{args.host}:{args.port}/"
     log_level = os.environ.get("HIPEXT_LOG_LEVEL", "warning")
     if args.workers <= 1:
+        app = prepare(url, args.schema, not args.no_demo, where)
         uvicorn.run(app, host=args.host, port=args.port, log_level=log_level)
         return
-    # Workers are separate processes: hand them the database through the environment.
-    app.state.engine.dispose()
+    # Workers are separate processes that share nothing but the database. The supervisor builds no app: it
+    # migrates and seeds in a child that exits, then hands the workers the database through the environment.
+    child = multiprocessing.get_context("spawn").Process(target=prepare,
+                                                         args=(url, args.schema, not args.no_demo, where))
+    child.start()
+    child.join()
+    if child.exitcode:
+        sys.exit(f"hipext web: preparing the database failed (exit {child.exitcode})")
     os.environ["HIPEXT_DATABASE_URL"] = url
     if args.schema:
         os.environ["HIPEXT_DB_SCHEMA"] = args.schema

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import os
 from pathlib import Path
@@ -70,6 +71,7 @@ def create_app(
         # Fewer threads than anyio's default 40: the work is mostly CPU under the GIL, and a short queue keeps
         # the latency tail short under load.
         anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        await anyio.to_thread.run_sync(_warm_up)
         yield
         engine.dispose()
 
@@ -196,6 +198,21 @@ def error_page(request: Request, status: int, message: str | None) -> Response:
         {"status": status, "title": ERROR_TITLES.get(status, "Error"), "message": message, "user": None},
         status_code=status,
     )
+
+
+def _warm_up() -> None:
+    """Evaluate one demo case before serving: the first request of each worker would otherwise pay for loading
+    the evidence, building the models' validators and the care data (several hundred ms)."""
+    from hipext.app import evaluate_case
+    from hipext.core.case import Case
+    from hipext.web.demo import demo_cases
+
+    today = dt.date(2026, 1, 1)
+    try:
+        case = next(c for c in demo_cases(today) if c.get("visits"))
+        evaluate_case(Case.model_validate(case), as_of=today)
+    except Exception:  # noqa: BLE001 - a warm-up must never stop the server; the request path reports errors
+        logging.getLogger(__name__).warning("warm-up evaluation failed", exc_info=True)
 
 
 def app_from_env() -> FastAPI:

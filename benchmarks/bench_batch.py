@@ -1,0 +1,379 @@
+"""Benchmark: hipext batch, trials per second serially and on a local Dask cluster, and hipext's per-trial hip
+extensor static optimisation against OpenSim's own StaticOptimization tool.
+
+Run: .venv/bin/python benchmarks/bench_batch.py [--trials 1000] [--workers 2] [--opensim-trials 3] [--rounds 2]
+                                                [--json out.json]
+
+1. Batch. ``--trials`` walking trials: the shared gait2392 walking example (kinematics + inverse dynamics), each
+   with its moments scaled (x0.8-1.2) and Gaussian noise added (SD 2 % of each column's peak), written as
+   ``.mot``/``.sto`` pairs. Every trial runs ``analyse_trial`` (the function of ``hipext model task``: read,
+   align, check units, capacity and its share check, static optimisation of the 12 hip extensors). Serial and
+   Dask runs alternate (``--rounds``); rows are checked equal between the two. Wall time of the client and CPU
+   time of every process that did the work (this process, or the Dask workers) are reported; the cluster's
+   start-up is reported apart.
+2. OpenSim. The peer is OpenSim 4.6's StaticOptimization tool (AnalyzeTool) as a competent user runs it: the
+   RajagopalLaiUhlrich2023 model reduced to the same 12 right hip extensors plus reserve actuators (10 N m on hip
+   flexion and knee, as in hipext's run; 1000 on every other coordinate so it is free), the walking kinematics
+   (filtered at 6 Hz by the tool) and ground reaction forces (scaled x0.8-1.2 with noise per trial), model loaded
+   once, one tool run per trial, default optimiser settings. hipext gets the same trial: the kinematics the tool
+   used and the hip and knee moments OpenSim's optimiser balanced at each frame (rebuilt from its solution with
+   OpenSim's own moment arms). Outputs compared: every frame's 12 activations. Timed alternately per trial,
+   wall and CPU.
+
+Targets: local cluster >= 1.7x serial on 2 cores; hipext per trial >= 100x OpenSim's tool.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from hipext.batch import collect, local_client, run_on_dask, run_serial  # noqa: E402
+from hipext.biomech.tasks import read_storage  # noqa: E402
+from hipext.biomech.trial import PersonSpec, TrialSpec, analyse_trial  # noqa: E402
+
+SHARED = ROOT.parent / "shared" if (ROOT.parent / "shared").exists() else Path("/work/shared")
+WALK = SHARED / "data" / "walking_gait2392"
+TARGET_DASK = 1.7
+TARGET_OPENSIM = 100.0
+RESERVE_NM = 10.0
+PERSON = {"sex": "male", "age": 30, "body_mass_kg": 72.6, "height_m": 1.8, "measured_torque_nm": 180.0,
+          "test_hip_flexion_deg": 0.0, "test_knee_flexion_deg": 0.0}
+
+
+def write_table_file(path: Path, columns: list[str], data: np.ndarray, *, title: str, in_degrees: str) -> None:
+    head = [title, "version=1", f"nRows={len(data)}", f"nColumns={len(columns)}", f"inDegrees={in_degrees}",
+            "endheader", "\t".join(columns)]
+    body = ["\t".join(f"{v:.8f}" for v in row) for row in data]
+    path.write_text("\n".join(head + body) + "\n")
+
+
+def make_trials(n: int, root: Path, seed: int = 0) -> None:
+    """n walking trials: shared kinematics, moments scaled and with noise."""
+    rng = np.random.default_rng(seed)
+    ik = (WALK / "subject01_walk1_ik.mot").read_text()
+    mom = read_storage(WALK / "subject01_walk1_inverse_dynamics.sto")
+    peaks = np.abs(mom.data[:, 1:]).max(axis=0)
+    for i in range(n):
+        d = mom.data.copy()
+        d[:, 1:] = d[:, 1:] * rng.uniform(0.8, 1.2) + rng.normal(0, 0.02, d[:, 1:].shape) * peaks
+        (root / f"walk{i:04d}_ik.mot").write_text(ik)
+        write_table_file(root / f"walk{i:04d}_inverse_dynamics.sto", list(mom.columns), d,
+                         title="Inverse Dynamics Generalized Forces", in_degrees="no")
+
+
+def _strip(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+
+def bench_batch(n: int, workers: int, rounds: int) -> dict[str, Any]:
+    tmp = Path(tempfile.mkdtemp(prefix="hipext-bench-batch-"))
+    try:
+        t = time.perf_counter()
+        make_trials(n, tmp)
+        print(f"wrote {n} walking trials in {time.perf_counter() - t:.1f} s ({tmp})")
+        items = collect([str(tmp)], person=PERSON)
+        assert len(items) == n and all(i.kind == "trial" for i in items)
+        run_serial(items[:3])  # warm: model and data files loaded in this process
+        t = time.perf_counter()
+        client = local_client(workers)
+        startup = time.perf_counter() - t
+        run_on_dask(items[: 2 * workers], client)  # warm the workers the same way
+
+        def cpu_workers() -> float:
+            return float(sum(client.run(time.process_time).values()))
+
+        serial_wall, serial_cpu, dask_wall, dask_cpu, client_cpu = [], [], [], [], []
+        rows_s: list[dict[str, Any]] = []
+        rows_d: list[dict[str, Any]] = []
+        for _ in range(rounds):
+            c0, w0 = time.process_time(), time.perf_counter()
+            rows_s = run_serial(items)
+            serial_wall.append(time.perf_counter() - w0)
+            serial_cpu.append(time.process_time() - c0)
+            c0, w0, m0 = cpu_workers(), time.perf_counter(), time.process_time()
+            rows_d = run_on_dask(items, client)
+            dask_wall.append(time.perf_counter() - w0)
+            client_cpu.append(time.process_time() - m0)
+            dask_cpu.append(cpu_workers() - c0)
+        info = client.scheduler_info()["workers"]
+        client.close()
+        client.cluster.close()
+        assert _strip(rows_s) == _strip(rows_d), "serial and Dask rows differ"
+        errors = sum(1 for r in rows_s if r["error"])
+        s, d = min(serial_wall), min(dask_wall)
+        return {
+            "trials": n, "workers": len(info), "cores": os.cpu_count(), "rounds": rounds,
+            "errors": errors, "rows_equal": True,
+            "serial_wall_s": serial_wall, "serial_cpu_s": serial_cpu,
+            "dask_wall_s": dask_wall, "dask_worker_cpu_s": dask_cpu, "dask_client_cpu_s": client_cpu,
+            "dask_startup_s": startup,
+            # Under contention wall time measures the share of the CPU we were given; this is the speed-up the
+            # same work would have on idle cores (serial CPU over the busiest process's CPU).
+            "speedup_from_cpu_time": min(serial_cpu) / max(min(dask_cpu) / len(info), min(client_cpu)),
+            "serial_trials_per_s": n / s, "dask_trials_per_s": n / d,
+            "dask_trials_per_s_with_startup": n / (d + startup),
+            "speedup": s / d, "speedup_target": TARGET_DASK,
+            "load_average": os.getloadavg(),
+        }
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------------------ OpenSim
+class OpenSimSO:
+    """OpenSim's StaticOptimization tool on the RajagopalLaiUhlrich2023 model reduced to hipext's 12 muscles."""
+
+    def __init__(self, work: Path, muscles: tuple[str, ...]) -> None:
+        import opensim as osim
+
+        osim.Logger.setLevelString("off")
+        self.osim = osim
+        self.work = work
+        self.muscles = muscles
+        m = osim.Model(str(SHARED / "models" / "RajagopalLaiUhlrich2023.osim"))
+        fs = m.getForceSet()
+        for i in reversed(range(fs.getSize())):
+            f = fs.get(i)
+            if f.getConcreteClassName() == "CoordinateActuator" or (
+                    f.getConcreteClassName().endswith("Muscle") and f.getName() not in muscles):
+                fs.remove(i)
+        for name in muscles:  # activations bounded 0..1, as in hipext
+            mu = osim.Millard2012EquilibriumMuscle.safeDownCast(fs.get(name))
+            mu.set_minimum_activation(0.0)
+            mu.set_min_control(0.0)
+        for c in m.getCoordinateSet():
+            if c.getName().endswith("_beta"):  # patella coupler: dependent coordinate
+                continue
+            a = osim.CoordinateActuator(c.getName())
+            a.setName(f"reserve_{c.getName()}")
+            a.setOptimalForce(RESERVE_NM if c.getName() in ("hip_flexion_r", "knee_angle_r") else 1000.0)
+            a.setMinControl(-np.inf)
+            a.setMaxControl(np.inf)
+            m.addForce(a)
+        m.finalizeConnections()
+        self.model_file = work / "rajagopal_hip_extensors_so.osim"
+        m.printToXML(str(self.model_file))
+        self.model = osim.Model(str(self.model_file))
+        self.state = self.model.initSystem()
+        self.kinematics = work / "walk_q.mot"
+        self._write_kinematics()
+
+    def _write_kinematics(self) -> None:
+        """gait2392 coordinates as the Rajagopal model names them (knee flexion positive, patella coupler)."""
+        st = read_storage(WALK / "subject01_walk1_ik.mot")
+        cols = {c: st.column(c).copy() for c in st.columns[1:]}
+        for s in "rl":
+            cols[f"knee_angle_{s}"] = -cols[f"knee_angle_{s}"]
+            cols[f"knee_angle_{s}_beta"] = cols[f"knee_angle_{s}"]
+        names = list(cols)
+        write_table_file(self.kinematics, ["time", *names], np.column_stack([st.column("time")] +
+                                                                            [cols[c] for c in names]),
+                         title="kinematics", in_degrees="yes")
+
+    def grf(self, i: int, rng: np.random.Generator) -> Path:
+        st = read_storage(WALK / "subject01_walk1_grf.mot")
+        d = st.data.copy()
+        force = [k for k, c in enumerate(st.columns) if "force_v" in c or "torque" in c]
+        d[:, force] = d[:, force] * rng.uniform(0.8, 1.2) + rng.normal(0, 0.01, (len(d), len(force))) * \
+            np.abs(d[:, force]).max(axis=0)
+        data = self.work / f"grf{i}.mot"
+        write_table_file(data, list(st.columns), d, title="grf", in_degrees="yes")
+        el = self.osim.ExternalLoads()
+        for side, pre in (("r", ""), ("l", "1_")):
+            ef = self.osim.ExternalForce()
+            ef.setName(f"grf_{side}")
+            ef.set_applied_to_body(f"calcn_{side}")
+            ef.set_force_expressed_in_body("ground")
+            ef.set_point_expressed_in_body("ground")
+            ef.set_force_identifier(f"{pre}ground_force_v")
+            ef.set_point_identifier(f"{pre}ground_force_p")
+            ef.set_torque_identifier(f"{pre}ground_torque_")
+            el.cloneAndAppend(ef)
+        el.setDataFileName(str(data))
+        xml = self.work / f"grf{i}.xml"
+        el.printToXML(str(xml))
+        return xml
+
+    def setup(self, i: int, loads: Path, t0: float, t1: float) -> Path:
+        osim = self.osim
+        at = osim.AnalyzeTool()
+        at.setName(f"so{i}")
+        at.setModelFilename(str(self.model_file))
+        at.setCoordinatesFileName(str(self.kinematics))
+        at.setExternalLoadsFileName(str(loads))
+        at.setLowpassCutoffFrequency(6.0)
+        at.setInitialTime(t0)
+        at.setFinalTime(t1)
+        at.setResultsDir(str(self.work))
+        so = osim.StaticOptimization()
+        so.setStartTime(t0)
+        so.setEndTime(t1)
+        so.setUseModelForceSet(True)
+        so.setActivationExponent(2)
+        so.setUseMusclePhysiology(True)
+        at.getAnalysisSet().cloneAndAppend(so)
+        path = self.work / f"setup_so{i}.xml"
+        at.printToXML(str(path))
+        return path
+
+    def load(self, setup: Path) -> Any:
+        """The tool for one trial, its model and kinematics loaded (not timed: a script could keep it)."""
+        return self.osim.AnalyzeTool(str(setup))
+
+    def run(self, setup: Path) -> float:
+        """One trial through OpenSim's tool; returns the wall time of ``run()`` alone."""
+        tool = self.load(setup)
+        t = time.perf_counter()
+        tool.run()
+        return time.perf_counter() - t
+
+    def balanced_moments(self, i: int) -> Path:
+        """The hip flexion and knee moments OpenSim's optimiser balanced at each frame: muscle forces times
+        OpenSim's moment arms plus the reserve, written as an inverse-dynamics file for hipext."""
+        f = read_storage(self.work / f"so{i}_StaticOptimization_force.sto")
+        q = read_storage(self.kinematics)
+        m, s = self.model, self.state
+        cs = m.getCoordinateSet()
+        hip, knee = cs.get("hip_flexion_r"), cs.get("knee_angle_r")
+        out = []
+        for k, t in enumerate(f.column("time")):
+            for c in q.columns[1:]:
+                v = np.interp(t, q.column("time"), q.column(c))
+                cs.get(c).setValue(s, v if c.startswith("pelvis_t") else np.deg2rad(v), False)
+            m.assemble(s)
+            m.realizePosition(s)
+            h = f.column("reserve_hip_flexion_r")[k]
+            kn = f.column("reserve_knee_angle_r")[k]
+            for name in self.muscles:
+                mu = m.getMuscles().get(name)
+                h += f.column(name)[k] * mu.computeMomentArm(s, hip)
+                kn += f.column(name)[k] * mu.computeMomentArm(s, knee)
+            out.append((t, h, kn))
+        path = self.work / f"so{i}_balanced_moments.sto"
+        write_table_file(path, ["time", "hip_flexion_r_moment", "knee_angle_r_moment"], np.array(out),
+                         title="moments balanced by OpenSim StaticOptimization", in_degrees="no")
+        return path
+
+    def filtered_kinematics(self) -> Path:
+        """The coordinates as the tool filtered them (pad, 6 Hz IIR low-pass), for hipext."""
+        st = self.osim.Storage(str(self.kinematics))
+        st.pad(st.getSize() // 2)
+        st.lowpassIIR(6.0)
+        st.setInDegrees(True)
+        st.printResult(st, "walk_q_filtered", str(self.work), -1, ".mot")
+        return self.work / "walk_q_filtered.mot"
+
+
+def bench_opensim(k: int, rounds: int) -> dict[str, Any]:
+    from hipext.biomech.model import HipExtensorModel
+
+    model = HipExtensorModel.load()
+    work = Path(tempfile.mkdtemp(prefix="hipext-bench-osim-"))
+    try:
+        rng = np.random.default_rng(1)
+        peer = OpenSimSO(work, model.muscles)
+        t0, t1 = 0.5, 1.6
+        setups = [peer.setup(i, peer.grf(i, rng), t0, t1) for i in range(k)]
+        peer.run(setups[0])  # the inputs hipext needs come from OpenSim's own solution
+        kin = peer.filtered_kinematics()
+        moments = []
+        for i, stp in enumerate(setups):
+            if i:
+                peer.run(stp)
+            moments.append(peer.balanced_moments(i))
+        specs = [TrialSpec(name=f"so{i}", kinematics=kin, moments=m, side="r", residual_optimal_moment_nm=RESERVE_NM,
+                           person=PersonSpec(**PERSON)) for i, m in enumerate(moments)]
+        analyse_trial(specs[0])  # warm
+        os_wall, os_cpu, hx_wall, hx_cpu = [], [], [], []
+        diffs = []
+        for _ in range(rounds):
+            for i in range(k):
+                tool = peer.load(setups[i])
+                c, w = time.process_time(), time.perf_counter()
+                tool.run()
+                os_wall.append(time.perf_counter() - w)
+                os_cpu.append(time.process_time() - c)
+                del tool
+                c, w = time.process_time(), time.perf_counter()
+                res = analyse_trial(specs[i])
+                hx_wall.append(time.perf_counter() - w)
+                hx_cpu.append(time.process_time() - c)
+                act_os = read_storage(work / f"so{i}_StaticOptimization_activation.sto")
+                a_os = np.stack([act_os.column(mu) for mu in model.muscles], axis=1)
+                a_hx = res.cycles[0].activations
+                assert a_hx is not None
+                n = min(len(a_os), len(a_hx))
+                assert np.allclose(act_os.column("time")[:n], res.cycles[0].demand.time_s[:n], atol=1e-3)
+                diffs.append(a_hx[:n] - a_os[:n])
+        d = np.concatenate(diffs)
+        frames = len(d) // (rounds * k)
+        ratio_wall = statistics.median(os_wall) / statistics.median(hx_wall)
+        ratio_cpu = statistics.median(os_cpu) / statistics.median(hx_cpu)
+        return {
+            "trials": k, "rounds": rounds, "frames_per_trial": frames, "muscles": len(model.muscles),
+            "opensim_wall_s_per_trial": statistics.median(os_wall),
+            "opensim_cpu_s_per_trial": statistics.median(os_cpu),
+            "hipext_wall_s_per_trial": statistics.median(hx_wall),
+            "hipext_cpu_s_per_trial": statistics.median(hx_cpu),
+            "ratio_wall": ratio_wall, "ratio_cpu": ratio_cpu, "ratio_target": TARGET_OPENSIM,
+            "activation_rms_difference": float(np.sqrt(np.mean(d ** 2))),
+            "activation_max_difference": float(np.abs(d).max()),
+            "activation_p95_abs_difference": float(np.percentile(np.abs(d), 95)),
+            "load_average": os.getloadavg(),
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--trials", type=int, default=1000)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--opensim-trials", type=int, default=3)
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args()
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
+    b = bench_batch(args.trials, args.workers, args.rounds)
+    print(f"batch of {b['trials']} walking trials (analyse_trial: demand, capacity check, 12-muscle static "
+          f"optimisation), {b['errors']} errors, serial and Dask rows equal: {b['rows_equal']}")
+    print(f"  serial:             {b['serial_trials_per_s']:8.1f} trials/s  (wall {min(b['serial_wall_s']):.1f} s, "
+          f"CPU {min(b['serial_cpu_s']):.1f} s)")
+    print(f"  Dask, {b['workers']} workers:    {b['dask_trials_per_s']:8.1f} trials/s  (wall "
+          f"{min(b['dask_wall_s']):.1f} s, worker CPU {min(b['dask_worker_cpu_s']):.1f} s; start-up "
+          f"{b['dask_startup_s']:.1f} s apart, {b['dask_trials_per_s_with_startup']:.1f} trials/s with it)")
+    print(f"  speed-up: {b['speedup']:.2f}x measured wall (goal >= {TARGET_DASK}x on 2 cores); load average "
+          f"{b['load_average'][0]:.1f} (1 min) on {b['cores']} cores shared with other work; from CPU time "
+          f"(idle cores): {b['speedup_from_cpu_time']:.2f}x (client CPU {min(b['dask_client_cpu_s']):.1f} s)")
+    o = bench_opensim(args.opensim_trials, args.rounds)
+    print(f"static optimisation per trial, {o['frames_per_trial']} frames x {o['muscles']} hip extensors, "
+          f"{o['trials']} trials x {o['rounds']} rounds alternating:")
+    print(f"  OpenSim 4.6 StaticOptimization tool: {o['opensim_wall_s_per_trial'] * 1000:9.1f} ms wall, "
+          f"{o['opensim_cpu_s_per_trial'] * 1000:9.1f} ms CPU per trial")
+    print(f"  hipext analyse_trial (whole trial):  {o['hipext_wall_s_per_trial'] * 1000:9.1f} ms wall, "
+          f"{o['hipext_cpu_s_per_trial'] * 1000:9.1f} ms CPU per trial")
+    print(f"  ratio: {o['ratio_wall']:.0f}x wall, {o['ratio_cpu']:.0f}x CPU (goal >= {TARGET_OPENSIM:.0f}x)")
+    print(f"  same outputs: activations differ by RMS {o['activation_rms_difference']:.4f}, 95th percentile "
+          f"{o['activation_p95_abs_difference']:.3f}, max {o['activation_max_difference']:.3f} (surrogate "
+          "geometry and finite-difference joint speeds against OpenSim's splines)")
+    if args.json:
+        args.json.write_text(json.dumps({"batch": b, "opensim": o}, indent=2) + "\n")
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

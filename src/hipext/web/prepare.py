@@ -1,0 +1,25 @@
+"""Migrate, seed the demo clinic and announce: run by `python -m hipext.web` before serving (in a child process
+when several workers serve, so that the supervisor never builds an app)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def prepare(url: str, schema: str | None, demo: bool, where: str) -> Any:
+    """Migrate, seed (idempotent), print the URL and the demo login; the app. In a short-lived child process when
+    workers serve."""
+    from hipext.web.app import create_app
+    from hipext.web.demo import DEMO_USERS, seed_demo
+
+    app = create_app(url, schema=schema)
+    if demo:
+        with app.state.sessionmaker() as s:
+            seed_demo(s, today=app.state.settings.now().date())
+    shown = url.split("@")[-1] if "@" in url else url
+    print(f"hipext clinic app on {where}  (database: {shown})", flush=True)
+    if demo:
+        u, pw, _role, _name = DEMO_USERS[0]
+        a, apw, _r, _n = DEMO_USERS[1]
+        print(f"demo clinician login: {u} / {pw}   (admin: {a} / {apw})", flush=True)
+    return app

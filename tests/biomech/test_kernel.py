@@ -1,0 +1,108 @@
+"""The lengths-and-moment-arms kernel: same numbers on every path, written where the caller asks."""
+
+import numpy as np
+import pytest
+
+from hipext.biomech import kernel, surrogate
+from hipext.biomech.model import HipExtensorModel
+
+
+@pytest.fixture(scope="module")
+def model():
+    return HipExtensorModel.load()
+
+
+@pytest.fixture(scope="module")
+def poses(model):
+    rng = np.random.default_rng(12)
+    lo, hi = model.range_low_rad, model.range_high_rad
+    q = lo + (hi - lo) * rng.random((3 * kernel.BLOCK + 17, 4))  # a short last block too
+    q[:20] = lo - 0.2 + (hi - lo + 0.4) * rng.random((20, 4))  # some outside the fitted range
+    return q
+
+
+@pytest.mark.parametrize(("n_vars", "degree"), [(1, 4), (3, 7), (4, 6)])
+def test_basis_steps_build_every_monomial_once(n_vars, degree):
+    b = kernel.Basis.build(n_vars, degree)
+    assert sorted(map(tuple, b.exponents.tolist())) == sorted(map(tuple, surrogate.exponents(n_vars, degree).tolist()))
+    degrees = b.exponents.sum(axis=1)
+    assert (degrees[: b.n_below] < degree).all() and (degrees[b.n_below:] == degree).all()
+    x = np.random.default_rng(0).uniform(-1, 1, (n_vars, 9))
+    values = kernel.basis_block(x, b.steps, np.empty((len(b.exponents), 9)))
+    expected = np.prod(x[None, :, :] ** b.exponents[:, :, None], axis=1)
+    np.testing.assert_allclose(values, expected, rtol=1e-13, atol=1e-15)
+
+
+def test_compiled_kernel_equals_numpy_and_the_fitted_polynomials(model, poses):
+    for clip in ("clip", "extrapolate"):
+        ln, mn = model.lengths_and_moment_arms(poses_rad=poses, out_of_range=clip, engine="numpy")
+        lf, mf = model.lengths_and_moment_arms(poses_rad=poses, out_of_range=clip, engine="fused")
+        np.testing.assert_allclose(lf, ln, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(mf, mn, rtol=0, atol=1e-12)
+    # the original fit, evaluated the slow way (monomials in the stored order), gives the same lengths
+    z = np.load(model.path)
+    q, _ = model.check_poses(poses[:50], out_of_range="clip")
+    centre = (model.range_low_rad + model.range_high_rad) / 2
+    half = (model.range_high_rad - model.range_low_rad) / 2
+    for g in np.atleast_1d(z["groups"]):
+        var, exps = z[f"group{g}_variables"], z[f"group{g}_exponents"]
+        x = (q[:, var] - centre[var]) / half[var]
+        mono = np.prod(x[:, None, :] ** exps[None], axis=2)
+        np.testing.assert_allclose(model.lengths_m(poses_rad=q)[:, z[f"group{g}_muscle_index"]],
+                                   mono @ z[f"group{g}_coefficients"], atol=1e-12)
+
+
+def test_moment_arms_about_coordinates_a_muscle_does_not_cross_are_exactly_zero(model, poses):
+    crosses_knee = model.provenance["crosses_knee"]
+    out = (np.full((len(poses), 12), np.nan), np.full((len(poses), 12, 4), np.nan))  # dirty caller buffers
+    lengths, mas = model.lengths_and_moment_arms(poses_rad=poses, out=out, engine="fused")
+    assert lengths is out[0] and mas is out[1] and np.isfinite(mas).all()
+    for j, name in enumerate(model.muscles):
+        assert (mas[:, j, 3] == 0).all() != crosses_knee[name]
+
+
+def test_float32_is_accurate_to_a_micrometre(model, poses):
+    l64, m64 = model.lengths_and_moment_arms(poses_rad=poses)
+    for engine in ("numpy", "fused"):
+        l32, m32 = model.lengths_and_moment_arms(poses_rad=poses, dtype=np.float32, engine=engine)
+        assert l32.dtype == m32.dtype == np.float32
+        assert np.abs(l32 - l64).max() < 5e-6 and np.abs(m32 - m64).max() < 5e-6  # m; lengths ~0.1-0.6 m
+
+
+def test_non_finite_poses_and_wrong_buffers_are_named(model, poses):
+    bad = poses.copy()
+    bad[700, 2] = np.inf
+    for engine in ("numpy", "fused"):
+        with pytest.raises(ValueError, match="poses_rad: contains 1 NaN or infinite"):
+            model.lengths_and_moment_arms(poses_rad=bad, engine=engine)
+    with pytest.raises(ValueError, match="out: moment arms array"):
+        model.lengths_and_moment_arms(poses_rad=poses, out=(np.empty((len(poses), 12)), np.empty((len(poses), 12))))
+    with pytest.raises(ValueError, match="dtype"):
+        model.lengths_and_moment_arms(poses_rad=poses, dtype=np.int32)
+
+
+def test_isometric_force_table_matches_the_equilibrium_solved_at_each_pose(model, poses):
+    lengths, _ = model.lengths_and_moment_arms(poses_rad=poses)
+    for curves, tendon in ((None, "model"), ("degroote2016", "compliant")):
+        table = model.isometric_tendon_force_n(lengths_m=lengths, curves=curves, tendon=tendon)
+        solved = model.fiber_states(lengths_m=lengths, curves=curves, tendon=tendon)["tendon_force_n"]
+        assert (np.abs(table - solved) / model.max_isometric_force_n).max() < 1e-4
+    # the torque takes this path at full activation and zero speed, and the general one otherwise
+    fast = model.hip_extension_torque(poses_rad=poses)["total_nm"]  # >= ISOMETRIC_TABLE_MIN_POSES poses
+    general = model.hip_extension_torque(poses_rad=poses, activation=np.ones(12))["total_nm"]
+    np.testing.assert_allclose(fast, general, rtol=1e-4)
+
+
+def test_shipped_knee_effect_table_equals_the_model_for_every_protocol():
+    from hipext.biomech import knee_effect
+
+    shipped = knee_effect._table()
+    assert shipped, "knee_effect.json is missing or was built for another model: python -m hipext.biomech.knee_effect"
+    assert set(shipped) == {knee_effect._key(h, k) for h, k in knee_effect.protocol_angles()}
+    for key, values in shipped.items():
+        hip, knee = (float(v) for v in key.split("/"))
+        assert values == knee_effect.compute(hip_flexion_deg=hip, knee_flexion_deg=knee), key
+    # angles no protocol uses are computed from the model, with the same fields
+    other = knee_effect.knee_effect_at_test(hip_flexion_deg=30.0, knee_flexion_deg=60.0)
+    assert other["ratio_to_knee_extended"] < 1 and other.keys() == knee_effect.knee_effect_at_test(
+        hip_flexion_deg=0.0, knee_flexion_deg=90.0).keys()

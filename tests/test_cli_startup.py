@@ -1,0 +1,37 @@
+"""`hipext evaluate` loads only what evaluating needs: other commands register when invoked or for help."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PROBE = """
+import sys
+sys.argv = ["hipext", *sys.argv[1:]]
+import hipext.cli as cli
+try:
+    cli.main()
+except SystemExit:
+    pass
+heavy = ("hipext.fhir", "hipext.biomech.cli", "hipext.biomech.model", "hipext.care.cli", "numba")
+print("LOADED", sorted(m for m in sys.modules if m.startswith(heavy)))
+"""
+
+
+def _run(*args: str) -> str:
+    out = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=120)
+    return out.stdout
+
+
+def test_evaluate_does_not_load_other_commands_or_the_model(tmp_path):
+    out = _run("evaluate", str(ROOT / "examples" / "athlete-hamstring.yaml"), "--out", str(tmp_path / "e.json"))
+    assert (tmp_path / "e.json").stat().st_size > 1000
+    assert out.strip().endswith("LOADED []"), out[-500:]
+
+
+def test_help_and_each_lazy_command_still_work():
+    out = _run("--help")
+    for name in ("evaluate", "exercises", "export", "model", "schema", "evidence"):
+        assert f" {name} " in out, name
+    assert "hipext.fhir" in _run("export", "--help")
+    assert "Musculoskeletal model" in _run("model", "--help")
