@@ -235,7 +235,7 @@ def test_care_loop_in_chromium(server: str, browser) -> None:
         expect(page.locator("#screening")).to_be_visible()
         expect(page.locator("svg.strength-chart")).to_be_visible()
         expect(page.locator("svg.lsi-chart")).to_be_visible()
-        expect(page.locator("svg.lsi-chart .lsi-target")).to_have_count(1)
+        expect(page.locator("svg.lsi-chart .lsi-target")).not_to_have_count(0)  # targets from the evaluation
         expect(page.locator("table.results tbody tr").first).to_be_visible()
         j.check_axe(page, "evaluation")
         box_s = page.locator("#screening").bounding_box()
@@ -290,7 +290,19 @@ def test_care_loop_in_chromium(server: str, browser) -> None:
         patient.locator("form.inline button").first.click()
         expect(patient.locator("#saved")).to_be_visible()
 
-    with j.step("clinician sees adherence and pain", page):
+    with j.step("patient completes a questionnaire through the link", patient):
+        patient.goto(link)
+        patient.click("#questionnaires >> text=Lower Extremity Functional Scale")
+        j.check_axe(patient, "patient questionnaire")
+        for i in range(1, 20):  # one left out: the form names it instead of saving an unscorable LEFS
+            patient.fill(f"[name='m.lefs.x.item{i}']", "3")
+        patient.click("#send-questionnaire")
+        expect(patient.locator("#problems")).to_contain_text("answers")
+        patient.fill("[name='m.lefs.x.item20']", "2")
+        patient.click("#send-questionnaire")
+        expect(patient.locator("#saved")).to_be_visible()
+
+
         page.goto(patient_url)
         expect(page.locator("#adherence")).to_contain_text("2 sessions completed")
         expect(page.locator("svg.pain-chart")).to_be_visible()
@@ -298,6 +310,7 @@ def test_care_loop_in_chromium(server: str, browser) -> None:
     with j.step("record a follow-up with exercise responses", page):
         page.goto(f"{patient_url}/visits/new")
         expect(page.locator("table.responses tbody tr").first).to_be_visible()
+        expect(page.locator("#from-patient")).to_contain_text("LEFS")
         # The patient's session pain is shown for the whole session, never copied into an exercise's row.
         expect(page.locator("#session-summary")).to_contain_text("highest pain during a session 3/10")
         expect(page.locator("[name='er.0.pain_during']")).to_have_value("")
@@ -319,7 +332,12 @@ def test_care_loop_in_chromium(server: str, browser) -> None:
         expect(page.locator("#progression")).to_be_visible()
         expect(page.locator("#progression")).to_contain_text(re.compile("PROGRESS|HOLD|REGRESS|STOP"))
         expect(page.locator("svg.trend-chart").first).to_be_visible()
+        expect(page.locator("svg.lsi-time-chart")).to_be_visible()  # symmetry over time against the target
+        expect(page.locator("svg.lsi-time-chart .lsi-target").first).to_be_attached()
+        j.check_axe(page, "evaluation with trends")
         expect(page.locator("#rta")).to_be_visible()
+        lefs = page.locator("table.results tr", has_text="Lower Extremity Functional Scale")
+        expect(lefs).to_contain_text("59")  # the patient's LEFS, scored by its published rule: 19 x 3 + 2
 
     with j.step("print the handout", page):
         page.click("nav.tabs >> text=Handout")

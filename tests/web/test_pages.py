@@ -138,8 +138,7 @@ def test_visit_form_saves_a_full_visit(world, clinician) -> None:
         "m.mmt_hip_extension_knee_flexed.left.grade": "4+",
         "m.nprs.x.value": "2",
         "m.nprs.x.context": "worst_24h",
-        "m.lefs.x.item1": "3",
-        "m.lefs.x.item2": "4",
+        **{f"m.lefs.x.item{i}": "3" for i in range(1, 21)},  # every item: a LEFS with gaps is not scored
         "m.askling_h_test.right.result": "negative",
         "visit.observations": "trunk_lean",
         "visit.observation_side.trunk_lean": "right",

@@ -209,6 +209,19 @@ class SessionLog(Base):
     created_at: Mapped[dt.datetime]
 
 
+class QuestionnaireResponse(Base):
+    """A questionnaire the patient completed through their link: the case file's measurement, validated."""
+
+    __tablename__ = "questionnaire_responses"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    link_id: Mapped[int | None] = mapped_column(ForeignKey("patient_links.id"), nullable=True)
+    test: Mapped[str] = mapped_column(String(60))
+    measurement_json: Mapped[dict[str, Any]] = mapped_column(JSON)
+    submitted_at: Mapped[dt.datetime]
+
+
 class AuditEvent(Base):
     """Append-only: no code path updates or deletes these rows, and a database trigger rejects it."""
 

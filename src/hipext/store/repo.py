@@ -17,6 +17,7 @@ from hipext.store.models import (
     PatientLink,
     PatientVersion,
     ProgramOverride,
+    QuestionnaireResponse,
     SessionLog,
     User,
     Visit,
@@ -369,6 +370,18 @@ def active_link(s: Session, token: str, now: dt.datetime) -> PatientLink | None:
     if link is None or link.revoked_at is not None or link.expires_at <= now:
         return None
     return link
+
+
+def questionnaire_responses(
+    s: Session, clinic_id: int, patient_id: int, since: dt.datetime | None = None
+) -> list[QuestionnaireResponse]:
+    """The patient's own questionnaires, oldest first (only those submitted after `since` when given)."""
+    stmt = select(QuestionnaireResponse).where(
+        QuestionnaireResponse.clinic_id == clinic_id, QuestionnaireResponse.patient_id == patient_id
+    )
+    if since is not None:
+        stmt = stmt.where(QuestionnaireResponse.submitted_at > since)
+    return list(s.scalars(stmt.order_by(QuestionnaireResponse.submitted_at, QuestionnaireResponse.id)))
 
 
 def session_logs(s: Session, clinic_id: int, patient_id: int) -> list[SessionLog]:

@@ -14,6 +14,7 @@ from hipext.web.forms import clean, split_list
 SIDES = ("left", "right")
 FORCE_UNITS = ["N", "lbf", "kgf"]  # chosen once per visit
 FORCE_FIELDS = {"N": "trials_n", "lbf": "trials_lbf", "kgf": "trials_kgf"}
+SET_UP_ONLY = frozenset({"lever_arm_m", "fixation", "device"})
 MMT_GRADES = ["5", "5-", "4+", "4", "4-", "3+", "3", "3-", "2+", "2", "2-", "1", "0"]
 PAIN_CONTEXTS = ["worst_24h", "at_rest", "during_test", "average_week"]
 PROM_ITEM_FALLBACK = {"lefs": 20, "hoos": 40, "hoos12": 12, "ihot12": 12, "visa_h": 8}
@@ -148,7 +149,7 @@ def visit_from_form(form: Any, response_rows: list[str]) -> VisitBuild:
             pre = f"m.{tf.id}.{side or 'x'}."
             vals = {f.name[len(pre) :]: clean(form.get(f.name)) for f in tf.fields[side]}
             filled = {k: v for k, v in vals.items() if v}
-            if not filled:
+            if set(filled) <= SET_UP_ONLY:  # a remembered lever arm or fixation alone is not a measurement
                 continue
             j = len(measurements)
             m: dict[str, Any] = {"test": tf.id}
@@ -273,7 +274,7 @@ def visit_problems(patient: dict[str, Any], history: dict[str, Any], visit: dict
             return [p.as_dict() for p in exc.problems]
         return []
 
-    found = problems_of(visit)
+    found = problems_of(visit) + unscorable_questionnaires(visit)
     if not found:
         return []
     seen = {(p["path"], p["expected"]) for p in found}
@@ -286,6 +287,35 @@ def visit_problems(patient: dict[str, Any], history: dict[str, Any], visit: dict
                 seen.add((p["path"], p["expected"]))
                 found.append(p)
     return found
+
+
+def unscorable_questionnaires(visit: dict[str, Any]) -> list[dict[str, Any]]:
+    """Questionnaires with too few answers for their published scoring rule: named on the form, never saved as an
+    unscored entry (a LEFS with 11 of 20 items used to be saved silently as '- points')."""
+    from hipext.core.prom import score  # noqa: PLC0415
+
+    out = []
+    for j, m in enumerate(visit.get("measurements") or []):
+        rule = _prom(m.get("test"))
+        if rule is None or not m.get("items") or m.get("activities"):
+            continue
+        try:
+            items = {int(k): float(v) for k, v in m["items"].items() if str(v).strip()}
+        except (TypeError, ValueError):
+            continue  # the schema check names the bad answer
+        sc = score(rule, items)
+        if sc.total is None and (not sc.subscales or any(v is None for v in sc.subscales.values())):
+            missing = [i for i in range(1, rule.items + 1) if i not in items]
+            out.append(
+                {
+                    "path": f"visits[0].measurements[{j}].items",
+                    "value": f"{len(items)} of {rule.items} answered",
+                    "expected": "answers to enough items to score it ("
+                    + "; ".join(sc.notes)
+                    + f"); not answered: items {', '.join(map(str, missing))}",
+                }
+            )
+    return out
 
 
 @lru_cache(maxsize=1)

@@ -17,7 +17,9 @@ def routers() -> list[APIRouter]:
         links,
         patients,
         program,
+        questionnaires,
         visits,
     )
 
-    return [m.router for m in (auth, patients, visits, evaluation, program, links, admin, account, home, api)]
+    modules = (auth, patients, visits, evaluation, program, links, admin, account, home, questionnaires, api)
+    return [m.router for m in modules]

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from hipext.store import repo
 from hipext.store.models import PatientLink, SessionLog
-from hipext.web import services
+from hipext.web import services, visit_form
 from hipext.web.deps import FormDep, SessionDep, evaluation_of
 from hipext.web.security import check_double_submit, client_ip
 
@@ -31,6 +31,11 @@ def _audit(db: Session, request: Request, link: PatientLink, action: str, detail
         detail=detail,
         now=request.app.state.settings.now(),
     )
+
+
+def csrf_token_for(request: Request) -> str:
+    """The double-submit token: the one in the browser's cookie, or a new one (the response sets the cookie)."""
+    return request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
 
 
 def _link(request: Request, db: Session, token: str) -> PatientLink:
@@ -67,7 +72,7 @@ def _page(
     view = evaluation_of(request, db, row)
     exercises = services.program_rows(view.data)
     logs = repo.session_logs(db, link.clinic_id, row.id)
-    csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)  # double-submit: cookie = form field
+    csrf = csrf_token_for(request)
     ctx = {
         "user": None,
         "token": token,
@@ -80,6 +85,7 @@ def _page(
         "values": values or {"date": settings.now().date().isoformat()},
         "csrf": csrf,
         "expires_at": link.expires_at,
+        "questionnaires": [t for t in visit_form.measurement_forms() if t.kind == "prom"],
     }
     resp = request.app.state.templates.TemplateResponse(request, "home.html", ctx, status_code=status)
     if csrf != request.cookies.get(CSRF_COOKIE):

@@ -133,6 +133,15 @@ def visit_new(request: Request, p: WriterUser, row: PatientDep, db: SessionDep, 
         visit_form.visit_values(row.active_visits[-1].data_json)["visit.force_unit"] if (row.active_visits) else "N"
     )
     values |= visit_form.remembered_lever_arms([v.data_json for v in row.active_visits])
+    # Questionnaires the patient completed through their link since the last visit land in this visit's form.
+    since = row.active_visits[-1].created_at if row.active_visits else None
+    completed = {q.test: q for q in repo.questionnaire_responses(db, p.clinic_id, row.id, since)}  # latest wins
+    for q in completed.values():
+        values |= {
+            k: v
+            for k, v in visit_form.visit_values({"measurements": [q.measurement_json]}).items()
+            if k.startswith("m.")
+        }
     last = row.active_visits[-1].date if row.active_visits else None
     summary = services.responses_from_logs(repo.session_logs(db, p.clinic_id, row.id), last)
     ctx = _visit_ctx(request, p, db, row, values)
@@ -144,6 +153,7 @@ def visit_new(request: Request, p: WriterUser, row: PatientDep, db: SessionDep, 
             values[f"er.{k}.sessions_done"] = f"{summary['sessions_done']:g}"
         values[f"er.{k}.completed"] = "on"
     ctx["logs_summary"] = summary
+    ctx["from_patient"] = sorted(completed.values(), key=lambda q: q.submitted_at)
     audit("patient.view", row.id, detail="new visit form")
     db.commit()
     return render(request, "visit_new.html", ctx, p)
