@@ -88,3 +88,18 @@ def test_conditions_are_offered_from_the_vocabulary(world, clinician) -> None:
     options = re.findall(r'<datalist id="condition-terms">(.*?)</datalist>', html, re.S)
     assert options and 'value="acute hamstring strain"' in options[0]
     assert 'list="condition-terms"' in html
+
+
+def test_problem_summaries_use_the_clinicians_labels_not_internal_paths(world, clinician) -> None:
+    pid = _new_patient(world, clinician, f"Labels {world.backend.name}")
+    form = {"csrf_token": clinician.token, "visit.date": dt.date.today().isoformat(), "history.involved_side": "left",
+            "m.nprs.x.value": "14", f"m.{HHD}.right.trial1": "-5"}
+    r = clinician.post(f"/patients/{pid}/visits/new", data=form)
+    summary = re.search(r'<div class="errors" role="alert" id="problems">(.*?)</div>', r.text, re.S).group(1)
+    assert "Numeric pain rating scale: Pain 0-10" in summary
+    assert "(right): Trial 1" in summary
+    assert "visits[0]" not in re.sub(r'title="[^"]*"', "", summary)  # the path is only a tooltip
+    r = clinician.post("/patients/new", data={"csrf_token": clinician.token, "patient.name": "Y",
+                                              "patient.date_of_birth": "1970-01-01", "patient.sex": "x",
+                                              "patient.body_mass_kg": "70", "history.involved_side": "left"})
+    assert "<strong>Sex</strong>" in r.text

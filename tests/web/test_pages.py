@@ -97,8 +97,8 @@ def test_visit_form_errors_at_fields_and_nothing_saved(world, clinician) -> None
     # Once the values are well-formed, what each test needs is still checked.
     data.update(
         {
-            f"m.{HHD}.right.trial1": "",
-            f"m.{HHD}.right.trial2": "",
+            f"m.{HHD}.right.trial2": "205",
+            "m.single_leg_bridge.right.note": "cramped",  # a note but no repetitions
             "m.single_leg_bridge.left.reps": "20",
             "m.hip_extension_rom.left.angle_deg": "10",
             "m.nprs.x.value": "12",
@@ -106,7 +106,7 @@ def test_visit_form_errors_at_fields_and_nothing_saved(world, clinician) -> None
     )
     r = clinician.post(f"/patients/{pid}/visits/new", data=data)
     assert r.status_code == 422
-    assert _field_error(r.text, f"m.{HHD}.right.trial1")  # force is required; the lever arm is not
+    assert _field_error(r.text, "m.single_leg_bridge.right.reps")
     assert _field_error(r.text, "m.nprs.x.value")
     with world.session() as s:
         row = repo.get_patient(s, world.clinics["A"]["id"], pid)

@@ -70,6 +70,34 @@ def condition_terms() -> list[str]:
     return sorted(terms)
 
 
+# The labels the patient and history fields carry on the form, for naming a problem the way the clinician sees it.
+FIELD_LABELS = {
+    "patient.name": "Name",
+    "patient.date_of_birth": "Date of birth",
+    "patient.id": "Clinic id",
+    "patient.age": "Age",
+    "patient.sex": "Sex",
+    "patient.body_mass_kg": "Body mass",
+    "patient.height_m": "Height",
+    "patient.activity_level": "Activity level",
+    "patient.training_status": "Training status",
+    "patient.goals": "Goals",
+    "history.involved_side": "Involved side",
+    "history.presentation": "Presentation",
+    "history.conditions": "Conditions",
+    "history.comorbidities": "Comorbidities",
+    "history.medications": "Medications",
+    "history.onset.date": "Onset date",
+    "history.onset.mechanism": "Mechanism of onset",
+    "history.surgery.procedure": "Surgery: procedure",
+    "history.surgery.side": "Surgery: side",
+    "history.surgery.date": "Surgery: date",
+    "history.surgery.restrictions_weeks": "Surgery: precautions (weeks)",
+    "reason": "Reason for the correction",
+    "_general": "The form",
+}
+
+
 def literal_values(tp: Any) -> list[str]:
     return [str(x) for x in typing.get_args(tp)]
 

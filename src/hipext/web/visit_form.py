@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from hipext import evidence
-from hipext.web.forms import clean, split_list
+from hipext.web.forms import FIELD_LABELS, clean, field_errors, split_list
 
 SIDES = ("left", "right")
 FORCE_UNITS = ["N", "lbf", "kgf"]  # chosen once per visit
@@ -378,3 +378,19 @@ def remembered_lever_arms(visits: list[dict[str, Any]]) -> dict[str, str]:
             if m.get("lever_arm_m") is not None:
                 out[f"m.{m['test']}.{m.get('side') or 'x'}.lever_arm_m"] = f"{m['lever_arm_m']:g}"
     return out
+
+
+def label_problems(problems: list[dict[str, Any]], field_of: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Name each problem by the label of the field the clinician sees ("Body mass", "Hand-held dynamometry, ...
+    (right): Trial 2"), never by the case file's internal path."""
+    labels = FIELD_LABELS | field_labels()
+    for pr in problems:
+        if pr["path"] == "reason":
+            pr["label"] = labels["reason"]
+            continue
+        target = next(iter(field_errors([pr], field_of)), "")
+        red_flag = target.startswith("history.red_flags.")
+        pr["label"] = labels.get(target) or (
+            "Screening question: " + target.rsplit(".", 1)[1].replace("_", " ") if red_flag else "The form"
+        )
+    return problems

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from hipext import evidence
 from hipext.store import repo
 from hipext.store.models import Patient, ProgramOverride
-from hipext.web import charts, forms, services
+from hipext.web import charts, forms, services, visit_form
 from hipext.web.deps import AuditDep, CurrentUser, FormDep, PatientDep, SessionDep, WriterUser, evaluation_of
 from hipext.web.rendering import render
 from hipext.web.security import Principal
@@ -60,7 +60,8 @@ def patient_create(request: Request, p: WriterUser, db: SessionDep, audit: Audit
             now=request.app.state.settings.now(),
         )
     except services.InputProblems as exc:
-        ctx = patient_form_ctx(form, forms.field_errors(exc.problems)) | {"problems": exc.problems}
+        problems = visit_form.label_problems(exc.problems)
+        ctx = patient_form_ctx(form, forms.field_errors(problems)) | {"problems": problems}
         return render(request, "patient_new.html", ctx, p, status=422)
     audit("patient.create", row.id)
     db.commit()
@@ -181,7 +182,7 @@ def patient_edit(
         db.commit()
         errors = forms.field_errors([pr for pr in exc.problems if pr["path"] != "reason"])
         errors |= {"reason": [f"expected {pr['expected']}" for pr in exc.problems if pr["path"] == "reason"]}
-        ctx = patient_form_ctx(form, errors) | {"patient": row, "problems": exc.problems}
+        ctx = patient_form_ctx(form, errors) | {"patient": row, "problems": visit_form.label_problems(exc.problems)}
         return render(request, "patient_edit.html", ctx, p, status=422)
     if changed:
         audit("patient.amend", row.id, detail=reason[:200])

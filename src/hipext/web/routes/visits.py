@@ -49,17 +49,6 @@ def _history_values(history: dict[str, Any]) -> dict[str, str]:
     return v
 
 
-def _label_problems(problems: list[dict[str, Any]], field_of: dict[str, str]) -> None:
-    """Name each problem by the form field a clinician sees (the case path stays in the list too)."""
-    labels = visit_form.field_labels()
-    for pr in problems:
-        one = forms.field_errors([pr], field_of)
-        target = next(iter(one), "")
-        pr["label"] = labels.get(target) or (
-            target.replace("history.", "History: ").replace("_", " ") if target else None
-        )
-
-
 def _visit_ctx(
     request: Request,
     p: Principal,
@@ -120,7 +109,7 @@ def _refused(
     for pr in problems:
         if pr["path"] == "reason":
             errors["reason"] = [f"expected {pr['expected']}"]
-    _label_problems(problems, built.field_of)
+    visit_form.label_problems(problems, built.field_of)
     ctx = _visit_ctx(request, p, db, row, values, errors, problems, amend)
     return render(request, "visit_new.html", ctx, p, status=422)
 
