@@ -8,6 +8,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from pydantic import BaseModel
+
 from hipext import __version__, evidence
 from hipext.care import data
 from hipext.care.guard import assert_nothing_blocked
@@ -157,10 +159,40 @@ def _evaluate(case: Case, as_of: dt.date | None, overrides: Sequence[Override]) 
     )
     doc = evaluation.model_dump(mode="json")
     assert_nothing_blocked(doc, screening)  # fail closed: a blocked id anywhere is a bug, never output
+    cited = cited_sources(doc)
+    unknown = [sid for sid in cited if sid not in ev.references]
+    if unknown:  # a data bug; tests walk every shipped case for it
+        raise KeyError(f"source ids not in any bibliography: {unknown}")
+    # Only complete records justify anything a clinician reads; the others stay in the data, marked incomplete.
+    incomplete = {sid for sid in cited if not ev.references[sid].complete}
+    if incomplete:
+        drop_sources(evaluation, incomplete)
     refs = []
-    for sid in cited_sources(doc):
-        ref = ev.references[sid]  # a KeyError here is a data bug; tests walk every shipped case for it
-        citation = f"{ref.authors} ({ref.year or 'n.d.'}). {ref.title}." + (f" {ref.journal}." if ref.journal else "")
-        refs.append(SourceRef(id=sid, citation=citation, doi=ref.doi, url=ref.url))
+    for sid in cited:
+        if sid in incomplete:
+            continue
+        ref = ev.references[sid]
+        refs.append(SourceRef(id=sid, citation=f"{ref.authors} ({ref.year}). {ref.title}. {ref.journal}.",
+                              doi=ref.doi, url=ref.url))
     evaluation.sources = refs
     return evaluation
+
+
+def drop_sources(node: Any, ids: set[str]) -> None:
+    """Remove the given ids from every `sources` list in a document, in place (models, dicts and lists)."""
+    if isinstance(node, BaseModel):
+        for name in type(node).model_fields:
+            value = getattr(node, name)
+            if name == "sources" and isinstance(value, list) and all(isinstance(v, str) for v in value):
+                setattr(node, name, [v for v in value if v not in ids])
+            else:
+                drop_sources(value, ids)
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            if k == "sources" and isinstance(v, list):
+                node[k] = [x for x in v if x not in ids]
+            else:
+                drop_sources(v, ids)
+    elif isinstance(node, list):
+        for v in node:
+            drop_sources(v, ids)

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from hipext.biomech.c3d import GaitChannels
-from hipext.biomech.trial import PersonSpec, TrialSpec, failed_row, trial_row
+from hipext.biomech.trial import PersonSpec, TrialSpec, failed_row, trial_row, validation_text
 
 TRIAL_SUFFIXES = (".c3d", ".mot", ".sto")
 CASE_SUFFIXES = (".yaml", ".yml", ".json")
@@ -105,7 +105,7 @@ def _spec(name: str, fields: dict[str, Any], person: dict[str, Any]) -> BatchIte
     try:
         spec = TrialSpec(name=name, person=PersonSpec(**person), **fields)
     except ValidationError as exc:
-        return BatchItem("invalid", name, error=_validation_text(exc))
+        return BatchItem("invalid", name, error=validation_text(exc))
     return BatchItem("trial", name, spec=spec)
 
 
@@ -174,14 +174,6 @@ def read_manifest(path: Path, *, defaults: dict[str, Any], person: dict[str, Any
             item = BatchItem("invalid", name, path=path, error=f"{path.name} line {line}: {item.error}")
         items.append(item)
     return items
-
-
-def _validation_text(exc: ValidationError) -> str:
-    parts = []
-    for e in exc.errors():
-        loc = ".".join(str(x) for x in e["loc"])
-        parts.append(f"{loc}: {e['msg']} (got {e.get('input')!r})" if loc else str(e["msg"]))
-    return "; ".join(parts)
 
 
 # ------------------------------------------------------------------------------------------ one item
@@ -321,9 +313,11 @@ def local_client(workers: int | None = None) -> Any:
 
 
 def run_on_dask(items: list[BatchItem], client: Any, *, progress: bool = False,
-                on_row: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+                on_row: Callable[[dict[str, Any]], None] | None = None,
+                timeout_s: float | None = None) -> list[dict[str, Any]]:
     """Run the items on a Dask cluster; rows come back in the items' order. A chunk whose worker died gets an
-    error row per item (the batch goes on)."""
+    error row per item (the batch goes on); with ``timeout_s``, chunks not finished by then get one too."""
+    from dask.distributed import TimeoutError as DaskTimeout
     from dask.distributed import as_completed
 
     workers = max(1, len(client.scheduler_info().get("workers", {})))
@@ -332,18 +326,24 @@ def run_on_dask(items: list[BatchItem], client: Any, *, progress: bool = False,
     where = {f.key: i for i, f in enumerate(futures)}
     out: list[list[dict[str, Any]] | None] = [None] * len(chunks)
     with _progress(len(items), progress) as bar:
-        for fut in as_completed(futures):
-            i = where[fut.key]
-            try:
-                rows = fut.result()
-            except Exception as exc:  # noqa: BLE001 - a worker crash costs only its chunk
-                rows = [run_failed(it, f"worker failed ({exc.__class__.__name__}: {exc})") for it in chunks[i]]
-            out[i] = rows
-            for r in rows:
-                if on_row:
-                    on_row(r)
-            bar.update(len(chunks[i]))
-            fut.release()
+        try:
+            for fut in as_completed(futures, timeout=timeout_s):
+                i = where[fut.key]
+                try:
+                    rows = fut.result()
+                except Exception as exc:  # noqa: BLE001 - a worker crash costs only its chunk
+                    rows = [run_failed(it, f"worker failed ({exc.__class__.__name__}: {exc})") for it in chunks[i]]
+                out[i] = rows
+                for r in rows:
+                    if on_row:
+                        on_row(r)
+                bar.update(len(chunks[i]))
+                fut.release()
+        except (DaskTimeout, TimeoutError):
+            client.cancel(futures)
+    for i, rows in enumerate(out):
+        if rows is None:
+            out[i] = [run_failed(it, f"not finished within {timeout_s:g} s") for it in chunks[i]]
     return [r for rows in out if rows for r in rows]
 
 

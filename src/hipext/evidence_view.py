@@ -86,7 +86,9 @@ def _fields(r: BaseModel) -> list[str]:
 
 
 def _citation(ref: Any) -> str:
-    parts = [f"{ref.authors} ({ref.year or 'n.d.'}). {ref.title}."]
+    if not ref.complete:  # never shown as if it were a citation: say the record is incomplete and why
+        return f"[{ref.id}] incomplete record ({ref.incomplete}); not cited as justification"
+    parts = [f"{ref.authors} ({ref.year}). {ref.title}."]
     if ref.journal:
         parts.append(f"{ref.journal}.")
     if ref.doi:

@@ -67,7 +67,7 @@ def _by_name(rows):
 def test_folder_of_200_trials_on_two_workers_writes_the_table_with_per_trial_errors(study, cluster, tmp_path):
     items = collect([str(study)], side="l", person={"sex": "female", "age": 30, "height_m": 1.7}, muscles=False)
     assert len(items) == 200
-    rows = run_on_dask(items, cluster)
+    rows = run_on_dask(items, cluster, timeout_s=300)
     assert len(rows) == 200 and [r["name"] for r in rows] == [i.name for i in items]  # one row each, in order
     by = _by_name(rows)
     for bad in ("bad_garbage", "bad_empty", "bad_truncated", "bad_units", "bad_noevents_nomass", "lonely"):
@@ -94,7 +94,7 @@ def test_the_batch_row_is_the_single_trial_result(study, cluster):
     spec = TrialSpec(c3d=study / "s001.c3d", side="l", person=PersonSpec(sex="male", age=40, height_m=1.8))
     single = analyse_trial(spec).summary_row()
     items = collect([str(study / "s001.c3d")], side="l", person={"sex": "male", "age": 40, "height_m": 1.8})
-    (row,) = run_on_dask(items, cluster)
+    (row,) = run_on_dask(items, cluster, timeout_s=120)
     for k, v in single.items():
         if k not in ("seconds", "trial", "file"):
             assert row[k] == v, k
@@ -112,7 +112,7 @@ def test_manifest_rows_carry_their_own_subject_and_bad_rows_become_errors(tmp_pa
         "D,a.c3d,up,male,40,80,1.80,,,\n"
         "E,a.c3d,left,male,400,80,1.80,,,\n")
     items = collect([str(tmp_path / "study.csv")], muscles=False)
-    rows = _by_name(run_on_dask(items, cluster))
+    rows = _by_name(run_on_dask(items, cluster, timeout_s=120))
     assert rows["A"]["error"] is None and rows["A"]["side"] == "left" and rows["A"]["share_status"] == "estimate"
     assert "test_setup" in rows["A"]["likely_causes"]
     assert rows["B"]["error"] is None and rows["B"]["body_mass_kg"] == 90.0
@@ -149,6 +149,14 @@ def test_cli_batch_bad_options_and_no_input(tmp_path):
     assert r.exit_code == 2 and "--out" in r.output
     r = runner.invoke(app, ["batch", str(tmp_path), "--out", str(tmp_path / "x"), "--side", "up"])
     assert r.exit_code == 2 and "--side" in r.output
+
+
+def test_unfinished_chunks_become_error_rows_not_a_hang(study, cluster):
+    items = collect([str(study / "s01*.c3d")], side="l")
+    rows = run_on_dask(items, cluster, timeout_s=0.001)
+    assert len(rows) == len(items) == 10
+    assert all(r["error"] is None or "not finished within" in r["error"] for r in rows)
+    assert any(r["error"] for r in rows)
 
 
 def test_local_cluster_default_runs(tmp_path):

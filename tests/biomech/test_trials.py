@@ -70,6 +70,24 @@ def test_mismatched_time_ranges_and_rates_warn_and_interpolate_onto_moment_frame
     assert d.peak()["peak_hip_extension_moment_nm"] == pytest.approx(165.3, abs=0.1)
 
 
+def test_time_stamps_rounded_differently_are_the_same_frames(tmp_path):
+    """OpenSim's Gait10dof18musc example: the ID starts at -5e-7 s, the kinematics at 0 s."""
+    ik, mom = read_storage(IK), read_storage(ID)
+    t = ik.column("time")
+    t = t[(t >= mom.column("time")[0]) & (t <= mom.column("time")[-1])]
+    data = np.column_stack([t - 5e-7] + [np.interp(t, mom.column("time"), mom.column(c)) for c in mom.columns[1:]])
+    p = tmp_path / "id_rounded.sto"
+    p.write_text("\n".join(["id", "inDegrees=no", "endheader", "\t".join(mom.columns)]
+                           + ["\t".join(f"{v:.8f}" for v in row) for row in data]) + "\n")
+    trimmed = tmp_path / "ik.mot"
+    write_storage(trimmed, ik)
+    st = read_storage(trimmed)
+    keep = (st.column("time") >= t[0] - 1e-9) & (st.column("time") <= t[-1] + 1e-9)
+    write_storage(trimmed, type(st)(st.path, st.columns, st.data[keep], st.in_degrees, st.header))
+    d = demand_curve(kinematics_path=trimmed, moments_path=p)
+    assert d.warnings == () and len(d.time_s) == len(t)
+
+
 def test_files_that_do_not_overlap_in_time_are_an_error(tmp_path):
     ik = write_storage(tmp_path / "late_ik.mot", read_storage(IK), time_shift=100.0)
     with pytest.raises(ValueError, match="do not overlap in time"):

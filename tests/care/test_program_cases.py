@@ -170,3 +170,27 @@ def test_supervised_only_keeps_unstable_exercises_with_the_therapist(evaluations
             assert "only with your therapist" in e.patient_text
     assert any(e.supervision == "with_therapist" for e in ev.program.exercises)
     assert "with your therapist" in ev.education.sections["plan"]
+
+
+def test_every_bibliography_record_is_complete_or_says_why_not() -> None:
+    for ref in evidence.load().references.values():
+        assert ref.complete or ref.incomplete, (ref.id, ref.missing())
+        if ref.complete:
+            assert ref.doi or ref.url
+
+
+@pytest.mark.parametrize("name", IDS)
+def test_only_complete_sources_justify_what_a_clinician_reads(name: str, evaluations) -> None:
+    from hipext.app import cited_sources
+
+    refs = evidence.load().references
+    ev = evaluations[name]
+    doc = ev.model_dump(mode="json")
+    cited = cited_sources(doc)
+    assert cited and all(refs[s].complete for s in cited), [s for s in cited if not refs[s].complete]
+    assert [s.id for s in ev.sources] == cited
+    for s in ev.sources:
+        assert (s.doi or s.url) and not re.search(r"unverified|not retrieved|unknown|\[", s.citation, re.I), s
+    incomplete = [i for i, r in refs.items() if not r.complete]
+    text = " ".join(r for e in ev.program.exercises for r in e.rationale)
+    assert not [i for i in incomplete if re.search(rf"\b{re.escape(i)}\b", text)]

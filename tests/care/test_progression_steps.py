@@ -96,7 +96,8 @@ def test_every_decision_changes_one_thing_by_one_step(h: dict[str, Any], draw: s
             assert dec.dose is not None
             if dec.lever in ("next_exercise", "previous_exercise"):
                 other = lib[dec.next_exercise]
-                assert dec.dose == start_dose(other, ev.program.phase, _facts(ev, visits, h))  # its entry dose
+                entry = start_dose(other, ev.program.phase, _facts(ev, visits, h))  # its starting dose
+                assert dec.dose.model_dump(exclude={"sources"}) == entry.model_dump(exclude={"sources"})
                 if dec.lever == "next_exercise":
                     assert ev.program.phase in other.phases
                     here, there = exercise_level(lib[dec.exercise]), exercise_level(other)

@@ -9,6 +9,7 @@ means it is being flexed while the extensors pull (eccentric).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -93,22 +94,8 @@ def select_group(*, sex: str, age: int) -> tuple[AndersonParameters, list[str]]:
         raise ValueError(f"age: got {age!r}; expected years between 1 and 120")
     age = float(age)  # type: ignore[assignment]
     caveats: list[str] = []
-    if age < 18:
-        group = "18-25"
-        caveats.append(f"Age {age:g} is below the youngest Anderson 2007 group (18-25 y); that group is used.")
-    elif age <= 25:
-        group = "18-25"
-    elif age < 55:
-        group = "18-25" if age < 40 else "55-65"
-        caveats.append(
-            f"Age {age:g} lies between the Anderson 2007 groups (18-25 and 55-65 y); "
-            f"the nearer group ({group}) is used."
-        )
-    elif age <= 65:
-        group = "55-65"
-    else:
-        group = ">65"
     data = load_yaml(DATA_FILE)
+    group = _age_group(data["age_groups"], age, caveats)
     for row in data["hip_extension"]:
         if row["sex"] == s and row["age_group"] == group:
             params = AndersonParameters(
@@ -116,6 +103,20 @@ def select_group(*, sex: str, age: int) -> tuple[AndersonParameters, list[str]]:
             )
             return params, caveats
     raise LookupError(f"no Anderson 2007 row for sex={s} age_group={group}")  # pragma: no cover - data error
+
+
+def _age_group(groups: list[dict[str, Any]], age: float, caveats: list[str]) -> str:
+    """The data's age group holding this age, else the nearest one (the age windows are the study's, in the data)."""
+    def gap(g: dict[str, Any]) -> float:
+        lo, hi = g["age_min"], g["age_max"]
+        return max(lo - age, 0.0, age - hi if hi is not None else 0.0)
+
+    nearest = min(groups, key=gap)
+    if gap(nearest) > 0:
+        names = " and ".join(f"{g['id']} y" for g in groups)
+        caveats.append(f"Age {age:g} is outside the Anderson 2007 groups ({names}); the nearest group "
+                       f"({nearest['id']}) is used.")
+    return str(nearest["id"])
 
 
 def c1_sd(params: AndersonParameters) -> float:

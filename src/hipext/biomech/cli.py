@@ -533,7 +533,7 @@ def _trial(person: dict[str, Any], *, kinematics: Path | None, moments: Path | N
 
     from hipext.biomech.c3d import GaitChannels
     from hipext.biomech.tasks import SIDE_WORDS
-    from hipext.biomech.trial import PersonSpec, TrialSpec, analyse_trial
+    from hipext.biomech.trial import PersonSpec, TrialSpec, analyse_trial, validation_text
 
     if side not in ("r", "l"):
         raise UserError(f"--side: got {side!r}; expected r or l")
@@ -542,7 +542,7 @@ def _trial(person: dict[str, Any], *, kinematics: Path | None, moments: Path | N
                          moment_units=moment_units, channels=GaitChannels.from_pairs(channels),
                          person=PersonSpec(**person), muscles=muscles, model_path=model)
     except ValidationError as exc:
-        raise UserError(_validation_message(exc)) from None
+        raise UserError(validation_text(exc)) from None
     res = analyse_trial(spec)
     mass = res.body_mass_kg
     out: dict[str, Any] = {"trial": res.name, "side": SIDE_WORDS[side], "body_mass_kg": mass,
@@ -598,14 +598,6 @@ def _trial(person: dict[str, Any], *, kinematics: Path | None, moments: Path | N
         _write_json(json_out, out)
     if plot:
         _plot_cycles(plot, res)
-
-
-def _validation_message(exc: Any) -> str:
-    parts = []
-    for e in exc.errors():
-        loc = ".".join(str(x) for x in e["loc"] if not str(x).startswith("function-"))
-        parts.append(f"{loc or 'input'}: {e['msg']} (got {e.get('input')!r})" if loc else e["msg"])
-    return "; ".join(parts)
 
 
 def _plot_cycles(path: Path, res: Any) -> None:

@@ -31,7 +31,7 @@ class DeGrooteCurves:
         t = d["tendon_force_length"]
         self.c1, self.c2, self.c3 = float(t["c1"]), float(t["c2"]), float(t["c3"])
         self.kt = float(np.log((1.0 + self.c3) / self.c1) / t["strain_at_one_norm_force"])
-        self.min_norm_fiber_length = 0.2
+        self.min_norm_fiber_length = self.lmin
 
     def active_fl(self, lm: np.ndarray) -> np.ndarray:
         out = np.zeros_like(lm)

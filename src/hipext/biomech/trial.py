@@ -243,6 +243,15 @@ def analyse_trial(spec: TrialSpec) -> TrialResult:
                        seconds=time.perf_counter() - start)
 
 
+def validation_text(exc: Any) -> str:
+    """A pydantic ``ValidationError`` as one line: every field as the user named it, what it got, what is wrong."""
+    parts = []
+    for e in exc.errors():
+        loc = ".".join(str(x) for x in e["loc"] if not str(x).startswith("function-"))
+        parts.append(f"{loc}: {e['msg']} (got {e.get('input')!r})" if loc else str(e["msg"]))
+    return "; ".join(parts)
+
+
 def failed_row(name: str, file: str | None, error: str, seconds: float = 0.0) -> dict[str, Any]:
     """The table row of a trial that could not be analysed: its error in its own column."""
     return {"trial": name, "file": file, "error": error, "seconds": round(seconds, 4)}
@@ -260,4 +269,5 @@ def trial_row(spec: TrialSpec) -> dict[str, Any]:
                           f"internal problem ({exc.__class__.__name__}: {exc})", time.perf_counter() - start)
 
 
-__all__ = ["CycleResult", "PersonSpec", "TrialResult", "TrialSpec", "analyse_trial", "failed_row", "trial_row"]
+__all__ = ["CycleResult", "PersonSpec", "TrialResult", "TrialSpec", "analyse_trial", "failed_row", "trial_row",
+           "validation_text"]

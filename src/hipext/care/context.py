@@ -99,7 +99,7 @@ def facts(case: Case, results: list[Result], findings: list[Finding], screening:
     if f.hamstring_case and f.latest_nprs is not None and f.latest_nprs > pain_zone["safe_max"]:
         f.hamstring_irritable = True
     f.lumbar_substitution = bool(latest_visit and "lumbar_extension_substitution" in latest_visit.observations)
-    lsi_min = data.rta()["lsi"]["min_percent"]
+    lsi_min = data.lsi()["min_percent"]
     protocols = evidence.load().protocols
     seen: set[tuple[str, str | None]] = set()
     for r in f.latest:

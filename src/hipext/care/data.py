@@ -62,6 +62,15 @@ def activity_checks() -> dict[str, str]:
     return dict(rta()["activity_checks"])
 
 
+def lsi() -> dict[str, Any]:
+    """The LSI target (evidence threshold `lsi_target`) in the shape the care rules read."""
+    from hipext import evidence  # the evidence package is loaded once; imported here to keep this module light
+
+    t = evidence.load().thresholds["lsi_target"]
+    return {"min_percent": t.value, "note": t.note, "sources": list(t.sources), "source": t.source,
+            "level": t.level}
+
+
 def precautions() -> dict[str, dict[str, Any]]:
     return {p["id"]: p for p in _yaml("precautions")}
 

@@ -106,8 +106,8 @@ def start_dose(ex: Exercise, phase: Phase, f: CaseFacts) -> Dose:
     rir = None
     if quality not in ("isometric", "power") and capped is None:
         rir = b.take("reps_in_reserve", _pick(prog["reps_beyond_target"], sel["reps_in_reserve"]),
-                     prog["reps_beyond_target"], "progress once the load is lifted 1-2 beyond the target; start with "
-                     "the upper end in reserve", prog)
+                     prog["reps_beyond_target"], "the load goes up once it is lifted this many beyond the target; "
+                     "start with the upper end in reserve", prog)
     external = ex.demands.load == "external"
     rm_row = _row_with(rows, "load_rm")
     if quality == "strength" and external and rm_row is not None and rir is not None:

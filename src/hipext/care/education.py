@@ -34,7 +34,7 @@ def _plain_test(name: str) -> str:
 def _found(f: CaseFacts, txt: dict) -> list[str]:
     protocols = evidence.load().protocols
     out: list[str] = []
-    lsi_min = data.rta()["lsi"]["min_percent"]
+    lsi_min = data.lsi()["min_percent"]
     said: set[str] = set()
     for r, lsi in f.strength_lsis:
         p = protocols[r.test]

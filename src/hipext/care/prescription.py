@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hipext import evidence
 from hipext.care import data
 from hipext.care.context import CaseFacts
 from hipext.care.dosing import start_dose
@@ -212,6 +213,12 @@ def precautions_for(ex: Exercise, f: CaseFacts, phase: Phase) -> list[str]:
     return out
 
 
+def _cite(source: str, level: str) -> str:
+    """'source, level' for a complete bibliography record; the level alone when the record is incomplete."""
+    ref = evidence.load().references.get(source)
+    return f"{source}, {level}" if ref is not None and ref.complete else level.replace("_", " ")
+
+
 def supervision_for(ex: Exercise, f: CaseFacts) -> Supervision:
     """'with_therapist' when screening requires supervision and this exercise is not in a stable, supported position."""
     if not f.screening.limits.supervised:
@@ -232,10 +239,11 @@ def prescribe(ex: Exercise, phase: Phase, f: CaseFacts, rationale: list[str], *,
     why = list(rationale) or [f"Fits the {phase.replace('_', ' ')} phase within the screening limits."]
     for e in ex.emg:
         if e.percent_mvic is not None:
-            why.append(f"EMG: {e.muscle.replace('_', ' ')} about {e.percent_mvic:g}% MVIC ({e.source}, {e.level}).")
+            muscle = e.muscle.replace("_", " ")
+            why.append(f"EMG: {muscle} about {e.percent_mvic:g}% MVIC ({_cite(e.source, e.level)}).")
     for b in dose.basis:
         rng = f" (range {b.low:g}-{b.high:g})" if b.low is not None and b.high is not None and b.low != b.high else ""
-        why.append(f"Dose: {b.field.replace('_', ' ')} {b.value:g}{rng}: {b.rule} [{b.source}, {b.level}].")
+        why.append(f"Dose: {b.field.replace('_', ' ')} {b.value:g}{rng}: {b.rule} [{_cite(b.source, b.level)}].")
     supervision = supervision_for(ex, f)
     if supervision == "with_therapist":
         why.append("Screening requires supervision and this exercise is not in a stable, supported position: done "

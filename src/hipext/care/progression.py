@@ -127,7 +127,7 @@ def decide(resp: ExerciseResponse, f: CaseFacts, phase: Phase | None = None, sta
         settled = None if base is None else resp.pain_next_morning <= base
         if settled is False:
             return out("regress", f"Pain had not settled by the next morning ({resp.pain_next_morning:g}/10 against "
-                       f"a usual {base:g}/10); the 24-hour response says reduce the load.")
+                       f"a usual {base:g}/10); the next-day response says reduce the load.")
     if not resp.completed:
         return out("regress", "The prescribed dose was not completed.", sources=["hipext_seed"])
     if resp.compensation:
@@ -148,6 +148,7 @@ def decide(resp: ExerciseResponse, f: CaseFacts, phase: Phase | None = None, sta
         return out("hold", "A related strength or function test got worse beyond its MDC (measurement error); keep "
                    "the load and review.", sources=[pm_src, "hipext_seed"])
     head = model["progress_when"]
+    beyond = "-".join(f"{x:g}" for x in prog["reps_beyond_target"])
     headroom: bool | None = None
     if resp.reps_in_reserve is not None:
         headroom = resp.reps_in_reserve >= head["reps_in_reserve_min"]
@@ -157,7 +158,7 @@ def decide(resp: ExerciseResponse, f: CaseFacts, phase: Phase | None = None, sta
     if headroom is False:
         return out("hold", f"Tolerated well, but effort is still high (RPE {resp.rpe if resp.rpe is not None else '-'}"
                    f", reps in reserve {resp.reps_in_reserve if resp.reps_in_reserve is not None else '-'}); keep "
-                   "the load until it can be lifted for 1-2 reps beyond the target.", sources=srcs)
+                   f"the load until it can be lifted for {beyond} reps beyond the target.", sources=srcs)
     if headroom is None and change != "better":
         return out("hold", "Tolerated well, but effort (RPE or reps in reserve) was not recorded and no related test "
                    "improved beyond its MDC; keep the load.", sources=srcs)

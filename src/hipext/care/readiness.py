@@ -131,7 +131,7 @@ def _crit(cid: str, name: str, met: bool | None, value: str | None, target: str,
 
 def _lsi_criteria(f: CaseFacts, kinds: tuple[str, ...], cid: str, label: str,
                   results: list[Result]) -> list[Criterion]:
-    cfg = data.rta()["lsi"]
+    cfg = data.lsi()
     protocols = evidence.load().protocols
     out = []
     seen: set[tuple[str, str | None]] = set()
@@ -157,7 +157,7 @@ def rta_criteria(f: CaseFacts) -> tuple[list[Criterion], int]:
     latest = f.latest
     crits: list[Criterion] = []
     omitted = 0
-    lsi = cfg["lsi"]
+    lsi = data.lsi()
     # Cardiopulmonary limits shape how hard the person trains, not whether they may return to their activity.
     open_rules = f.rules - {"cardiopulmonary_limits"}
     crits.append(_crit("screening", "Screening allows full activity", s.decision == "proceed" or (

@@ -64,6 +64,9 @@ class Patient(_Strict):
     training_status: Literal["novice", "intermediate", "advanced"] = Field(
         default="novice", description="Resistance-training experience (ACSM 2009 definitions)."
     )
+    residence: Literal["community", "care_home"] = Field(
+        default="community", description="Where the person lives: norms apply only to the setting they describe."
+    )
 
 
 class Onset(_Strict):

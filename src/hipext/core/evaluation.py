@@ -43,6 +43,7 @@ class NormComparison(_Out):
     low: float | None = None
     high: float | None = None
     label: str | None = None
+    band: str | None = Field(default=None, description="The reference band in words, both ends or below/above.")
     status: Literal["below", "within", "above", "not_applicable"] | None = None
     caveat: str | None = None
     level: str | None = None
@@ -57,6 +58,7 @@ class Change(_Out):
     unit: str | None = None
     mdc: float | None = Field(default=None, description="Threshold used, in `unit` (MDC, or MCID for PROMs).")
     mdc_range: tuple[float, float] | None = Field(default=None, description="Published MDC range in `unit`.")
+    mdc_basis: str | None = Field(default=None, description="How `mdc` was derived when the source gives a percent.")
     threshold_kind: Literal["mdc", "mcid", "mic"] | None = None
     meaningful: bool | None = Field(default=None, description="True only when the change exceeds the threshold.")
     verdict: Verdict
@@ -83,6 +85,8 @@ class Result(_Out):
     norm: NormComparison
     lsi_percent: float | None = Field(default=None, description="Involved / uninvolved x 100.")
     lsi_basis: str | None = None
+    lsi_target_percent: float | None = Field(
+        default=None, description="The LSI target this result is read against (evidence threshold `lsi_target`).")
     asymmetry_percent: float | None = Field(
         default=None, description="(stronger - weaker) / stronger x 100, when no single side is involved."
     )

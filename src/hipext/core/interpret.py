@@ -16,8 +16,7 @@ from hipext.core.evaluation import Change, Finding, NormComparison, Result, Tria
 from hipext.evidence.models import Evidence, MeasurementError, Norm, NormRow, Protocol
 
 # Bibliography ids behind the interpretation rules themselves (not behind a single number).
-SRC_LSI = "lsi_rts_consensus"  # LSI = involved / uninvolved x 100; >= 90 % is the usual consensus target
-SRC_MMT_CEILING = ("noreau1998", "bohannon2005")  # MMT insensitive at grade 4 and above
+SRC_LSI = "lsi_rts_consensus"  # LSI = involved / uninvolved x 100; the target is the threshold `lsi_target`
 SRC_MMT_TESTERS = "knepler1998"  # forces behind MMT grades differ between testers
 SRC_BELT = "thorborg2013"  # belt fixation removes tester bias in HHD
 SRC_TECHNIQUE = "krause2014"  # hip-extension torque differs between examiners and techniques
@@ -27,7 +26,7 @@ SRC_GAIT_HIP_EXTENSION = "lee2005"
 SRC_LURCH = "orthofixar_gait"
 SRC_SEED = "hipext_seed"  # the mission document: weakness is not a diagnosis
 
-MIN_LSI_TARGET = 90.0  # see the norm record `lsi_target` in norms.yaml; read from data when present
+PERCENT = 100.0  # unit conversion
 
 LSI_KINDS = {"hhd", "isokinetic", "count", "time"}
 
@@ -88,17 +87,38 @@ def _setup_matches(applies_when: dict[str, str], m: Measurement) -> bool:
     return all(str(getattr(m, k, None)) == v for k, v in applies_when.items())
 
 
+def _same_device(a: str, b: str) -> bool:
+    """Device names match ignoring case, spaces and punctuation, or one contains the other (MicroFET 2 ~ MicroFET2)."""
+    x, y = ("".join(ch for ch in s.lower() if ch.isalnum()) for s in (a, b))
+    return bool(x and y) and (x in y or y in x)
+
+
+_RESIDENCE = {"community": "community-dwelling people", "care_home": "care-home residents"}
+
+
+def _not_for(norm: Norm, m: Measurement, patient: Patient) -> str | None:
+    """Why a norm does not describe this person or set-up, or None when it does (age, setting, device)."""
+    if norm.applies_age_min is not None and patient.age < norm.applies_age_min:
+        return f"applied from age {norm.applies_age_min}"
+    if norm.applies_age_max is not None and patient.age > norm.applies_age_max:
+        return f"applied up to age {norm.applies_age_max}"
+    if norm.applies_residence is not None and patient.residence != norm.applies_residence:
+        return f"{_RESIDENCE[norm.applies_residence]} only; this person is not"
+    if norm.applies_device and m.device and not _same_device(norm.applies_device, m.device):
+        return f"measured with {norm.applies_device}; this test used {m.device}"
+    return None
+
+
 def compare_with_norms(result: Result, m: Measurement, proto: Protocol, patient: Patient,
                        ev: Evidence) -> NormComparison:
-    """Pick the first norm that applies to this person and set-up, and read the value against it."""
+    """Pick the first norm whose population describes this person (age, setting, device) and set-up, and read the
+    value against it. Otherwise say there is no norm for this person and list the norms that exist."""
     candidates = [n for n in ev.norms if _norm_applies(n, proto) and _setup_matches(n.applies_when, m)]
     reasons = []
     for norm in candidates:
-        if norm.applies_age_min is not None and patient.age < norm.applies_age_min:
-            reasons.append(f"{norm.population} (applied from age {norm.applies_age_min})")
-            continue
-        if norm.applies_age_max is not None and patient.age > norm.applies_age_max:
-            reasons.append(f"{norm.population} (applied up to age {norm.applies_age_max})")
+        why_not = _not_for(norm, m, patient)
+        if why_not is not None:
+            reasons.append(f"{norm.population} ({why_not})")
             continue
         value = _norm_quantity(result, norm.quantity, patient.body_mass_kg)
         if value is None:
@@ -109,14 +129,33 @@ def compare_with_norms(result: Result, m: Measurement, proto: Protocol, patient:
             span = f"ages {min(r.age_min or 0 for r in ages)}-{max(r.age_max or 0 for r in ages)}" if ages else ""
             reasons.append(f"{norm.population} ({span or 'no row for this person'})")
             continue
-        return _read_against(value, norm, row, proto)
+        out = _read_against(value, norm, row, proto)
+        if norm.applies_device and not m.device:
+            out.caveat = " ".join(filter(None, [out.caveat, f"The device was not recorded; the reference values were "
+                                                f"measured with {norm.applies_device}."]))
+        return out
     prom_ref = _prom_reference(result, proto, ev)
     if prom_ref is not None:
         return prom_ref
-    statement = "No published norm for this protocol"
     if reasons:
-        statement += " applies to this person; published values exist for: " + "; ".join(reasons)
-    return NormComparison(available=False, statement=statement + ".")
+        return NormComparison(available=False, statement="No norm for this person; norms that exist: "
+                              + "; ".join(reasons) + ".")
+    return NormComparison(available=False, statement="No published norm for this protocol.")
+
+
+def band_text(low: float | None, high: float | None, unit: str, *, whole: bool, upper_exclusive: bool) -> str:
+    """A reference band with both ends, or 'below' / 'or more' for an open end; never a bare negative number.
+
+    Whole-number scores (repetitions, stands) print an exclusive upper end as the last whole number inside the band.
+    """
+    if low is not None and high is not None:
+        top = high - 1 if whole and upper_exclusive else high
+        return f"{low:g}-{top:g} {unit}" if whole or not upper_exclusive else f"{low:g} to below {high:g} {unit}"
+    if high is not None:
+        return f"below {high:g} {unit}"
+    if low is not None:
+        return f"{low:g} {unit} or more"
+    return ""
 
 
 def _read_against(value: float, norm: Norm, row: NormRow, proto: Protocol) -> NormComparison:
@@ -148,12 +187,21 @@ def _read_against(value: float, norm: Norm, row: NormRow, proto: Protocol) -> No
             statement += f" ({label})"
     else:  # bands
         status = None
-        statement = f"{value:.3g} {unit} falls in the band '{label}'"
+        statement = f"{value:.3g} {unit} falls in the band '{label}' (" + band_text(
+            row.low, row.high, unit, whole=proto.kind == "count", upper_exclusive=True) + ")"
     who = _row_who(row)
     statement += f"; reference: {norm.population}{who}."
+    if norm.kind == "cutoff_low":
+        band = f"cut-off: below {row.high:g} {unit} is low"
+    elif norm.kind == "cutoff_high":
+        band = f"cut-off: above {row.low:g} {unit} is {'slower' if proto.better == 'lower' else 'high'}"
+    else:
+        band = band_text(row.low, row.high, unit, whole=proto.kind == "count", upper_exclusive=norm.kind == "bands")
+        if label:
+            band = f"{label}: {band}"
     return NormComparison(
         available=True, statement=statement, norm_id=norm.id, population=norm.population, quantity=norm.quantity,
-        unit=unit, low=row.low, high=row.high, label=label, status=status,
+        unit=unit, low=row.low, high=row.high, label=label, band=band, status=status,
         caveat=norm.caveat, level=norm.applies_level or norm.level, sources=[norm.source],
     )
 
@@ -238,13 +286,14 @@ def measurement_results(m: Measurement, proto: Protocol, visit: Visit, patient: 
             sources=sources))]
     elif proto.kind == "mmt":
         assert m.grade is not None
-        if mx.mmt_ordinal(m.grade) >= mx.mmt_ordinal("4-"):
+        ceiling = ev.thresholds["mmt_ceiling_grade"].value
+        if int(m.grade[0]) >= ceiling:  # the whole grade: a minus grade of the ceiling counts
             flags.append("mmt_ceiling")
             notes.append(
-                "Manual muscle testing at grade 4 and above cannot detect small or moderate deficits; "
+                f"Manual muscle testing at grade {ceiling:g} and above cannot detect small or moderate deficits; "
                 "consider hand-held dynamometry to quantify strength and side-to-side difference."
             )
-            sources += list(SRC_MMT_CEILING)
+            sources += ev.thresholds["mmt_ceiling_grade"].sources
         results = [Result(**_base(m, proto, visit, value=m.grade, unit="MRC grade", flags=flags, notes=notes,
                                   sources=sources))]
     elif proto.kind == "prom":
@@ -306,8 +355,8 @@ def _unrounded(e: _Entry) -> float | None:
     return float(e.result.value) if isinstance(e.result.value, (int, float)) else None
 
 
-def apply_symmetry(entries: list[_Entry], involved_side: str) -> None:
-    """LSI for bilateral strength and functional measures; never from MMT grades."""
+def apply_symmetry(entries: list[_Entry], involved_side: str, target: float | None = None) -> None:
+    """LSI for bilateral strength and functional measures, with the target it is read against; never from MMT."""
     by_key: dict[tuple[object, ...], dict[str, _Entry]] = {}
     for e in entries:
         if e.proto.bilateral and e.proto.kind in LSI_KINDS and e.m.side:
@@ -335,7 +384,7 @@ def apply_symmetry(entries: list[_Entry], involved_side: str) -> None:
             other = "right" if involved_side == "left" else "left"
             lsi = mx.lsi_percent(involved=raw[involved_side], uninvolved=raw[other], better=proto.better)
             for r in (left, right):
-                r.lsi_percent, r.lsi_basis = round(lsi, 1), basis
+                r.lsi_percent, r.lsi_basis, r.lsi_target_percent = round(lsi, 1), basis, target
                 r.sources = _unique(r.sources + [SRC_LSI])
         else:
             asym = mx.asymmetry_percent(raw["left"], raw["right"])
@@ -441,15 +490,19 @@ def change_since(now: _Entry, before: _Entry, ev: Evidence) -> Change:
                       verdict="real_change" if real else "within_measurement_error", reason=reason, sources=[th.source])
     assert th.percent_range is not None
     lo_pct, hi_pct = th.percent_range
-    lo, hi = prev.value * lo_pct / 100, prev.value * hi_pct / 100
+    # The source gives the MDC in percent: the N m figure that applies is that percent of the previous value. The
+    # upper end is used (a real change must clear the whole published range); it is stated once, with its basis.
+    lo, hi = prev.value * lo_pct / PERCENT, prev.value * hi_pct / PERCENT
     size = abs(delta)
     verdict = "real_change" if size > hi else "possibly_real" if size > lo else "within_measurement_error"
-    reason = (f"Change of {delta:+.3g} {cur.unit} ({pct:+.0f}%) against a published MDC of {lo_pct:g}-{hi_pct:g}% "
-              f"({lo:.3g}-{hi:.3g} {cur.unit}; {th.population}): "
-              + {"real_change": "beyond the whole range, a real change.",
-                 "possibly_real": "inside the range, possibly real; re-test to confirm.",
+    basis = (f"{hi_pct:g}% of the previous {prev.value:.3g} {cur.unit}, the upper end of the published "
+             f"{lo_pct:g}-{hi_pct:g}% ({th.population})")
+    reason = (f"Change of {delta:+.3g} {cur.unit} ({pct:+.0f}%); MDC for this result {hi:.3g} {cur.unit} ({basis}): "
+              + {"real_change": "beyond it, a real change.",
+                 "possibly_real": "below it but above the range's low end, possibly real; re-test to confirm.",
                  "within_measurement_error": "within measurement error."}[verdict])
-    return Change(**common, mdc=round(hi, 2), mdc_range=(round(lo, 2), round(hi, 2)), threshold_kind="mdc",
+    return Change(**common, mdc=round(hi, 2), mdc_range=(round(lo, 2), round(hi, 2)), mdc_basis=basis,
+                  threshold_kind="mdc",
                   meaningful=verdict == "real_change", verdict=verdict, reason=reason, sources=[th.source])
 
 
@@ -475,7 +528,7 @@ def interpret(case: Case, ev: Evidence, *, blocked_tests: Iterable[str] = ()) ->
             proto = ev.protocols[m.test]
             for r in measurement_results(m, proto, visit, case.patient, ev):
                 entries.append(_Entry(visit, m, proto, r))
-        apply_symmetry(entries, involved)
+        apply_symmetry(entries, involved, _lsi_target(ev))
         for e in entries:
             key = (*e.key, e.m.side)
             if key in history:
@@ -561,7 +614,7 @@ def findings_for(entries: list[_Entry], case: Case, ev: Evidence) -> list[Findin
                                statement=f"{_label(r).capitalize()}: {r.norm.statement}"
                                          + (f" Caveat: {r.norm.caveat}" if r.norm.caveat else "")))
         if "mmt_ceiling" in r.flags:
-            out.append(Finding(topic="measurement", sources=list(SRC_MMT_CEILING),
+            out.append(Finding(topic="measurement", sources=list(ev.thresholds["mmt_ceiling_grade"].sources),
                                statement=f"{_label(r).capitalize()} graded {r.value}: {r.notes[0]}"))
         if r.change and r.change.verdict in ("real_change", "possibly_real"):
             out.append(Finding(topic="change", concern=r.change.direction == "worse", sources=r.change.sources,
@@ -598,10 +651,7 @@ def findings_for(entries: list[_Entry], case: Case, ev: Evidence) -> list[Findin
 
 
 def _lsi_target(ev: Evidence) -> float:
-    for n in ev.norms:
-        if n.id == "lsi_target" and n.rows and n.rows[0].low is not None:
-            return n.rows[0].low
-    return MIN_LSI_TARGET
+    return ev.thresholds["lsi_target"].value
 
 
 def _pattern_findings(entries: list[_Entry], case: Case) -> list[Finding]:

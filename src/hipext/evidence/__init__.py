@@ -16,9 +16,10 @@ from hipext.evidence.models import (
     PromScoring,
     Protocol,
     Reference,
+    Threshold,
 )
 
-EVIDENCE_FILES = ("bibliography", "protocols", "measurement_error", "norms", "mcid", "prom_scoring")
+EVIDENCE_FILES = ("bibliography", "protocols", "measurement_error", "norms", "mcid", "prom_scoring", "thresholds")
 
 
 def data_dir() -> Any:
@@ -53,7 +54,9 @@ def load() -> Evidence:
         norms=[Norm(**n) for n in read_yaml("evidence/norms.yaml")],
         mcids=[Mcid(**m) for m in read_yaml("evidence/mcid.yaml")],
         proms={p["id"]: PromScoring(**p) for p in read_yaml("evidence/prom_scoring.yaml")},
+        thresholds={t["id"]: Threshold(**t) for t in read_yaml("evidence/thresholds.yaml")},
     )
 
 
-__all__ = ["Evidence", "MeasurementError", "Mcid", "Norm", "PromScoring", "Protocol", "Reference", "load"]
+__all__ = ["Evidence", "MeasurementError", "Mcid", "Norm", "PromScoring", "Protocol", "Reference", "Threshold",
+           "load"]

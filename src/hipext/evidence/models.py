@@ -23,7 +23,14 @@ class Cited(_Data):
     note: str | None = None
 
 
+# Words that show a field was not read in the source (placeholders the dossier used).
+PLACEHOLDERS = ("[", "unverified", "not retrieved", "not recorded", "unknown", "not named")
+
+
 class Reference(_Data):
+    """A bibliography record. Shown to clinicians only when complete: authors, year, title, journal (or site) and a
+    DOI or URL, none of them a placeholder. A record that cannot be completed says why in `incomplete`."""
+
     id: str
     authors: str
     year: int | None = None
@@ -32,6 +39,24 @@ class Reference(_Data):
     doi: str | None = None
     url: str | None = None
     note: str | None = None
+    incomplete: str | None = Field(default=None, description="Why the record cannot be completed.")
+
+    def missing(self) -> list[str]:
+        """The citation fields that are absent or placeholders."""
+        out = []
+        for name in ("authors", "title", "journal"):
+            value = getattr(self, name)
+            if not value or any(p in value.lower() for p in PLACEHOLDERS):
+                out.append(name)
+        if not self.year:
+            out.append("year")
+        if not (self.doi or self.url):
+            out.append("doi or url")
+        return out
+
+    @property
+    def complete(self) -> bool:
+        return self.incomplete is None and not self.missing()
 
     def short(self) -> str:
         first = self.authors.split(",")[0].split(" ")[0]
@@ -103,6 +128,12 @@ class Norm(Cited):
     )
     applies_age_min: int | None = None
     applies_age_max: int | None = None
+    applies_residence: Literal["community", "care_home"] | None = Field(
+        default=None, description="The setting the reference population lived in; other settings get no norm."
+    )
+    applies_device: str | None = Field(
+        default=None, description="Device the reference values were measured with (matched by name when the "
+        "measurement records its device; a different device gets no norm).")
     applies_level: Level | None = Field(
         default=None, description="Evidence level of the age window in which the norm is applied, if not the norm's."
     )
@@ -149,6 +180,15 @@ class PromScoring(Cited):
     reference_source: str | None = None
 
 
+class Threshold(Cited):
+    """A clinical threshold read in several places (e.g. the LSI target): one record, carried in the document."""
+
+    id: str
+    value: float
+    unit: str
+    sources: list[str]
+
+
 class Evidence(_Data):
     references: dict[str, Reference]
     protocols: dict[str, Protocol]
@@ -156,6 +196,7 @@ class Evidence(_Data):
     norms: list[Norm]
     mcids: list[Mcid]
     proms: dict[str, PromScoring]
+    thresholds: dict[str, Threshold] = Field(default_factory=dict)
 
     def cite(self, source_id: str) -> Reference:
         return self.references[source_id]

@@ -96,7 +96,7 @@ class _Builder:
                 continue
             link = f" doi:{ref.doi}" if ref.doi else (f" {ref.url}" if ref.url else "")
             cited.append(f"[{sid}] {ref.citation}{link}")
-        return "Sources: " + " ".join(cited)
+        return ("Sources: " + " ".join(cited)) if cited else ""  # incomplete records are not cited
 
     def measure(self, code: str) -> Json:
         display, definition = C.MEASURES[code]
@@ -258,7 +258,7 @@ class _Builder:
         if r.change is not None:
             texts.append(f"Change since {r.change.previous_date or 'the previous visit'}: {r.change.reason}")
         texts += r.notes
-        if r.sources:
+        if self.sources_text(r.sources):
             texts.append(self.sources_text(r.sources))
         return [{"text": t} for t in texts]
 
@@ -461,7 +461,7 @@ class _Builder:
             notes = [f"Status: {_words(c.status)}; current value: {c.value or 'none'} (target: {c.target})."]
             if c.note:
                 notes.append(c.note)
-            notes.append(f"Evidence level: {_words(c.level)}. {self.sources_text(c.sources)}")
+            notes.append(f"Evidence level: {_words(c.level)}. {self.sources_text(c.sources)}".strip())
             goal["note"] = [{"text": t} for t in notes]
             out.append(self.add(f"Goal/{c.name}", goal))
         return out
@@ -513,7 +513,7 @@ class _Builder:
                 extra.append("Watch for: " + "; ".join(ex.watch_for) + ".")
             if d.note:
                 extra.append(_sentence(d.note))
-            extra.append(f"Dose evidence level: {_words(d.level)}. {self.sources_text(d.sources)}")
+            extra.append(f"Dose evidence level: {_words(d.level)}. {self.sources_text(d.sources)}".strip())
             detail["description"] = " ".join([text, *extra])
             activities.append({"detail": {k: v for k, v in detail.items() if v is not None}})
         if fu is not None and fu.retest_on is not None:
@@ -526,7 +526,7 @@ class _Builder:
                     "description": (f"Re-test on {fu.retest_on.isoformat()}"
                                     + (f" (in {fu.interval_weeks:g} weeks)" if fu.interval_weeks else "")
                                     + (": " + "; ".join(names) if names else "") + ". "
-                                    + " ".join([*fu.how, fu.note, self.sources_text(fu.sources)])),
+                                    + " ".join(filter(None, [*fu.how, fu.note, self.sources_text(fu.sources)]))),
                 }})
         if fu is not None and fu.rescreen_on is not None:
             activities.append({"detail": {

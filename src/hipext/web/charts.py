@@ -158,11 +158,15 @@ def strength_chart(results: list[dict[str, Any]]) -> Markup | None:
 
 
 def lsi_targets(evaluation: dict[str, Any] | None) -> dict[str, float]:
-    """Each test's symmetry target (%) as the evaluation's return-to-activity criteria state it."""
+    """Each test's symmetry target (%) as the evaluation states it: on the result itself, else in the
+    return-to-activity criteria."""
     out: dict[str, float] = {}
+    for r in (evaluation or {}).get("results") or []:
+        if r.get("lsi_target_percent") is not None:
+            out.setdefault(r["test"], float(r["lsi_target_percent"]))
     for c in ((evaluation or {}).get("return_to_activity") or {}).get("criteria") or []:
         if c.get("id") in ("strength_symmetry", "functional_symmetry") and c.get("test") and c.get("threshold"):
-            out[c["test"]] = float(c["threshold"])
+            out.setdefault(c["test"], float(c["threshold"]))
     return out
 
 
