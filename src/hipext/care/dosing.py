@@ -130,6 +130,8 @@ def start_dose(ex: Exercise, phase: Phase, f: CaseFacts) -> Dose:
         b.take("tempo_lowering_s", _pick(tempo["lowering_s"], sel["tempo_lowering"]), tempo["lowering_s"],
                "slower end of the moderate tempo, for an exercise that emphasises lowering", tempo)
     rest_row = _row_with(rows, "rest_s")
+    if quality == "strength" and not external:
+        rest_row = cfg["rest_light"]  # the long rests of the heavy-load rows are for heavy external loads
     if rest_row is not None:
         b.take("rest_s", _pick(rest_row["rest_s"], sel["rest"]), rest_row["rest_s"], "middle of the range", rest_row)
     freq_row = _row_with(rows, "frequency_per_week") or cfg["frequency_default"]

@@ -6,7 +6,7 @@ import textstat
 
 from hipext import evidence
 from hipext.care import data
-from hipext.care.context import STRENGTH_KINDS, CaseFacts, worse_than_norm
+from hipext.care.context import STRENGTH_KINDS, CaseFacts, involved, worse_than_norm
 from hipext.care.models import Education, PrescribedExercise, Program
 
 _MUSCLES = {"gluteus_maximus": "buttock muscles", "hamstrings": "hamstrings", "hip_extensors": "hip muscles",
@@ -47,6 +47,12 @@ def _found(f: CaseFacts, txt: dict) -> list[str]:
         if proto is None:
             continue
         p = proto
+        if p.kind in ("count", "time") and r.lsi_percent is not None and r.side == f.side \
+                and r.lsi_percent < lsi_min and _plain_test(p.name) not in said:
+            said.add(_plain_test(p.name))
+            out.append(txt["weaker_test"].format(test=_plain_test(p.name), side=r.side, lsi=round(r.lsi_percent)))
+        if p.kind == "special" and r.value == "positive" and involved(r, f.side):
+            out.append(txt["positive"].format(test=p.name.split(",")[0].split("(")[0].strip()))  # a proper name
         if p.kind not in STRENGTH_KINDS and p.bias == "whole_limb" and r.norm.available and r.norm.status:
             key = "below_norm" if worse_than_norm(r) else "within_norm"
             out.append(txt[key].format(test=_plain_test(p.name)))
