@@ -58,6 +58,7 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     with app.state.sessionmaker() as s:
         seed_demo(s)
     port = free_port()
+    app.state.settings.base_url = f"http://127.0.0.1:{port}"  # what HIPEXT_BASE_URL says in a deployment
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()

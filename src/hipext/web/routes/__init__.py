@@ -12,6 +12,7 @@ def routers() -> list[APIRouter]:
         admin,
         api,
         auth,
+        credentials,
         evaluation,
         home,
         links,
@@ -21,5 +22,18 @@ def routers() -> list[APIRouter]:
         visits,
     )
 
-    modules = (auth, patients, visits, evaluation, program, links, admin, account, home, questionnaires, api)
+    modules = (
+        auth,
+        credentials,
+        patients,
+        visits,
+        evaluation,
+        program,
+        links,
+        admin,
+        account,
+        home,
+        questionnaires,
+        api,
+    )
     return [m.router for m in modules]

@@ -1,8 +1,8 @@
 """Correctable records: every version of a visit and of the patient block is kept with the reason for the change;
 an entered-in-error visit is voided (kept, excluded from evaluation). Existing rows become version one.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 """
 
 import sqlalchemy as sa
@@ -10,8 +10,8 @@ from alembic import op
 
 from hipext.store.models import UTCDateTime
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -1,8 +1,8 @@
 """Questionnaires the patient completes through their link (LEFS, HOOS, iHOT-12, VISA-H, PSFS), kept until the
 clinician's next visit takes them in.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 """
 
 import sqlalchemy as sa
@@ -10,8 +10,8 @@ from alembic import op
 
 from hipext.store.models import UTCDateTime
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
