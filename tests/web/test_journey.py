@@ -14,10 +14,12 @@ import re
 import socket
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 import uvicorn
+from sqlalchemy import create_engine, text
 
 from hipext.web import create_app
 from hipext.web.demo import DEMO_USERS, seed_demo
@@ -51,10 +53,14 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    schema = None
     if request.param == "sqlite":
         app = create_app(f"sqlite:///{tmp_path_factory.mktemp('journey') / 'journey.sqlite3'}")
-    else:
-        app = create_app(PG_URL, schema=request.getfixturevalue("pg_schema"))
+    else:  # a schema of its own: the demo clinic seeded here must not appear in the shared test schema
+        schema = f"hipext_journey_{uuid.uuid4().hex[:8]}"
+        with create_engine(PG_URL).begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        app = create_app(PG_URL, schema=schema)
     with app.state.sessionmaker() as s:
         seed_demo(s)
     port = free_port()
@@ -70,6 +76,10 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     thread.join(10)
+    if schema:
+        app.state.engine.dispose()
+        with create_engine(PG_URL).begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
 
 
 @pytest.fixture()
