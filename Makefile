@@ -6,12 +6,22 @@ STAMP := $(VENV)/.installed
 # JavaScript the browser tests inject (accessibility checks), from the npm registry.
 AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
 AXE_VERSION := 4.10.3
+# Test-only FHIR validators (official R4 JSON schema, FHIRPath invariants), from npm with exact versions.
+FHIR_VALIDATOR := tests/fhir/validator
+NODE_STAMP := $(FHIR_VALIDATOR)/node_modules/.installed
 
 # Debian packages the tests and the app need beyond Python: one list, installed by `system-packages`.
 # chromium: the browser tests (Playwright drives Debian's build; it cannot download its own).
-DEB_PACKAGES := chromium
+# Pango, HarfBuzz and fonts: WeasyPrint (PDF reports).
+DEB_PACKAGES := chromium libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 
 .PHONY: run test lint bench clean system-packages
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev,opensim,lab]"
+	touch $(STAMP)
 
 # Installs only what is missing, and only as root; otherwise prints the one command to run and stops.
 system-packages:
@@ -27,20 +37,18 @@ system-packages:
 	  fi; \
 	fi
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev,opensim,lab]"
-	touch $(STAMP)
+$(NODE_STAMP): $(FHIR_VALIDATOR)/package.json
+	cd $(FHIR_VALIDATOR) && npm install --no-audit --no-fund --no-package-lock --loglevel=error
+	touch $(NODE_STAMP)
 
 $(AXE): | $(STAMP)
 	@command -v npm >/dev/null || { echo "npm is needed for the accessibility checks: sudo apt-get install -y npm"; exit 1; }
 	npm install --silent --no-audit --no-fund --prefix $(VENV)/axe axe-core@$(AXE_VERSION)
 
-run: $(STAMP)
+run: system-packages $(STAMP)
 	$(BIN)/python -m hipext.web
 
-test: system-packages $(STAMP) $(AXE)
+test: system-packages $(STAMP) $(NODE_STAMP) $(AXE)
 	HIPEXT_AXE_JS=$(AXE) $(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -11,10 +11,13 @@ def routers() -> list[APIRouter]:
         account,
         admin,
         api,
+        attention,
         auth,
         credentials,
+        documents,
         evaluation,
         home,
+        imports,
         links,
         patients,
         program,
@@ -22,18 +25,6 @@ def routers() -> list[APIRouter]:
         visits,
     )
 
-    modules = (
-        auth,
-        credentials,
-        patients,
-        visits,
-        evaluation,
-        program,
-        links,
-        admin,
-        account,
-        home,
-        questionnaires,
-        api,
-    )
+    modules = (auth, credentials, patients, attention, visits, imports, evaluation, documents, program, links,
+               admin, account, home, questionnaires, api)
     return [m.router for m in modules]
