@@ -1,8 +1,12 @@
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+# Cheap Argon2 parameters for the hundreds of test sign-ins (the production defaults are tested separately).
+os.environ.setdefault("HIPEXT_ARGON2_FAST_FOR_TESTS", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "tests" / "cases"

@@ -46,6 +46,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     with app.state.sessionmaker() as s:
         seed_demo(s)
     port = free_port()
+    app.state.settings.base_url = f"http://127.0.0.1:{port}"  # what HIPEXT_BASE_URL says in a deployment
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()

@@ -27,7 +27,8 @@ def _words(x: Any) -> str:
 def _env(autoescape: bool) -> Environment:
     env = Environment(
         loader=PackageLoader("hipext", "reports/templates"),
-        autoescape=select_autoescape(["html"]) if autoescape else False,
+        # The templates are named *.html.j2: the extension list must say so, or nothing is escaped.
+        autoescape=select_autoescape(["html", "html.j2"], default_for_string=True) if autoescape else False,
         undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
     )
     env.filters["num"] = _num

@@ -12,6 +12,8 @@ from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from hipext.store.audit_chain import sqlite_path
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 DEFAULT_SQLITE_URL = "sqlite:///hipext.sqlite3"
 
@@ -25,11 +27,32 @@ def database_url(url: str | None = None) -> str:
     return url
 
 
+PRIVATE_SUFFIXES = ("", "-wal", "-shm", "-journal", ".audit-key")
+
+
+def private_sqlite_file(path: Path) -> None:
+    """The database holds patient data and password hashes: its file is created 0600 before SQLite opens it (SQLite
+    gives its -wal and -shm files the database file's mode), and existing files readable by others are tightened."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:  # no such directory, read-only place: SQLite reports it when it opens the file
+        return
+    for suffix in PRIVATE_SUFFIXES:
+        f = path.with_name(path.name + suffix)
+        if f.exists() and f.stat().st_mode & 0o077:
+            f.chmod(0o600)
+
+
 def make_engine(url: str | None = None, *, schema: str | None = None, pool_size: int = 20) -> Engine:
     """Create an engine. `schema` puts every table in one PostgreSQL schema (used by tests and benchmarks)."""
     url = database_url(url)
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
+        path = sqlite_path(url)
+        if path is not None:
+            private_sqlite_file(path)
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         if ":memory:" not in url:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size)
@@ -46,10 +69,29 @@ def make_engine(url: str | None = None, *, schema: str | None = None, pool_size:
             cur.close()
 
         return engine
+    # A database that does not answer is an error within seconds, not a hang (start-up, /health).
+    kwargs["connect_args"] = {"connect_timeout": 5}
     if schema:
-        kwargs["connect_args"] = {"options": f"-csearch_path={schema}"}
+        kwargs["connect_args"]["options"] = f"-csearch_path={schema}"
     # No pre-ping (a round trip per request); recycle instead so a restarted server is picked up.
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, **kwargs)
+
+
+def shown_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    from sqlalchemy.engine import make_url  # noqa: PLC0415
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URL is shown as given, minus anything before '@'
+        return url.split("@")[-1]
+
+
+def describe_db_error(exc: BaseException, url: str) -> str:
+    """One line that says which database could not be used and why (no traceback)."""
+    orig = getattr(exc, "orig", None) or exc
+    reason = " ".join(str(orig).split()) or type(orig).__name__
+    return f"cannot use the database {shown_url(url)}: {reason[:300]}"
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -69,7 +71,41 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
     created_at: Mapped[dt.datetime]
+    password_changed_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    # TOTP second factor (RFC 6238): the base32 secret, when it was confirmed, and the last time step accepted
+    # (a code is good once: ASVS 6.5.1).
+    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    totp_enabled_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     clinic: Mapped[Clinic] = relationship(lazy="joined")
+
+    @property
+    def has_totp(self) -> bool:
+        return self.totp_enabled_at is not None and bool(self.totp_secret)
+
+
+class RecoveryCode(Base):
+    """One-time second-factor recovery code; only its SHA-256 is stored (the code has 80 random bits)."""
+
+    __tablename__ = "recovery_codes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+
+
+class PasswordReset(Base):
+    """A one-time password-reset link an administrator made for a user of their clinic (token stored hashed)."""
+
+    __tablename__ = "password_resets"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
 
 
 class WebSession(Base):
@@ -81,6 +117,10 @@ class WebSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime]
     last_seen_at: Mapped[dt.datetime]
+    # "full" once every factor is in; "totp" while the second factor is awaited; "enrol" while an administrator
+    # must first set up a second factor. Only "full" sessions reach any page but the sign-in steps.
+    stage: Mapped[str] = mapped_column(String(10), default="full", server_default="full")
+    totp_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Patient(Base):
@@ -170,10 +210,16 @@ class SessionLog(Base):
 
 
 class AuditEvent(Base):
-    """Append-only: no code path updates or deletes these rows, and a database trigger rejects it."""
+    """Append-only and tamper-evident. No code path updates or deletes these rows, a trigger rejects it, and on
+    PostgreSQL the app's role may only INSERT and SELECT. Each row carries an HMAC chained to the previous row of
+    its clinic's chain (`hipext.store.audit_chain`), so an edit, a deletion or a forged row shows on verification."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_clinic_at", "clinic_id", "at"), Index("ix_audit_actor_at", "actor", "at"))
+    __table_args__ = (
+        Index("ix_audit_clinic_at", "clinic_id", "at"),
+        Index("ix_audit_actor_at", "actor", "at"),
+        UniqueConstraint("chain", "seq", name="uq_audit_chain_seq"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[dt.datetime]
     clinic_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -184,3 +230,29 @@ class AuditEvent(Base):
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
     ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
     outcome: Mapped[str] = mapped_column(String(20), default="ok")
+    chain: Mapped[int] = mapped_column(Integer)  # the clinic id; 0 for events with no clinic
+    seq: Mapped[int] = mapped_column(Integer)  # 1, 2, 3... within the chain
+    hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(16))  # which key signed the row ("none": plain SHA-256)
+    # Set by the database, not the app: a row the app backdates still shows when it was written.
+    recorded_at: Mapped[dt.datetime | None] = mapped_column(server_default=func.now(), nullable=True)
+
+
+class AuditHead(Base):
+    """The last link of each audit chain: appending locks this row, so concurrent writers never fork a chain."""
+
+    __tablename__ = "audit_heads"
+    chain: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Throttle(Base):
+    """Failure counters with exponential back-off (logins per account, address and pair; patient-link guesses).
+    Kept in the database so the limits hold across worker processes and restarts."""
+
+    __tablename__ = "throttles"
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    failures: Mapped[float] = mapped_column(Float, default=0.0)  # leaks away over the policy's window
+    blocked_until: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    updated_at: Mapped[dt.datetime]

@@ -6,9 +6,10 @@ import datetime as dt
 import hashlib
 from typing import Any
 
-from sqlalchemy import String, cast, func, insert, or_, select
+from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
+from hipext.store import audit_chain
 from hipext.store.models import (
     AuditEvent,
     Clinic,
@@ -277,11 +278,22 @@ def links(s: Session, clinic_id: int, patient_id: int) -> list[PatientLink]:
     )
 
 
+def link_by_token(s: Session, token: str) -> PatientLink | None:
+    """The link a token belongs to, whether or not it is still valid."""
+    return s.scalar(select(PatientLink).where(PatientLink.token_hash == sha256(token)))
+
+
 def active_link(s: Session, token: str, now: dt.datetime) -> PatientLink | None:
-    link = s.scalar(select(PatientLink).where(PatientLink.token_hash == sha256(token)))
+    link = link_by_token(s, token)
     if link is None or link.revoked_at is not None or link.expires_at <= now:
         return None
     return link
+
+
+def sessions_logged_since(s: Session, link_id: int, since: dt.datetime) -> int:
+    return s.scalar(
+        select(func.count()).select_from(SessionLog).where(SessionLog.link_id == link_id, SessionLog.created_at > since)
+    ) or 0
 
 
 def session_logs(s: Session, clinic_id: int, patient_id: int) -> list[SessionLog]:
@@ -297,6 +309,15 @@ def session_logs(s: Session, clinic_id: int, patient_id: int) -> list[SessionLog
 # --- audit --------------------------------------------------------------------------------------------------------
 
 
+def _text(value: str | None, limit: int) -> str | None:
+    """One printable line of valid UTF-8: control characters (CR, LF, NUL) and unpaired surrogates become spaces or
+    '?', so an event is one line wherever the log is shipped (log injection) and every database can store it."""
+    if not value:
+        return None
+    flat = "".join(ch if ch.isprintable() else " " for ch in value)
+    return flat.encode("utf-8", "replace").decode("utf-8")[:limit]
+
+
 def audit(
     s: Session,
     *,
@@ -310,24 +331,21 @@ def audit(
     outcome: str = "ok",
     now: dt.datetime | None = None,
 ) -> None:
-    """Append one event in the caller's transaction (a plain INSERT: the log has no update or delete path).
-
-    Control characters are flattened so one event is one line wherever the log is shipped (log injection).
-    """
-    if detail:
-        detail = "".join(ch if ch.isprintable() else " " for ch in detail)[:2000]
-    s.execute(
-        insert(AuditEvent).values(
-            at=now or utcnow(),
-            clinic_id=clinic_id,
-            user_id=user_id,
-            actor=actor[:200],
-            action=action,
-            patient_id=patient_id,
-            detail=detail or None,
-            ip=ip,
-            outcome=outcome,
-        )
+    """Append one event to its clinic's hash chain in the caller's transaction (the log has no update or delete
+    path; see `audit_chain`)."""
+    audit_chain.append(
+        s,
+        {
+            "at": now or utcnow(),
+            "clinic_id": clinic_id,
+            "user_id": user_id,
+            "actor": _text(actor, 200) or "-",
+            "action": action[:60],
+            "patient_id": patient_id,
+            "detail": _text(detail, 2000),
+            "ip": _text(ip, 64),
+            "outcome": outcome[:20],
+        },
     )
 
 
@@ -356,3 +374,40 @@ def audit_events(s: Session, clinic_id: int, *, patient_id: int | None = None, l
     if patient_id is not None:
         stmt = stmt.where(AuditEvent.patient_id == patient_id)
     return list(s.scalars(stmt.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)))
+
+
+def audit_search(
+    s: Session,
+    clinic_id: int,
+    *,
+    who: str | None = None,
+    patient_id: int | None = None,
+    action: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    before: int | None = None,
+    limit: int = 100,
+) -> tuple[list[AuditEvent], int | None]:
+    """One page of a clinic's audit log, newest first, filtered. Pages follow the clinic's chain (`seq`), so a page
+    stays stable while new events arrive; returns the rows and the `before` of the next page (None at the end)."""
+    stmt = select(AuditEvent).where(AuditEvent.chain == clinic_id)
+    if who:
+        stmt = stmt.where(func.lower(AuditEvent.actor).contains(who.lower(), autoescape=True))
+    if patient_id is not None:
+        stmt = stmt.where(AuditEvent.patient_id == patient_id)
+    if action:
+        stmt = stmt.where(AuditEvent.action.startswith(action, autoescape=True))
+    if since is not None:
+        stmt = stmt.where(AuditEvent.at >= since)
+    if until is not None:
+        stmt = stmt.where(AuditEvent.at < until)
+    if before is not None:
+        stmt = stmt.where(AuditEvent.seq < before)
+    rows = list(s.scalars(stmt.order_by(AuditEvent.seq.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].seq if more and rows else None)
+
+
+def audit_actions(s: Session, clinic_id: int) -> list[str]:
+    return sorted(s.scalars(select(AuditEvent.action).where(AuditEvent.chain == clinic_id).distinct()))

@@ -1,4 +1,5 @@
-"""`python -m hipext.web`: migrate, seed the demo clinic (idempotent), print the URL and the demo login, serve."""
+"""`python -m hipext.web`: migrate, seed the demo clinic (embedded SQLite default only, or --demo), print the URL,
+serve. A database that cannot be reached ends start-up with one line naming it, and exit status 2."""
 
 from __future__ import annotations
 
@@ -15,13 +16,25 @@ from hipext.web.prepare import prepare
 # imports stays resident for the server's life.
 
 
+def wants_demo(args: argparse.Namespace) -> bool:
+    """The published demo accounts (an administrator among them) go only into the embedded SQLite database a
+    `make run` creates, or wherever --demo explicitly asks; never into a configured database by default."""
+    if args.no_demo:
+        return False
+    if args.demo:
+        return True
+    return not args.database_url and not os.environ.get("HIPEXT_DATABASE_URL")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m hipext.web", description="Run the hipext clinic web app.")
     ap.add_argument("--host", default=os.environ.get("HIPEXT_HOST", "127.0.0.1"))
     ap.add_argument("--port", type=int, default=int(os.environ.get("HIPEXT_PORT", "8000")))
     ap.add_argument("--database-url", default=None, help="default: $HIPEXT_DATABASE_URL or sqlite:///hipext.sqlite3")
     ap.add_argument("--schema", default=os.environ.get("HIPEXT_DB_SCHEMA"), help="PostgreSQL schema (optional)")
-    ap.add_argument("--no-demo", action="store_true", help="do not seed the demo clinic")
+    demo = ap.add_mutually_exclusive_group()
+    demo.add_argument("--demo", action="store_true", help="seed the demo clinic even in a configured database")
+    demo.add_argument("--no-demo", action="store_true", help="do not seed the demo clinic")
     ap.add_argument(
         "--workers",
         type=int,
@@ -33,17 +46,22 @@ def main(argv: list[str] | None = None) -> None:
 
     url = database_url(args.database_url)
     where = f"http://{args.host}:{args.port}/"
+    # Absolute links use HIPEXT_BASE_URL; without it, the address this server was told to listen on (inherited by
+    # the workers), never a request's Host header.
+    os.environ.setdefault("HIPEXT_BASE_URL", where.rstrip("/"))
+    seed = wants_demo(args)
     log_level = os.environ.get("HIPEXT_LOG_LEVEL", "warning")
     if args.workers <= 1:
-        app = prepare(url, args.schema, not args.no_demo, where)
+        app = prepare(url, args.schema, seed, where)
         uvicorn.run(app, host=args.host, port=args.port, log_level=log_level)
         return
     # Workers are separate processes that share nothing but the database. The supervisor builds no app: it
     # migrates and seeds in a child that exits, then hands the workers the database through the environment.
-    child = multiprocessing.get_context("spawn").Process(target=prepare,
-                                                         args=(url, args.schema, not args.no_demo, where))
+    child = multiprocessing.get_context("spawn").Process(target=prepare, args=(url, args.schema, seed, where))
     child.start()
     child.join()
+    if child.exitcode == 2:  # the child said why, in one line
+        sys.exit(2)
     if child.exitcode:
         sys.exit(f"hipext web: preparing the database failed (exit {child.exitcode})")
     os.environ["HIPEXT_DATABASE_URL"] = url

@@ -22,7 +22,10 @@ from hipext import __version__
 from hipext.reports.capacity_charts import task_bars_svg, torque_angle_svg
 from hipext.store import make_engine, migrate, session_factory
 from hipext.web.config import Settings
-from hipext.web.security import LoginRequired
+from hipext.web.hashing import Busy, PasswordWorkers
+from hipext.web.http import json_safe
+from hipext.web.limits import BodyLimit
+from hipext.web.security import AnonymousAuditBound, LoginRequired
 from hipext.web.services import EvaluationCache
 
 HERE = Path(__file__).parent
@@ -43,8 +46,11 @@ ERROR_TITLES = {
     403: "Not allowed",
     404: "Not found",
     405: "Not allowed",
+    413: "Too large",
     422: "Invalid input",
+    429: "Too many attempts",
     500: "Something went wrong",
+    503: "Busy",
 }
 
 
@@ -73,6 +79,7 @@ def create_app(
         anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         await anyio.to_thread.run_sync(_warm_up)
         yield
+        app.state.passwords.shutdown()
         engine.dispose()
 
     app = FastAPI(
@@ -89,8 +96,11 @@ def create_app(
     app.state.engine = engine
     app.state.sessionmaker = session_factory(engine)
     app.state.settings = settings
-    app.state.cache = EvaluationCache()
-    app.state.fragments = EvaluationCache(size=256)  # rendered page fragments, keyed by their inputs
+    app.state.passwords = PasswordWorkers()
+    app.state.health_limiter = anyio.CapacityLimiter(2)
+    app.state.anonymous_audit = AnonymousAuditBound()
+    app.state.cache = EvaluationCache(settings.cache_bytes)
+    app.state.fragments = EvaluationCache(settings.cache_bytes // 4)  # rendered page fragments, keyed by their inputs
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["version"] = __version__
     # The capacity charts are shared with the HTML report (one way out); they return trusted SVG strings.
@@ -104,8 +114,10 @@ def create_app(
 
     for router in routers():
         app.include_router(router)
+    app.add_api_route("/health", health, include_in_schema=False)
 
-    app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
+    app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)  # outermost: a 413 gets the headers too
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> Response:
@@ -117,12 +129,27 @@ def create_app(
             audit_denial(request, exc.status_code)
         if request.url.path.startswith("/api"):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-        return error_page(request, exc.status_code, str(exc.detail) if exc.status_code != 404 else None)
+        resp = error_page(request, exc.status_code, str(exc.detail) if exc.status_code != 404 else None)
+        resp.headers.update(exc.headers or {})
+        return resp
+
+    @app.exception_handler(Busy)
+    async def _busy(request: Request, exc: Busy) -> Response:
+        message = "The server is busy checking other sign-ins. Try again in a moment."
+        if request.url.path.startswith("/api"):
+            return JSONResponse({"detail": message}, status_code=503, headers={"Retry-After": "1"})
+        resp = error_page(request, 503, message)
+        resp.headers["Retry-After"] = "1"
+        return resp
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         problems = [
-            {"path": ".".join(str(x) for x in e["loc"] if x != "body"), "value": None, "expected": e["msg"]}
+            {
+                "path": ".".join(str(x) for x in e["loc"] if x != "body"),
+                "value": json_safe(e.get("input")) if e.get("type") != "missing" else None,
+                "expected": json_safe(e["msg"], 500),
+            }
             for e in exc.errors()
         ]
         if request.url.path.startswith("/api"):
@@ -137,6 +164,31 @@ def create_app(
         return error_page(request, 500, None)
 
     return app
+
+
+async def health(request: Request) -> Response:
+    """Liveness and the database: 200 {"status": "ok"} or 503 {"status": "degraded"}. Async, and its database
+    check runs on a thread of its own, so a queue of slow requests (or of sign-ins) never makes it look down."""
+    state = request.app.state
+    ok, reason = False, "no answer within 3 s"
+    with anyio.move_on_after(3):
+        ok, reason = await anyio.to_thread.run_sync(
+            database_ok, state.engine, limiter=state.health_limiter, abandon_on_cancel=True
+        )
+    body = {"status": "ok" if ok else "degraded", "database": "ok" if ok else reason}
+    return JSONResponse(body, status_code=200 if ok else 503, headers={"Cache-Control": "no-store"})
+
+
+def database_ok(engine: Any) -> tuple[bool, str]:
+    from sqlalchemy import text  # noqa: PLC0415
+
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True, "ok"
+    except Exception as exc:  # noqa: BLE001 - any failure to answer is "degraded"
+        log.warning("health check: database unavailable: %s", exc)
+        return False, "unavailable"
 
 
 def audit_denial(request: Request, status: int) -> None:

@@ -18,13 +18,23 @@ from starlette.datastructures import FormData
 from hipext.store import repo
 from hipext.store.models import Patient
 from hipext.web import services
-from hipext.web.security import Principal, admin, client_ip, csrf_checked, current_principal, get_db, writer
+from hipext.web.security import (
+    Principal,
+    admin,
+    client_ip,
+    csrf_checked,
+    current_principal,
+    get_db,
+    pending_principal,
+    writer,
+)
 
 SessionDep = Annotated[Session, Depends(get_db)]
 CurrentUser = Annotated[Principal, Depends(current_principal)]
 WriterUser = Annotated[Principal, Depends(writer)]
 AdminUser = Annotated[Principal, Depends(admin)]
 CsrfUser = Annotated[Principal, Depends(csrf_checked)]
+PendingUser = Annotated[Principal, Depends(pending_principal)]  # signed in, a second factor may still be due
 
 
 def _patient(pid: int, p: CurrentUser, db: SessionDep) -> Patient:
@@ -43,7 +53,8 @@ async def _raw_form(request: Request) -> FormData:
 
 
 async def _form(request: Request) -> dict[str, str]:
-    return {k: str(v) for k, v in (await request.form()).items()}
+    # NUL cannot be stored in any text column (PostgreSQL refuses it): shown as U+FFFD, never a server error.
+    return {k: str(v).replace("\x00", "\ufffd") for k, v in (await request.form()).items()}
 
 
 # A posted form, read on the event loop (it waits on the network) so that the route itself can be a plain `def`

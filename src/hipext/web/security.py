@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import secrets
+import threading
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy import delete, select
@@ -78,6 +79,75 @@ def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
+# --- audit rows of requests nobody is signed in to ---------------------------------------------------------------
+
+
+@dataclass
+class AnonymousAuditBound:
+    """Requests from nobody signed in (bad passwords, guessed links, forged tokens) are audited, but an attacker must
+    not be able to grow the log without limit: per address and overall, at most so many rows per window; the rest
+    are counted and the count is written into the next row that is let through. Per process: with N workers the
+    bound is N times this."""
+
+    per_ip: int = 30
+    overall: int = 600
+    window: dt.timedelta = dt.timedelta(minutes=10)
+    _start: dt.datetime | None = None
+    _counts: dict[str, int] = field(default_factory=dict)
+    _total: int = 0
+    _suppressed: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def admit(self, ip: str | None, now: dt.datetime) -> tuple[bool, int]:
+        """(write this row?, how many rows were held back before it)."""
+        with self._lock:
+            if self._start is None or now - self._start >= self.window or now < self._start:
+                self._start, self._counts, self._total = now, {}, 0
+            key = ip or "-"
+            if self._counts.get(key, 0) >= self.per_ip or self._total >= self.overall:
+                self._suppressed += 1
+                return False, 0
+            self._counts[key] = self._counts.get(key, 0) + 1
+            self._total += 1
+            held, self._suppressed = self._suppressed, 0
+            return True, held
+
+
+def anonymous_audit(
+    request: Request,
+    s: Session,
+    *,
+    action: str,
+    actor: str,
+    clinic_id: int | None = None,
+    user_id: int | None = None,
+    patient_id: int | None = None,
+    detail: str | None = None,
+    outcome: str = "denied",
+) -> bool:
+    """Audit an event of an unauthenticated request (against the clinic concerned when one is known), within the
+    bound above. Written in the caller's transaction; returns whether a row was written."""
+    now = settings_of(request).now()
+    admitted, held = request.app.state.anonymous_audit.admit(client_ip(request), now)
+    if not admitted:
+        return False
+    if held:
+        detail = f"{detail or ''} (+{held} similar events from unauthenticated requests not logged)".strip()
+    repo.audit(
+        s,
+        action=action,
+        actor=actor,
+        clinic_id=clinic_id,
+        user_id=user_id,
+        patient_id=patient_id,
+        detail=detail,
+        ip=client_ip(request),
+        outcome=outcome,
+        now=now,
+    )
+    return True
+
+
 # --- sessions -------------------------------------------------------------------------------------------------
 
 
@@ -85,12 +155,25 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)  # 256 bits from the OS CSPRNG
 
 
-def start_session(s: Session, user: User, now: dt.datetime, old_token: str | None = None) -> str:
-    """Create a fresh session (a new id at every login) and end the one the browser came with."""
+def start_session(
+    s: Session, user: User, now: dt.datetime, old_token: str | None = None, *, stage: str = "full"
+) -> str:
+    """Create a fresh session (a new id at every login and at every step of it) and end the one the browser came
+    with. `stage` is "full", or "totp"/"enrol" while a second factor is still due."""
     if old_token:
         s.execute(delete(WebSession).where(WebSession.id == repo.sha256(old_token)))
     token = new_token()
-    s.add(WebSession(id=repo.sha256(token), user_id=user.id, csrf_token=new_token(), created_at=now, last_seen_at=now))
+    s.add(
+        WebSession(
+            id=repo.sha256(token),
+            user_id=user.id,
+            csrf_token=new_token(),
+            created_at=now,
+            last_seen_at=now,
+            stage=stage,
+            totp_failures=0,
+        )
+    )
     return token
 
 
@@ -99,7 +182,7 @@ def end_session(s: Session, token: str | None) -> None:
         s.execute(delete(WebSession).where(WebSession.id == repo.sha256(token)))
 
 
-def _session_principal(request: Request, s: Session) -> Principal | None:
+def _session_principal(request: Request, s: Session, stages: tuple[str, ...] = ("full",)) -> Principal | None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
@@ -115,7 +198,7 @@ def _session_principal(request: Request, s: Session) -> Principal | None:
         s.delete(ws)
         s.commit()
         return None
-    if not user.active:
+    if not user.active or ws.stage not in stages:
         return None
     if now - ws.last_seen_at > dt.timedelta(seconds=30):  # keep the idle clock without a write per request
         ws.last_seen_at = now
@@ -128,7 +211,11 @@ def _bearer_principal(request: Request, s: Session) -> Principal | None:
     if not auth.lower().startswith("bearer "):
         return None
     user = repo.user_by_api_token(s, auth[7:].strip())
-    return Principal(user=user, session=None, via_bearer=True) if user else None
+    if user is None:  # a guessed, revoked or leaked-and-rotated token: on the record (bounded)
+        anonymous_audit(request, s, action="auth.token_invalid", actor="api-token", detail=request.url.path[:200])
+        s.commit()
+        return None
+    return Principal(user=user, session=None, via_bearer=True)
 
 
 async def optional_principal(request: Request, s: Session = Depends(get_db)) -> Principal | None:
@@ -139,6 +226,16 @@ async def optional_principal(request: Request, s: Session = Depends(get_db)) -> 
         p = _session_principal(request, s)
     # End the read transaction: the connection goes back to the pool while the request waits for a worker thread.
     s.commit()
+    return p
+
+
+async def pending_principal(request: Request, s: Session = Depends(get_db)) -> Principal:
+    """A session half-way through signing in (password checked, second factor due or to be set up), or a full one."""
+    p = _session_principal(request, s, ("totp", "enrol", "full"))
+    s.commit()
+    if p is None:
+        raise LoginRequired()
+    request.state.principal = p
     return p
 
 

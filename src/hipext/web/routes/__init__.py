@@ -12,6 +12,7 @@ def routers() -> list[APIRouter]:
         admin,
         api,
         auth,
+        credentials,
         evaluation,
         home,
         links,
@@ -20,4 +21,5 @@ def routers() -> list[APIRouter]:
         visits,
     )
 
-    return [m.router for m in (auth, patients, visits, evaluation, program, links, admin, account, home, api)]
+    modules = (auth, credentials, patients, visits, evaluation, program, links, admin, account, home, api)
+    return [m.router for m in modules]

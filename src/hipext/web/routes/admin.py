@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from urllib.parse import urlencode
+
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import delete
@@ -17,12 +20,68 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/admin/audit", response_class=HTMLResponse)
 def audit_page(
-    request: Request, p: AdminUser, db: SessionDep, audit: AuditDep, patient_id: int | None = None
+    request: Request,
+    p: AdminUser,
+    db: SessionDep,
+    audit: AuditDep,
+    who: str = "",
+    patient: str = "",
+    action: str = "",
+    since: str = "",
+    until: str = "",
+    before: int | None = None,
+    patient_id: int | None = None,
 ) -> Response:
-    events = repo.audit_events(db, p.clinic_id, patient_id=patient_id)
-    audit("audit.view", patient_id)
+    """The clinic's audit log, newest first, 100 a page, filtered by who, patient (server or clinic id), action
+    (or its prefix, e.g. `auth.`) and dates (UTC, inclusive)."""
+    errors: dict[str, list[str]] = {}
+    pid = patient_id
+    if patient.strip():
+        found = repo.patient_by_external_id(db, p.clinic_id, patient.strip())
+        pid = found.id if found else (int(patient) if patient.strip().isdigit() else -1)
+    dates: dict[str, dt.datetime | None] = {}
+    for name, raw, shift in (("since", since, 0), ("until", until, 1)):
+        try:
+            day = dt.date.fromisoformat(raw) if raw.strip() else None
+            dates[name] = dt.datetime.combine(day + dt.timedelta(days=shift), dt.time(), dt.UTC) if day else None
+        except ValueError:
+            errors[name] = ["a date as YYYY-MM-DD"]
+            dates[name] = None
+    events, next_before = repo.audit_search(
+        db,
+        p.clinic_id,
+        who=who.strip() or None,
+        patient_id=pid,
+        action=action.strip() or None,
+        since=dates["since"],
+        until=dates["until"],
+        before=before,
+    )
+    filters = {
+        "who": who,
+        "patient": patient or (str(patient_id) if patient_id else ""),
+        "action": action,
+        "since": since,
+        "until": until,
+    }
+    audit(
+        "audit.view",
+        pid if pid and pid > 0 else None,
+        detail="; ".join(f"{k}={v}" for k, v in filters.items() if v) or None,
+    )
     db.commit()
-    return render(request, "audit.html", {"events": events, "patient_id": patient_id}, p)
+    query = {k: v for k, v in filters.items() if v}
+    next_url = f"/admin/audit?{urlencode({**query, 'before': next_before})}" if next_before is not None else None
+    ctx = {
+        "events": events,
+        "filters": filters,
+        "next_url": next_url,
+        "first_page": before is None,
+        "newest_url": f"/admin/audit?{urlencode(query)}",
+        "actions": repo.audit_actions(db, p.clinic_id),
+        "errors": errors,
+    }
+    return render(request, "audit.html", ctx, p, status=422 if errors else 200)
 
 
 @router.get("/admin/users", response_class=HTMLResponse)

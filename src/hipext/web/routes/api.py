@@ -15,8 +15,9 @@ from hipext.store import repo
 from hipext.store.models import Patient
 from hipext.web import services
 from hipext.web.deps import AsOfDep, AuditDep, CsrfUser, CurrentUser, EvaluationDep, PatientDep, SessionDep, WriterUser
+from hipext.web.http import StrictJSONRoute, content_disposition, safe_problems
 
-router = APIRouter(prefix="/api", tags=["clinic"])
+router = APIRouter(prefix="/api", tags=["clinic"], route_class=StrictJSONRoute)
 
 
 class ProblemOut(BaseModel):
@@ -62,8 +63,9 @@ def _out(row: Patient) -> PatientOut:
     )
 
 
-def _problems(problems: list[dict[str, Any]]) -> JSONResponse:
-    return JSONResponse({"detail": "invalid case", "problems": problems}, status_code=422)
+def _problems(problems: list[dict[str, Any]], detail: str = "invalid case", status: int = 422) -> JSONResponse:
+    """The CLI's problem list; values echoed JSON-safe (NaN, unpaired surrogates and long strings cannot break it)."""
+    return JSONResponse({"detail": detail, "problems": safe_problems(problems)}, status_code=status)
 
 
 @router.get("/docs", include_in_schema=False)
@@ -156,7 +158,7 @@ def get_evaluation(row: PatientDep, view: EvaluationDep, db: SessionDep, audit: 
     audit("evaluation.view", row.id, detail="api")
     db.commit()
     if view.model is None:
-        return JSONResponse({"detail": view.error, "problems": view.problems}, status_code=409)
+        return _problems(view.problems, view.error or "cannot be evaluated", 409)
     return Response(view.json_bytes, media_type="application/json")  # byte for byte what `hipext evaluate` prints
 
 
@@ -174,13 +176,11 @@ def get_fhir(row: PatientDep, view: EvaluationDep, db: SessionDep, audit: AuditD
     audit("fhir.export", row.id, detail="api")
     db.commit()
     if view.model is None:
-        return JSONResponse({"detail": view.error, "problems": view.problems}, status_code=409)
+        return _problems(view.problems, view.error or "cannot be evaluated", 409)
     body = bundle_json(to_bundle(parse_case(repo.case_data(row)), view.model))
-    return Response(
-        body,
-        media_type="application/fhir+json",
-        headers={"Content-Disposition": f'attachment; filename="{row.external_id}-fhir.json"'},
-    )
+    # The patient id is free text (any script, quotes, control characters): the header is built to carry any.
+    headers = {"Content-Disposition": content_disposition(f"{row.external_id}-fhir.json")}
+    return Response(body, media_type="application/fhir+json", headers=headers)
 
 
 @router.post(
@@ -198,13 +198,14 @@ def evaluate(
     case: dict[str, Any] = Body(..., description="A case file as JSON"),
 ) -> Any:
     settings = request.app.state.settings
+    # Not cached: only stored records are, so posted cases cannot fill the server's memory.
     view = services.evaluate_data(
-        case, as_of=as_of, today=settings.now().date(), cache=request.app.state.cache, evaluator=settings.evaluator
+        case, as_of=as_of, today=settings.now().date(), cache=None, evaluator=settings.evaluator
     )
     audit("case.evaluate", None, detail="api, not stored")
     db.commit()
     if view.problems:
-        return JSONResponse({"detail": "invalid case", "problems": view.problems}, status_code=422)
+        return _problems(view.problems)
     if view.model is None:
-        return JSONResponse({"detail": view.error, "problems": []}, status_code=409)
+        return _problems([], view.error or "cannot be evaluated", 409)
     return Response(view.json_bytes, media_type="application/json")

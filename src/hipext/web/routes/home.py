@@ -10,17 +10,19 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from hipext.store import repo
+from hipext.store import repo, throttle
 from hipext.store.models import PatientLink, SessionLog
 from hipext.web import services
 from hipext.web.deps import FormDep, SessionDep, evaluation_of
-from hipext.web.security import check_double_submit, client_ip
+from hipext.web.security import anonymous_audit, check_double_submit, client_ip
 
 router = APIRouter(include_in_schema=False)
 CSRF_COOKIE = "hipext_home_csrf"
 
 
-def _audit(db: Session, request: Request, link: PatientLink, action: str, detail: str | None = None) -> None:
+def _audit(
+    db: Session, request: Request, link: PatientLink, action: str, detail: str | None = None, outcome: str = "ok"
+) -> None:
     repo.audit(
         db,
         action=action,
@@ -29,25 +31,41 @@ def _audit(db: Session, request: Request, link: PatientLink, action: str, detail
         patient_id=link.patient_id,
         ip=client_ip(request),
         detail=detail,
+        outcome=outcome,
         now=request.app.state.settings.now(),
     )
 
 
 def _link(request: Request, db: Session, token: str) -> PatientLink:
-    link = repo.active_link(db, token, request.app.state.settings.now())
-    if link is None:
-        repo.audit(
-            db,
-            action="link.denied",
-            actor="patient-link",
-            clinic_id=None,
-            ip=client_ip(request),
-            outcome="denied",
-            now=request.app.state.settings.now(),
+    """The valid link of this token. Tokens that match nothing are counted per address (guessing is throttled with
+    back-off: 429 once blocked); an expired or revoked link is denied on its clinic's audit log."""
+    settings = request.app.state.settings
+    now = settings.now()
+    guess_key = f"link-guess:{client_ip(request) or '-'}"
+    verdict = throttle.blocked(db, guess_key, now)
+    if not verdict.allowed:
+        raise HTTPException(
+            status_code=429,
+            detail="Too many links that do not work were tried from here. Try again later.",
+            headers={"Retry-After": str(verdict.retry_seconds)},
         )
-        db.commit()
-        raise HTTPException(status_code=404, detail="This link is not valid. Ask your clinic for a new one.")
-    return link
+    link = repo.link_by_token(db, token)
+    if link is not None and link.revoked_at is None and link.expires_at > now:
+        return link
+    reason = "no such link" if link is None else "revoked" if link.revoked_at else "expired"
+    anonymous_audit(
+        request,
+        db,
+        action="link.denied",
+        actor=f"patient-link:{link.id}" if link else "patient-link",
+        clinic_id=link.clinic_id if link else None,
+        patient_id=link.patient_id if link else None,
+        detail=reason,
+    )
+    if link is None:
+        throttle.failed(db, {guess_key: settings.link_guess}, now)  # commits the audit row too
+    db.commit()
+    raise HTTPException(status_code=404, detail="This link is not valid. Ask your clinic for a new one.")
 
 
 def _page(
@@ -114,6 +132,14 @@ def log_session(token: str, request: Request, db: SessionDep, form: FormDep) -> 
     link = _link(request, db, token)
     settings = request.app.state.settings
     check_double_submit(request.cookies.get(CSRF_COOKIE), form.get("csrf_token"))
+    day_ago = settings.now() - dt.timedelta(days=1)
+    if repo.sessions_logged_since(db, link.id, day_ago) >= settings.link_sessions_per_day:
+        raise HTTPException(
+            status_code=429,
+            detail=f"{settings.link_sessions_per_day} sessions have been logged with this link in the last 24 hours, "
+            "the most it takes. Try again tomorrow, or tell your clinic.",
+            headers={"Retry-After": "3600"},
+        )
     errors: dict[str, list[str]] = {}
     today = settings.now().date()
     try:
@@ -144,7 +170,13 @@ def log_session(token: str, request: Request, db: SessionDep, form: FormDep) -> 
             created_at=settings.now(),
         )
     )
-    _audit(db, request, link, "home.log", f"session {day}")
+    _audit(
+        db,
+        request,
+        link,
+        "home.log",
+        f"session {day}: pain during {during:g}" + (f", next morning {morning:g}" if morning is not None else ""),
+    )
     db.commit()
     return RedirectResponse(f"/p/{token}?saved=1", status_code=303)
 
@@ -160,7 +192,24 @@ def log_morning(token: str, log_id: int, request: Request, db: SessionDep, form:
         raise HTTPException(status_code=404, detail="not found")
     if errors or morning is None:
         return _page(request, db, token, link, errors or {"pain_next_morning": ["0 to 10"]}, status=422)
+    if lg.pain_next_morning is not None:  # one entry per session: what was recorded stays (the attempt is kept)
+        _audit(
+            db,
+            request,
+            link,
+            "home.log_morning",
+            f"session {lg.date}: next-morning pain already recorded ({lg.pain_next_morning:g}); {morning:g} not stored",
+            outcome="rejected",
+        )
+        db.commit()
+        errors = {
+            "pain_next_morning": [
+                f"the next-morning pain of {lg.date} is already recorded "
+                f"({lg.pain_next_morning:g}); tell your clinician if it was wrong"
+            ]
+        }
+        return _page(request, db, token, link, errors, status=409)
     lg.pain_next_morning = morning
-    _audit(db, request, link, "home.log_morning", f"session {lg.date}")
+    _audit(db, request, link, "home.log_morning", f"session {lg.date}: next-morning pain {morning:g}")
     db.commit()
     return RedirectResponse(f"/p/{token}?saved=1", status_code=303)

@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from hipext.store import repo
 from hipext.web.deps import AuditDep, PatientDep, SessionDep, WriterUser
+from hipext.web.http import absolute_url
 from hipext.web.routes.patients import patient_page
 
 router = APIRouter(include_in_schema=False)
@@ -21,8 +22,7 @@ def link_create(request: Request, p: WriterUser, row: PatientDep, db: SessionDep
     link = repo.create_link(db, row, token, user_id=p.user_id, now=settings.now(), lifetime=settings.link_lifetime)
     audit("link.create", row.id, detail=f"link {link.id} until {link.expires_at:%Y-%m-%d}")
     db.commit()
-    base = settings.base_url or str(request.base_url).rstrip("/")
-    return patient_page(request, p, db, row, new_link_url=f"{base}/p/{token}")
+    return patient_page(request, p, db, row, new_link_url=absolute_url(request, f"/p/{token}"))
 
 
 @router.post("/patients/{pid}/links/{lid}/revoke")
