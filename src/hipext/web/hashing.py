@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from hipext.store.passwords import DUMMY_HASH, hash_password, verify_password
 
 T = TypeVar("T")
+
+
+def _lower_priority() -> None:
+    """Hashing threads run niced (Linux schedules threads one by one): under a flood of sign-ins the CPU goes to
+    serving requests first, and the checks take the rest."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):  # not Linux, or not allowed: the bound on the queue still holds
+        pass
 
 
 class Busy(Exception):
@@ -34,7 +44,7 @@ class PasswordWorkers:
         self._admitted += 1
         try:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="argon2")
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="argon2", initializer=_lower_priority)
             return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
         finally:
             self._admitted -= 1
