@@ -41,33 +41,13 @@ from hipext.store import audit_chain, make_engine, migrate, repo, session_factor
 from hipext.store.models import Patient  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from bench_web import free_port  # noqa: E402
-
-
-def server_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "HIPEXT_ARGON2_FAST_FOR_TESTS"}  # production parameters
-    env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
-    return env
+from bench_web import start_server  # noqa: E402
 
 
 def start(url: str, schema: str | None) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    cmd = [sys.executable, "-m", "hipext.web", "--port", str(port), "--database-url", url, "--no-demo"]
-    if schema:
-        cmd += ["--schema", schema]
-    proc = subprocess.Popen(cmd, env=server_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("server exited during start-up")
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("server did not start")
+    """The server as `bench_web` starts it (one worker), with production Argon2 parameters."""
+    os.environ.pop("HIPEXT_ARGON2_FAST_FOR_TESTS", None)
+    return start_server(url, schema, 1)
 
 
 def prepare(url: str, schema: str | None) -> tuple[str, int]:

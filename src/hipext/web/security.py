@@ -13,7 +13,7 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from hipext.store import repo
+from hipext.store import repo, throttle
 from hipext.store.models import User, WebSession
 from hipext.web.config import Settings
 
@@ -295,3 +295,28 @@ async def csrf_checked(request: Request, p: Principal = Depends(current_principa
     if request.method not in SAFE_METHODS:
         check_csrf(p, request.headers.get("x-csrf-token"))
     return p
+
+
+# --- guessing secret links (patient links, password-reset links) -----------------------------------------------------
+
+
+class TokenGuesses:
+    """Per-address throttle on links whose token matched nothing: `check()` before the lookup (429 once blocked),
+    `miss()` after a token that matched nothing (counts, with back-off; commits)."""
+
+    def __init__(self, request: Request, s: Session, kind: str) -> None:
+        self.request, self.s = request, s
+        self.key = f"{kind}-guess:{client_ip(request) or '-'}"
+
+    def check(self) -> None:
+        verdict = throttle.blocked(self.s, self.key, settings_of(self.request).now())
+        if not verdict.allowed:
+            raise HTTPException(
+                status_code=429,
+                detail="Too many links that do not work were tried from here. Try again later.",
+                headers={"Retry-After": str(verdict.retry_seconds)},
+            )
+
+    def miss(self) -> None:
+        settings = settings_of(self.request)
+        throttle.failed(self.s, {self.key: settings.link_guess}, settings.now())

@@ -23,6 +23,7 @@ from hipext.web.rendering import render
 from hipext.web.security import (
     SESSION_COOKIE,
     Principal,
+    TokenGuesses,
     anonymous_audit,
     check_csrf,
     check_double_submit,
@@ -254,16 +255,9 @@ def reset_link_create(uid: int, request: Request, p: AdminUser, db: SessionDep) 
 
 def _reset(request: Request, db: SessionDep, token: str) -> tuple[PasswordReset, User]:
     """The valid reset of this token; guesses are throttled per address like patient links."""
-    settings = request.app.state.settings
-    now = settings.now()
-    guess_key = f"reset-guess:{client_ip(request) or '-'}"
-    verdict = throttle.blocked(db, guess_key, now)
-    if not verdict.allowed:
-        raise HTTPException(
-            429,
-            "Too many links that do not work were tried from here. Try again later.",
-            headers={"Retry-After": str(verdict.retry_seconds)},
-        )
+    now = request.app.state.settings.now()
+    guesses = TokenGuesses(request, db, "reset")
+    guesses.check()
     reset = db.scalar(select(PasswordReset).where(PasswordReset.token_hash == repo.sha256(token)))
     user = db.get(User, reset.user_id) if reset else None
     if reset and user and user.active and reset.used_at is None and reset.expires_at > now:
@@ -278,7 +272,7 @@ def _reset(request: Request, db: SessionDep, token: str) -> tuple[PasswordReset,
         detail="no such link" if reset is None else "used or expired",
     )
     if reset is None:
-        throttle.failed(db, {guess_key: settings.link_guess}, now)
+        guesses.miss()
     db.commit()
     raise HTTPException(404, "This link is not valid any more. Ask your administrator for a new one.")
 

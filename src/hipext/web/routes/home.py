@@ -10,11 +10,11 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from hipext.store import repo, throttle
+from hipext.store import repo
 from hipext.store.models import PatientLink, SessionLog
 from hipext.web import services
 from hipext.web.deps import FormDep, SessionDep, evaluation_of
-from hipext.web.security import anonymous_audit, check_double_submit, client_ip
+from hipext.web.security import TokenGuesses, anonymous_audit, check_double_submit, client_ip
 
 router = APIRouter(include_in_schema=False)
 CSRF_COOKIE = "hipext_home_csrf"
@@ -39,16 +39,9 @@ def _audit(
 def _link(request: Request, db: Session, token: str) -> PatientLink:
     """The valid link of this token. Tokens that match nothing are counted per address (guessing is throttled with
     back-off: 429 once blocked); an expired or revoked link is denied on its clinic's audit log."""
-    settings = request.app.state.settings
-    now = settings.now()
-    guess_key = f"link-guess:{client_ip(request) or '-'}"
-    verdict = throttle.blocked(db, guess_key, now)
-    if not verdict.allowed:
-        raise HTTPException(
-            status_code=429,
-            detail="Too many links that do not work were tried from here. Try again later.",
-            headers={"Retry-After": str(verdict.retry_seconds)},
-        )
+    now = request.app.state.settings.now()
+    guesses = TokenGuesses(request, db, "link")
+    guesses.check()
     link = repo.link_by_token(db, token)
     if link is not None and link.revoked_at is None and link.expires_at > now:
         return link
@@ -63,7 +56,7 @@ def _link(request: Request, db: Session, token: str) -> PatientLink:
         detail=reason,
     )
     if link is None:
-        throttle.failed(db, {guess_key: settings.link_guess}, now)  # commits the audit row too
+        guesses.miss()  # commits the audit row too
     db.commit()
     raise HTTPException(status_code=404, detail="This link is not valid. Ask your clinic for a new one.")
 
