@@ -125,3 +125,11 @@ def test_evaluation_and_reports_show_the_flag():
         assert "implausible: likely test set-up" in text
         assert "Flagged:" in text
     assert "-" + str(math.floor(run["share_of_capacity_percent"] - 100)) + "%" not in md
+
+
+def test_strength_entered_per_kg_names_units_first():
+    rep = capacity_report(sex="male", age=24, body_mass_kg=80.0, height_m=1.83, measured_torque_nm=2.4,
+                          test_hip_flexion_deg=0.0, test_knee_flexion_deg=0.0)
+    walk = next(t for t in rep["tasks"] if t["task"] == "walking")
+    assert walk["share_status"] == "implausible" and walk["share_check"]["likely_causes"][0] == "units"
+    assert any("N m/kg" in r for r in walk["share_check"]["reasons"])

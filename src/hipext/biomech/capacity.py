@@ -31,7 +31,8 @@ class CapacityBasis:
     ``setup_ratio`` is the measured torque over the whole-extensor torque the test position allows (the shipped
     musculoskeletal model's knee effect; below 1 the test under-represents the hamstrings). ``group_range_ratio``
     is the spread (C1 minus/plus one SD over the mean) of a capacity taken from the Anderson 2007 group mean
-    without a measurement. ``group_position_sd`` places a measured capacity in SDs of the group's C1.
+    without a measurement. ``group_position_sd`` places a measured capacity in SDs of the group's C1;
+    ``units_reason`` says why the measured torque looks like a value in another unit.
     """
 
     scaled_to_measurement: bool
@@ -39,6 +40,7 @@ class CapacityBasis:
     setup_reason: str | None = None
     group_range_ratio: tuple[float, float] | None = None
     group_position_sd: float | None = None
+    units_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,8 @@ def check_share(
         found.append(("test_setup", f"the measured capacity lies {abs(basis.group_position_sd):.1f} SD below the "
                       "Anderson 2007 group mean for this sex and age: check the set-up (fixation, examiner "
                       "strength, position) before reading the share"))
+    if basis is not None and basis.units_reason:
+        found.insert(0, ("units", basis.units_reason))
     if basis is not None and basis.group_range_ratio is not None:
         lo_r, hi_r = basis.group_range_ratio
         low, high = min(low, best / hi_r), max(high, best / lo_r)
@@ -287,10 +291,15 @@ def person_capacity(
                                                   setup_reason=reason))
     factor = scale_nm / (mass * g * height)
     position = (factor - 1.0) * params.c1 / anderson.c1_sd(params)
+    units = None
+    window = load_yaml(CHECKS_FILE)["hip_moment_peak_nm_per_kg"]
+    if position < share_checks()["group_sd_flag_below"] and measured <= window["high"]:
+        units = (f"the measured torque {measured:g} N m is far below the group and would fit a value in N m/kg "
+                 f"({measured * mass:.0f} N m for {mass:g} kg): check its unit")
     return PersonCapacity(
         params=params, torque_scale_nm=scale_nm, scale_factor=factor, caveats=caveats,
         basis=CapacityBasis(scaled_to_measurement=True, setup_ratio=ratio, setup_reason=reason,
-                            group_position_sd=position),
+                            group_position_sd=position, units_reason=units),
     )
 
 
