@@ -52,7 +52,7 @@ def _expected(err: Any) -> str:
     return str(err["msg"]).removeprefix("Value error, ")
 
 
-def _problems_from(exc: ValidationError, prefix: tuple[Any, ...] = ()) -> list[Problem]:
+def problems_from(exc: ValidationError, prefix: tuple[Any, ...] = ()) -> list[Problem]:
     problems = []
     for err in exc.errors():
         loc = prefix + tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
@@ -63,7 +63,7 @@ def _problems_from(exc: ValidationError, prefix: tuple[Any, ...] = ()) -> list[P
     return problems
 
 
-def _check_measurement(m: Measurement, where: str) -> list[Problem]:
+def check_measurement(m: Measurement, where: str) -> list[Problem]:
     """What a test needs is data (protocols.yaml); this is the one generic check of it."""
     protocols = evidence.load().protocols
     proto = protocols.get(m.test)
@@ -136,14 +136,14 @@ def parse_case(data: Any) -> Case:
     try:
         case = Case.model_validate(data)
     except ValidationError as exc:
-        problems = _problems_from(exc)
+        problems = problems_from(exc)
         # Schema errors stop here, but still report unknown tests in measurements that parsed.
         problems += _unknown_tests_in_raw(data, {p.path for p in problems})
         raise CaseInputError(problems) from None
     problems = _check_red_flags(case) + _check_activity_checks(case)
     for i, visit in enumerate(case.visits):
         for j, m in enumerate(visit.measurements):
-            problems += _check_measurement(m, f"visits[{i}].measurements[{j}]")
+            problems += check_measurement(m, f"visits[{i}].measurements[{j}]")
     if problems:
         raise CaseInputError(problems)
     return case

@@ -35,6 +35,7 @@ class ReportFormat(str, Enum):
     json = "json"
     markdown = "markdown"
     html = "html"
+    pdf = "pdf"
 
 
 def _fail(problems: list[str], code: int = 2) -> None:
@@ -71,19 +72,40 @@ def evaluate(
     format: ReportFormat = typer.Option(ReportFormat.json, "--format", "-f", help="Output format."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write here instead of standard output."),
     as_of: str | None = typer.Option(None, "--as-of", metavar="DATE", help=AS_OF_HELP),
+    full: bool = typer.Option(False, "--full", help="PDF: the full report instead of the one-page summary."),
+    home_program: bool = typer.Option(False, "--home-program",
+                                      help="PDF: the patient's home program (doses and plain instructions)."),
 ) -> None:
-    """Interpret a case: screening, results against norms, sides and the last visit, and findings."""
+    """Interpret a case: screening, results against norms, sides and the last visit, and findings.
+
+    `--format pdf --out FILE` writes the one-page clinician summary; add `--full` for the full report or
+    `--home-program` for the patient's program.
+    """
     from hipext.caseio import read_case_file
     from hipext.document import document_json
 
     day = parse_as_of(as_of)
-
+    problems = []
+    if format is ReportFormat.pdf and out is None:
+        problems.append("--out: got nothing; expected a file to write the PDF to (PDF is not printed to the terminal)")
+    if (full or home_program) and format is not ReportFormat.pdf:
+        problems.append(f"--full / --home-program: got --format {format.value}; expected --format pdf")
+    if full and home_program:
+        problems.append("--full and --home-program: got both; expected one document per call")
+    if problems:
+        _fail(problems)
     try:
         case = read_case_file(case_file)
     except CaseInputError as exc:
         typer.echo(f"{case_file}: {len(exc.problems)} problem(s) in the case file:", err=True)
         _fail([str(p) for p in exc.problems])
     evaluation = evaluate_as_of(case, day)
+    if format is ReportFormat.pdf:
+        from hipext.reports.pdf import render_pdf
+
+        assert out is not None
+        _write(out, render_pdf(evaluation, "full" if full else "home_program" if home_program else "summary"))
+        return
     if format is ReportFormat.json:
         text = document_json(evaluation)
     else:
@@ -93,11 +115,19 @@ def evaluate(
     if out is None:
         typer.echo(text, nl=False)
     else:
-        try:
-            out.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            _fail([f"--out {out}: cannot write ({exc.strerror}); expected a writable file path"])
-        typer.echo(f"wrote {out}", err=True)
+        _write(out, text.encode("utf-8"))
+
+
+def _write(out: Path, data: bytes) -> None:
+    """Write the whole file or nothing: a temporary file beside it, renamed over it when complete."""
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        _fail([f"--out {out}: cannot write ({exc.strerror}); expected a writable file path"])
+    typer.echo(f"wrote {out}", err=True)
 
 
 class SchemaName(str, Enum):
@@ -158,6 +188,12 @@ def _register_batch(main_app: typer.Typer) -> None:
     register(main_app)
 
 
+def _register_import(main_app: typer.Typer) -> None:
+    from hipext.importers.cli import register
+
+    register(main_app)
+
+
 def _register_model(main_app: typer.Typer) -> None:
     from hipext.biomech.cli import app as model_app
 
@@ -167,7 +203,7 @@ def _register_model(main_app: typer.Typer) -> None:
 # Commands that live with their own module, registered only when invoked (or for help): importing them all
 # costs more than evaluating a case.
 LAZY_COMMANDS = {"exercises": _register_care, "export": _register_fhir, "batch": _register_batch,
-                 "model": _register_model}
+                 "model": _register_model, "import": _register_import}
 
 
 def _register_commands(argv: list[str] | None = None) -> None:

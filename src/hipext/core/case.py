@@ -112,6 +112,34 @@ class History(_Strict):
     medications: list[str] = Field(default_factory=list)
 
 
+class RepetitionMetrics(_Strict):
+    """One repetition found in a force-time trace. Forces are net of the resting baseline."""
+
+    peak_force_n: float = Field(gt=0, le=5000)
+    onset_s: float = Field(ge=0, description="Onset time from the start of the trace.")
+    time_to_peak_s: float = Field(ge=0)
+    rfd_n_per_s: dict[str, float | None] = Field(
+        default_factory=dict,
+        description="Mean rate of force development (N/s) over each window from onset, keyed by the window; None "
+        "when the trace ends or the next repetition starts inside the window.",
+    )
+    impulse_n_s: float | None = Field(default=None, description="Net impulse from onset until force falls back.")
+
+
+class DeviceMetrics(_Strict):
+    """What a dynamometer file said beyond the peaks, kept with the measurement it came with."""
+
+    source_file: str = Field(min_length=1, max_length=255, description="Name of the imported file.")
+    source_sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the imported file's bytes.")
+    layout: Literal["per_trial_peaks", "per_side_summary", "force_time_trace", "c3d_isokinetic"]
+    repetition_count: int | None = Field(default=None, ge=0, le=500)
+    average_force_n: float | None = Field(default=None, ge=0, le=5000)
+    impulse_n_s: float | None = Field(default=None, ge=0)
+    sample_rate_hz: float | None = Field(default=None, gt=0)
+    onset_method: str | None = None
+    repetitions: list[RepetitionMetrics] = Field(default_factory=list)
+
+
 class Measurement(_Strict):
     """One test result. Which fields a test needs is declared in the evidence file `protocols.yaml`."""
 
@@ -144,6 +172,9 @@ class Measurement(_Strict):
     used_arms: bool | None = Field(default=None, description="Chair tests: arms used (scores 0 for 30s CST).")
     steps: int | None = Field(default=None, ge=1, le=50, description="Stair tests: number of steps.")
     note: str | None = None
+    device_metrics: DeviceMetrics | None = Field(
+        default=None, description="Filled by `hipext import dynamometer`: the file and what else it measured."
+    )
 
     @field_validator("items", mode="before")
     @classmethod

@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hipext.core.case import DeviceMetrics
+
 Verdict = Literal[
     "real_change",  # beyond the upper MDC (or the MCID for questionnaires)
     "possibly_real",  # inside a published MDC range: beyond its low end, not its high end
@@ -91,6 +93,9 @@ class Result(_Out):
         default=None, description="(stronger - weaker) / stronger x 100, when no single side is involved."
     )
     change: Change | None = None
+    device_metrics: DeviceMetrics | None = Field(
+        default=None, description="From an imported dynamometer file: repetitions, rate of force development, impulse."
+    )
     flags: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     sources: list[str] = Field(default_factory=list)

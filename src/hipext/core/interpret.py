@@ -238,7 +238,8 @@ def _prom_reference(result: Result, proto: Protocol, ev: Evidence) -> NormCompar
 
 def _base(m: Measurement, proto: Protocol, visit: Visit, **kw: object) -> dict[str, object]:
     return {"test": m.test, "name": proto.name, "kind": proto.kind, "side": m.side, "date": visit.date,
-            "context": m.context, "norm": NormComparison(available=False, statement=""), **kw}
+            "context": m.context, "norm": NormComparison(available=False, statement=""),
+            "device_metrics": m.device_metrics, **kw}
 
 
 def measurement_results(m: Measurement, proto: Protocol, visit: Visit, patient: Patient, ev: Evidence) -> list[Result]:

@@ -13,19 +13,16 @@ import hashlib
 import json
 import re
 import uuid
-from typing import Any
 
-from hipext import evidence
 from hipext.care.guard import assert_nothing_blocked
 from hipext.core.case import Case, Measurement
 from hipext.core.evaluation import Result
 from hipext.document import Evaluation
 from hipext.evidence.models import Protocol
 from hipext.fhir import codes as C
-
-_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, C.BASE)
-
-Json = dict[str, Any]
+from hipext.fhir import record
+from hipext.fhir.builder import NAMESPACE, Builder, Json, quantity, ref, sentence, words
+from hipext.fhir.narrative import narrative
 
 
 def bundle_json(bundle: Json) -> str:
@@ -33,57 +30,16 @@ def bundle_json(bundle: Json) -> str:
     return json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
 
 
-def _ref(full_url: str) -> Json:
-    return {"reference": full_url}
+_ref, _quantity, _words, _sentence = ref, quantity, words, sentence
 
 
-def _quantity(value: float, unit: str) -> Json:
-    code, shown = C.UCUM_UNITS[unit]
-    return {"value": value, "unit": shown, "system": C.UCUM, "code": code}
-
-
-def _words(s: str) -> str:
-    return s.replace("_", " ")
-
-
-def _sentence(s: str) -> str:
-    s = s.strip()
-    return s if s.endswith((".", "!", "?")) else s + "."
-
-
-class _Builder:
-    """Collects entries and the local codes they use, so the bundle can define every local code it emits."""
+class _Builder(Builder):
+    """The bundle builder with the case and its evaluation: adds the evaluation's reading to the case's records."""
 
     def __init__(self, case: Case, evaluation: Evaluation) -> None:
+        super().__init__(case.patient.id, evaluation.hipext_version)
         self.case = case
         self.ev = evaluation
-        self.protocols = evidence.load().protocols
-        self.source = f"{C.BASE}/software/hipext/{evaluation.hipext_version}"
-        self.entries: list[Json] = []
-        self.used: set[str] = set()
-        # Local concepts used: system -> code -> (display, definition or None); kept in first-use order.
-        self.concepts: dict[str, dict[str, tuple[str, str | None]]] = {}
-
-    # -- plumbing ----------------------------------------------------------------------------------------------
-
-    def add(self, key: str, resource: Json) -> str:
-        """Give the resource a deterministic id and fullUrl, append it, and return the fullUrl."""
-        content = json.dumps([self.case.patient.id, key, resource], sort_keys=True, ensure_ascii=False)
-        rid = str(uuid.uuid5(_NAMESPACE, content))
-        salt = 0
-        while rid in self.used:  # identical content under the same key: keep every resource distinct
-            salt += 1
-            rid = str(uuid.uuid5(_NAMESPACE, f"{content}#{salt}"))
-        self.used.add(rid)
-        body = {"resourceType": resource.pop("resourceType"), "id": rid,
-                "meta": {"source": self.source}, **resource}
-        full_url = f"urn:uuid:{rid}"
-        self.entries.append({"fullUrl": full_url, "resource": body})
-        return full_url
-
-    def local(self, system: str, code: str, display: str, definition: str | None = None) -> Json:
-        self.concepts.setdefault(system, {}).setdefault(code, (display, definition))
-        return {"system": system, "code": code, "display": display}
 
     def sources_text(self, ids: list[str]) -> str:
         """The sources behind a number, cited in full so each resource stands on its own."""
@@ -98,69 +54,14 @@ class _Builder:
             cited.append(f"[{sid}] {ref.citation}{link}")
         return ("Sources: " + " ".join(cited)) if cited else ""  # incomplete records are not cited
 
-    def measure(self, code: str) -> Json:
-        display, definition = C.MEASURES[code]
-        return self.local(C.CS_MEASURE, code, display, definition)
-
-    def test_coding(self, proto: Protocol) -> Json:
-        return self.local(C.CS_TEST, proto.id, proto.name, proto.description)
-
     # -- resources ---------------------------------------------------------------------------------------------
 
-    def patient(self) -> str:
-        p = self.ev.patient
-        resource: Json = {
-            "resourceType": "Patient",
-            # Age only: the case holds no birth date and none is invented.
-            "extension": [{"url": C.EXT_AGE, "valueAge": {
-                "value": p.age, "unit": "years", "system": C.UCUM, "code": "a"}}],
-            "identifier": [{"use": "usual", "system": C.SID_CASE, "value": p.id}],
-            "gender": p.sex,
-        }
-        return self.add("Patient", resource)
-
-    def encounters(self, patient: str) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for visit in self.case.visits:
-            day = visit.date.isoformat()
-            if day in out:
-                continue
-            out[day] = self.add(f"Encounter/{day}", {
-                "resourceType": "Encounter",
-                "status": "finished",
-                # Encounter.class is required; the case does not say whether the visit was ambulatory, inpatient or
-                # virtual, so the code is marked absent rather than guessed.
-                "class": {"extension": [{"url": C.EXT_DATA_ABSENT, "valueCode": "unknown"}]},
-                "subject": _ref(patient),
-                "period": {"start": day, "end": day},
-            })
-        return out
-
-    def body_mass(self, patient: str, encounter: str | None) -> None:
-        p = self.ev.patient
-        if self.ev.evaluated_visit is None:
-            return
-        obs: Json = {
-            "resourceType": "Observation", "status": "final",
-            "category": [{"coding": [{"system": C.OBS_CATEGORY, "code": "exam", "display": "Exam"}]}],
-            "code": {"coding": [self.local(C.CS_MEASURE, "body-mass", "Body mass",
-                                           "Body mass in kg, used to normalise torque and force.")],
-                     "text": "Body mass"},
-            "subject": _ref(patient),
-        }
-        if encounter:
-            obs["encounter"] = _ref(encounter)
-        obs["effectiveDateTime"] = self.ev.evaluated_visit.isoformat()
-        obs["valueQuantity"] = {"value": p.body_mass_kg, "unit": "kg", "system": C.UCUM, "code": "kg"}
-        self.add("Observation/body-mass", obs)
-
     def devices(self) -> dict[tuple[str, str], str]:
-        """One Device per distinct (device name, device type) recorded on a measurement that was interpreted."""
+        """One Device per distinct (device name, device type) recorded on a measurement."""
         out: dict[tuple[str, str], str] = {}
-        tested = {(r.date, r.test) for r in self.ev.results}
         for visit in self.case.visits:
             for m in visit.measurements:
-                if m.device is None or (visit.date, m.test) not in tested:
+                if m.device is None:
                     continue
                 kind = self.protocols[m.test].device_type or "measuring device"
                 if (m.device, kind) in out:
@@ -172,17 +73,6 @@ class _Builder:
                     "type": {"text": kind},
                 })
         return out
-
-    def _measurement(self, r: Result) -> Measurement | None:
-        visit = next((v for v in self.case.visits if v.date == r.date), None)
-        if visit is None:
-            return None
-        found = [m for m in visit.measurements if m.test == r.test and m.side == r.side]
-        if len(found) > 1:
-            found = [m for m in found if m.context == r.context
-                     or (m.context is None and r.context == f"{m.mode} {m.velocity_deg_s:g} deg/s")
-                     or r.kind == "prom"] or found
-        return found[0] if found else None
 
     def _method(self, proto: Protocol, m: Measurement | None, r: Result) -> Json:
         parts = [_sentence(proto.description)]
@@ -310,55 +200,53 @@ class _Builder:
             add("change-threshold", ch.mdc, ch.unit)
         return comps
 
-    def observation(self, r: Result, patient: str, encounters: dict[str, str],
-                    devices: dict[tuple[str, str], str]) -> str:
+    def reading(self, obs: Json, r: Result, m: Measurement, devices: dict[tuple[str, str], str]) -> None:
+        """Add the evaluation's reading of a measurement to its record: value, norms, change, method, notes."""
         proto = self.protocols[r.test]
-        m = self._measurement(r)
+        recorded = obs.pop("component", [])
+        tail = {k: obs.pop(k) for k in ("note",) if k in obs}
+        self._value(obs, r)
+        if interp := self._interpretation(r):
+            obs["interpretation"] = interp
+        if notes := self._notes(r):
+            obs["note"] = notes
+        obs.update(tail)
+        if m.side is not None:
+            obs["bodySite"] = obs.pop("bodySite")
+        obs["method"] = self._method(proto, m, r)
+        if m.device:
+            dev = devices.get((m.device, proto.device_type or "measuring device"))
+            if dev:
+                obs["device"] = _ref(dev)
+        if rr := self._reference_range(r, "value"):
+            obs["referenceRange"] = rr
+        obs["component"] = self._components(r) + recorded
+
+    def score(self, r: Result, response: str, patient: str, encounter: str) -> str:
+        """A questionnaire's score (total or subscale), derived from the QuestionnaireResponse it came from."""
+        proto = self.protocols[r.test]
         day = r.date.isoformat()
         code: Json = {"coding": [self.test_coding(proto)]}
-        if r.test in C.LOINC_BY_TEST:
-            loinc, display = C.LOINC_BY_TEST[r.test]
-            code["coding"].append({"system": C.LOINC, "code": loinc, "display": display})
-        name = proto.name
-        if r.context:
-            name += f" ({_words(r.context)})"
-        if r.kind == "prom" and r.context:  # a questionnaire subscale: the subscale is part of what was measured
+        if r.context:  # a subscale: part of what was measured
             code["coding"][0] = self.local(C.CS_TEST, f"{proto.id}.{re.sub(r'[^A-Za-z0-9]+', '-', r.context)}",
                                            f"{proto.name}: {r.context}", f"{r.context} subscale of {proto.name}.")
-        code["text"] = name
-        category = C.CATEGORY_BY_KIND[r.kind]
+        code["text"] = proto.name + (f" ({_words(r.context)})" if r.context else "")
         obs: Json = {
-            "resourceType": "Observation",
-            "status": "final",
-            "category": [{"coding": [{"system": C.OBS_CATEGORY, "code": category,
-                                      "display": category.capitalize()}]}],
-            "code": code,
-            "subject": _ref(patient),
-            "encounter": _ref(encounters[day]),
-            "effectiveDateTime": day,
+            "resourceType": "Observation", "status": "final",
+            "category": [{"coding": [{"system": C.OBS_CATEGORY, "code": "survey", "display": "Survey"}]}],
+            "code": code, "subject": _ref(patient), "encounter": _ref(encounter), "effectiveDateTime": day,
         }
         self._value(obs, r)
         if interp := self._interpretation(r):
             obs["interpretation"] = interp
         if notes := self._notes(r):
             obs["note"] = notes
-        if r.side is not None:
-            lat_code, lat_display = C.SNOMED_LATERALITY[r.side]
-            obs["bodySite"] = {
-                "extension": [{"url": C.EXT_LATERALITY, "valueCodeableConcept": {
-                    "coding": [{"system": C.SNOMED, "code": lat_code, "display": lat_display}]}}],
-                "text": f"{r.side.capitalize()} hip extensors",
-            }
-        obs["method"] = self._method(proto, m, r)
-        if m is not None and m.device:
-            dev = devices.get((m.device, proto.device_type or "measuring device"))
-            if dev:
-                obs["device"] = _ref(dev)
         if rr := self._reference_range(r, "value"):
             obs["referenceRange"] = rr
         if comps := self._components(r):
             obs["component"] = comps
-        return self.add(f"Observation/{day}/{r.test}/{r.side}/{r.context}", obs)
+        obs["derivedFrom"] = [_ref(response)]
+        return self.add(f"Observation/{day}/{r.test}/{r.side}/{r.context}/score", obs)
 
     def symmetry(self, pairs: list[tuple[Result, str, Result, str]], patient: str, encounters: dict[str, str]) -> None:
         involved = self.ev.patient.involved_side
@@ -604,36 +492,111 @@ def _pairs(results: list[Result], urls: list[str]) -> list[tuple[Result, str, Re
     return [(*pair["left"], *pair["right"]) for pair in by_key.values() if len(pair) == 2]
 
 
+def _same_test(r: Result, m: Measurement, kind: str) -> bool:
+    """Whether result r is the evaluation's reading of measurement m (same visit date checked by the caller)."""
+    if r.test != m.test or r.side != m.side:
+        return False
+    if kind == "prom":
+        return True  # a questionnaire gives one result per subscale
+    derived = f"{m.mode} {m.velocity_deg_s:g} deg/s" if m.velocity_deg_s is not None else None
+    return r.context == m.context or (m.context is None and r.context == derived)
+
+
+def is_withheld(resource: Json) -> bool:
+    return any(t.get("system") == C.CS_RECORD_TAG and t.get("code") == "withheld"
+               for t in resource.get("meta", {}).get("tag", []))
+
+
+def without_withheld(bundle: Json, blocked: set[str]) -> Json:
+    """What the guard reads: the bundle less its records of what screening now blocks (tagged `withheld`) and less
+    the code definitions of blocked ids (a code system defines a code; it does not advise doing it)."""
+    entries = []
+    for e in bundle["entry"]:
+        r = e["resource"]
+        if is_withheld(r):
+            continue
+        if r["resourceType"] == "CodeSystem" and any(c["code"] in blocked for c in r.get("concept", [])):
+            r = {k: v for k, v in r.items() if k != "text"}
+            r["concept"] = [c for c in r["concept"] if c["code"] not in blocked]
+            r["text"] = narrative(r)
+        entries.append({**e, "resource": r})
+    return {**bundle, "entry": entries}
+
+
 def to_bundle(case: Case, evaluation: Evaluation) -> Json:
     """The case and its evaluation as a FHIR R4 `Bundle` (type `collection`) in JSON form.
 
-    Pure and deterministic: the same case and evaluation give the same dict, byte for byte once serialised with
-    `bundle_json`. Nothing screening blocked appears in it (checked before returning, as `evaluate_case` does).
+    First the case as recorded (patient, history, visits and every measurement, questionnaire answer and exercise
+    response; `hipext.fhir.record`), with the evaluation's reading added to each measurement's Observation; then
+    what the evaluation concluded (symmetry, screening, impression, goals, care plan, handout). Pure and
+    deterministic: the same case and evaluation give the same bytes once serialised with `bundle_json`. Nothing
+    screening blocked appears in it except, tagged `withheld` and uninterpreted, the records of what was done
+    before (checked before returning, as `evaluate_case` does).
     """
     b = _Builder(case, evaluation)
-    patient = b.patient()
-    encounters = b.encounters(patient)
+    screening = evaluation.screening
+    blocked_tests = set(screening.blocked_tests) if screening else set()
+    blocked_exercises = set(screening.blocked_exercises) if screening else set()
+    records = record.Records(patient=record.patient(b, case, evaluation.patient.age))
+    patient = records.patient
+    own_goals = record.patient_goals(b, case, patient)
+    record.history(b, case, patient, records)
+    encounters: dict[str, str] = {}
+    for i, visit in enumerate(case.visits):
+        url = record.encounter(b, visit, i, patient)
+        encounters.setdefault(visit.date.isoformat(), url)
     latest = encounters.get(evaluation.evaluated_visit.isoformat()) if evaluation.evaluated_visit else None
-    b.body_mass(patient, latest)
+    record.vital_signs(b, case, patient, evaluation.as_of, latest)
     devices = b.devices()
-    urls = [b.observation(r, patient, encounters, devices) for r in evaluation.results]
-    b.symmetry(_pairs(evaluation.results, urls), patient, encounters)
+    results = evaluation.results
+    urls: dict[int, str] = {}
+    for vi, visit in enumerate(case.visits):
+        encounter = encounters[visit.date.isoformat()]
+        for mi, m in enumerate(visit.measurements):
+            proto = b.protocols[m.test]
+            withheld = m.test in blocked_tests
+            mine = [k for k, r in enumerate(results) if k not in urls and r.date == visit.date
+                    and _same_test(r, m, proto.kind)]
+            if proto.kind != "prom":
+                mine = mine[:1]
+            if proto.kind == "prom" and (m.items is not None or m.activities is not None):
+                response = record.questionnaire_response(b, m, (vi, mi), visit, patient, encounter, records,
+                                                         withheld=withheld)
+                for k in mine:
+                    urls[k] = b.score(results[k], response, patient, encounter)
+                continue
+            obs = record.measurement_record(b, m, (vi, mi), visit, patient, encounter, withheld=withheld)
+            if mine:
+                b.reading(obs, results[mine[0]], m, devices)
+            url = b.add(f"Observation/{visit.date}/{vi}/{mi}", obs)
+            for k in mine:
+                urls[k] = url
+        for ri, done in enumerate(visit.exercise_responses):
+            record.exercise_response(b, done, (vi, ri), visit, patient, encounter,
+                                     withheld=done.exercise in blocked_exercises)
+        record.movement(b, visit, vi, patient, encounter)
+        record.activity_checks(b, visit, vi, patient, encounter)
+        if visit.readiness is not None:
+            record.readiness(b, visit.readiness, visit, vi, patient, encounter)
+    assert len(urls) == len(results), "every result belongs to a recorded measurement"
+    b.symmetry(_pairs(results, [urls[k] for k in range(len(results))]), patient, encounters)
     b.detected_issues(patient)
     b.impression(patient, latest)
     goals = b.goals(patient)
-    b.care_plan(patient, latest, goals)
+    b.care_plan(patient, latest, own_goals + goals)
     b.education(patient, latest)
     b.code_systems()
     key = json.dumps([e["fullUrl"] for e in b.entries])
     bundle: Json = {
         "resourceType": "Bundle",
-        "id": str(uuid.uuid5(_NAMESPACE, f"{case.patient.id}/Bundle/{key}")),
+        "id": str(uuid.uuid5(NAMESPACE, f"{case.patient.id}/Bundle/{key}")),
         "meta": {"source": b.source},
         "identifier": {"system": C.SID_BUNDLE,
-                       "value": f"urn:uuid:{uuid.uuid5(_NAMESPACE, f'{case.patient.id}/Bundle/{key}')}"},
+                       "value": f"urn:uuid:{uuid.uuid5(NAMESPACE, f'{case.patient.id}/Bundle/{key}')}"},
         "type": "collection",
         "entry": b.entries,
     }
-    if evaluation.screening is not None:
-        assert_nothing_blocked(bundle, evaluation.screening)  # fail closed, as evaluate_case does
+    if screening is not None:
+        blocked = blocked_tests | blocked_exercises
+        assert_nothing_blocked(without_withheld(bundle, blocked), screening)  # fail closed, as evaluate_case does
     return bundle

@@ -104,3 +104,51 @@ MEASURES: dict[str, tuple[str, str]] = {
 }
 
 MRC_GRADE_DISPLAY = "MRC grade {}"
+
+# --- The case itself (what the clinician recorded), so a hipext bundle reads back into the same case ---------------
+
+CS_CASE_FIELD = f"{BASE}/CodeSystem/case-field"  # case-file field names (`hipext schema case`) as component codes
+CS_RECORD = f"{BASE}/CodeSystem/record"  # kinds of recorded data: movement observation, exercise response, ...
+CS_HISTORY = f"{BASE}/CodeSystem/history"  # history list a Condition came from: presentation, condition, comorbidity
+CS_MOVEMENT = f"{BASE}/CodeSystem/movement-observation"  # observed movement findings (case `observations`)
+CS_ACTIVITY_CHECK = f"{BASE}/CodeSystem/activity-check"  # activities tried at a visit (case `activity_checks`)
+CS_RECORD_TAG = f"{BASE}/CodeSystem/record-tag"  # meta.tag: withheld (a record of a test screening now blocks)
+SID_RECORD = f"{BASE}/sid/record"  # identifier of each recorded item: where it sits in the case file
+Q_BASE = f"{BASE}/Questionnaire"  # canonical URL of each questionnaire: Q_BASE/<instrument id>
+Q_SCREENING = f"{Q_BASE}/screening-questions"
+
+EXT_ACTIVITY_LEVEL = f"{BASE}/StructureDefinition/activity-level"  # Patient: valueCode
+EXT_TRAINING_STATUS = f"{BASE}/StructureDefinition/training-status"  # Patient: valueCode
+EXT_INVOLVED_SIDE = f"{BASE}/StructureDefinition/involved-side"  # EpisodeOfCare: valueCode left|right|both|none
+EXT_ONSET_DATE = f"{BASE}/StructureDefinition/onset-date"  # EpisodeOfCare: valueDate
+EXT_ONSET_MECHANISM = f"{BASE}/StructureDefinition/onset-mechanism"  # EpisodeOfCare: valueString
+EXT_VISIT_NOTE = f"{BASE}/StructureDefinition/visit-note"  # Encounter: valueString
+EXT_SIDE = f"{BASE}/StructureDefinition/side"  # Procedure: valueCode left|right
+EXT_RESTRICTIONS_WEEKS = f"{BASE}/StructureDefinition/restrictions-weeks"  # Procedure: valueInteger
+EXT_RESTRICTION = f"{BASE}/StructureDefinition/restriction"  # Procedure: kind, value, until, note (sub-extensions)
+EXT_DEVICE_METRICS = f"{BASE}/StructureDefinition/device-metrics"  # Observation: valueString (JSON of the record)
+EXT_CASE_FIELDS = f"{BASE}/StructureDefinition/case-fields"  # QuestionnaireResponse: other fields, valueString JSON
+LOINC_EXERCISE_ACTIVITY = ("73985-4", "Exercise activity")
+
+SNOMED_BOTH = ("51440002", "Right and left")
+CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+
+# Vital signs: the R4 vital-signs profiles, their LOINC codes and UCUM units (read from the R4 StructureDefinitions).
+VITALS_PROFILE = "http://hl7.org/fhir/StructureDefinition/vitalsigns"
+VITAL_SIGNS: dict[str, tuple[str, str, str]] = {  # name -> (profile id, LOINC code, display)
+    "body_weight": ("bodyweight", "29463-7", "Body weight"),
+    "body_height": ("bodyheight", "8302-2", "Body height"),
+    "bmi": ("bmi", "39156-5", "Body mass index (BMI) [Ratio]"),
+    "heart_rate": ("heartrate", "8867-4", "Heart rate"),
+    "oxygen_saturation": ("oxygensat", "2708-6", "Oxygen saturation in Arterial blood"),
+    "blood_pressure": ("bp", "85354-9", "Blood pressure panel with all children optional"),
+    "systolic": ("bp", "8480-6", "Systolic blood pressure"),
+    "diastolic": ("bp", "8462-4", "Diastolic blood pressure"),
+}
+
+# Foreign bundles: codes other systems use that hipext reads (everything else is listed as skipped).
+LOINC_BODY_WEIGHT = {"29463-7", "3141-9"}  # body weight; body weight measured
+LOINC_BODY_HEIGHT = {"8302-2", "8306-3", "3137-7"}  # body height; lying; measured
+LOINC_PAIN = {"72514-3"}  # pain severity 0-10 verbal numeric rating
+KG_PER = {"kg": 1.0, "g": 0.001, "[lb_av]": 0.45359237}  # exact definitions
+M_PER = {"m": 1.0, "cm": 0.01, "[in_i]": 0.0254, "mm": 0.001}

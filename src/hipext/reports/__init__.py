@@ -15,8 +15,27 @@ def _num(x: Any, digits: int = 1) -> str:
     if x is None:
         return "–"
     if isinstance(x, float):
-        return f"{x:.{digits}f}".rstrip("0").rstrip(".")
+        text = f"{x:.{digits}f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text  # 1000 stays 1000 at zero digits
     return str(x)
+
+
+# Long device names shortened where space is tight (summary tables, chart labels).
+ABBREVIATIONS = {"Hand-held dynamometry": "HHD", "Isokinetic dynamometry": "Isokinetic", "Manual muscle test": "MMT"}
+
+
+def short_name(name: str) -> str:
+    for long, short in ABBREVIATIONS.items():
+        name = name.replace(long, short)
+    return name
+
+
+def protocol_name(test_id: str) -> str:
+    """A protocol's name, shortened, for a test id (the id itself when it is not a known protocol)."""
+    from hipext import evidence
+
+    proto = evidence.load().protocols.get(test_id)
+    return short_name(proto.name) if proto else _words(test_id)
 
 
 def _words(x: Any) -> str:
@@ -33,6 +52,8 @@ def _env(autoescape: bool) -> Environment:
     )
     env.filters["num"] = _num
     env.filters["words"] = _words
+    env.filters["short"] = short_name
+    env.filters["protocol_name"] = protocol_name
     env.globals.update(torque_angle_svg=torque_angle_svg, task_bars_svg=task_bars_svg)
     return env
 
@@ -43,6 +64,11 @@ def render(evaluation: Evaluation, fmt: str) -> str:
     latest = [r for r in doc["results"] if r["date"] == doc["evaluated_visit"]]
     earlier = [r for r in doc["results"] if r["date"] != doc["evaluated_visit"]]
     template = {"markdown": "report.md.j2", "html": "report.html.j2"}[fmt]
+    from hipext import evidence
+    from hipext.importers.force_time import settings as force_time_settings
+
+    rfd_error = force_time_settings()["measurement_error"]
     return _env(fmt == "html").get_template(template).render(
-        e=doc, latest=latest, earlier=earlier, source_ids=[s["id"] for s in doc["sources"]]
+        e=doc, latest=latest, earlier=earlier, source_ids=[s["id"] for s in doc["sources"]],
+        rfd_error=rfd_error, rfd_source=evidence.load().references[rfd_error["source"]],
     ).strip() + "\n"

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hipext import __version__
 from hipext.reports.capacity_charts import task_bars_svg, torque_angle_svg
+from hipext.reports.qr import qr_svg
 from hipext.store import make_engine, migrate, session_factory
 from hipext.web.config import Settings
 from hipext.web.hashing import Busy, PasswordWorkers
@@ -107,6 +108,7 @@ def create_app(
     templates.env.globals["torque_angle_svg"] = lambda cap: Markup(torque_angle_svg(cap) or "")
     templates.env.globals["task_bars_svg"] = lambda cap: Markup(task_bars_svg(cap) or "")
     templates.env.tests["startingwith"] = lambda value, prefix: str(value).startswith(prefix)
+    templates.env.filters["qr_svg"] = lambda url: Markup(qr_svg(url, title="Patient link as a QR code"))
     app.state.templates = templates
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 

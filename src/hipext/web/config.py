@@ -15,6 +15,12 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _mail_from_env() -> Any:
+    from hipext.web.mail import MailSettings
+
+    return MailSettings.from_env()
+
+
 _SEC, _MIN = dt.timedelta(seconds=1), dt.timedelta(minutes=1)
 
 
@@ -43,6 +49,10 @@ class Settings:
     clock: Callable[[], dt.datetime] = utc_now
     # The one clinical entry point; replaceable only so a test can count calls.
     evaluator: Callable[..., Any] | None = None
+    # The clinic's phone, e-mail or address, printed with its name on documents and shown on the patient's page.
+    clinic_contact: str | None = field(default_factory=lambda: os.environ.get("HIPEXT_CLINIC_CONTACT") or None)
+    # Alerts through the clinic's SMTP server (hipext.web.mail); None: no e-mail is sent.
+    mail: Any = field(default_factory=lambda: _mail_from_env())
     # Every absolute link the app gives out (patient links, reset links) starts with this, never with the Host
     # header a client sent. Unset: links are given as paths, to be put after the address the clinic uses.
     base_url: str | None = field(default_factory=lambda: os.environ.get("HIPEXT_BASE_URL") or None)

@@ -10,6 +10,8 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 
+from hipext.importers.table import MAX_BYTES as DEVICE_FILE_BYTES
+
 KIB, MIB = 1024, 1024 * 1024
 # (path pattern, limit in bytes), first match wins. A case document with years of visits is well under 2 MiB;
 # forms are a few kB; sign-in and the patient's page much less. Uploads add their own, larger, entries here.
@@ -18,6 +20,7 @@ DEFAULT_LIMITS: list[tuple[str, int]] = [
     (r"^/api/patients(/\d+/visits)?$", 2 * MIB),
     (r"^/login$|^/login/", 16 * KIB),
     (r"^/p/", 16 * KIB),
+    (r"^/patients/\d+/import$", DEVICE_FILE_BYTES + MIB),  # a dynamometer file (force-time traces are large)
     (r"^/patients/", 256 * KIB),  # the visit form: every measurement of a visit
     (r"", 64 * KIB),
 ]

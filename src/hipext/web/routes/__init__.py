@@ -11,15 +11,19 @@ def routers() -> list[APIRouter]:
         account,
         admin,
         api,
+        attention,
         auth,
         credentials,
+        documents,
         evaluation,
         home,
+        imports,
         links,
         patients,
         program,
         visits,
     )
 
-    modules = (auth, credentials, patients, visits, evaluation, program, links, admin, account, home, api)
+    modules = (auth, credentials, patients, attention, visits, imports, evaluation, documents, program, links,
+               admin, account, home, api)
     return [m.router for m in modules]

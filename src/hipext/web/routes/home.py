@@ -6,12 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from hipext.store import repo
-from hipext.store.models import PatientLink, SessionLog
+from hipext.store.models import Clinic, PatientLink, SessionLog
 from hipext.web import services
 from hipext.web.deps import FormDep, SessionDep, evaluation_of
 from hipext.web.security import TokenGuesses, anonymous_audit, check_double_submit, client_ip
@@ -91,6 +91,8 @@ def _page(
         "values": values or {"date": settings.now().date().isoformat()},
         "csrf": csrf,
         "expires_at": link.expires_at,
+        "clinic": db.get(Clinic, link.clinic_id),
+        "clinic_contact": settings.clinic_contact,
     }
     resp = request.app.state.templates.TemplateResponse(request, "home.html", ctx, status_code=status)
     if csrf != request.cookies.get(CSRF_COOKIE):
@@ -120,8 +122,35 @@ def _pain(raw: str | None, name: str, errors: dict[str, list[str]]) -> float | N
     return v
 
 
+def _alert(request: Request, db: Session, link: PatientLink, background: BackgroundTasks, *,
+           during: float | None = None, morning: float | None = None) -> None:
+    """Queue an e-mail to the clinic when a logged pain is one the pain model says to act on (sent after the
+    response, never on the event loop); audited whether or not mail is configured."""
+    from hipext.care.data import pain_model
+    from hipext.web import attention, mail
+
+    settings = request.app.state.settings
+    stop = float(pain_model()["model"]["acceptable_max"])
+    reasons = []
+    if during is not None and during > stop:
+        reasons.append("pain during a session in the stop zone")
+    if morning is not None:
+        row = repo.get_patient(db, link.clinic_id, link.patient_id)
+        base = attention.baseline_pain(repo.case_data(row)) if row else None
+        if base is not None and morning > base:
+            reasons.append("next-morning pain above baseline")
+    if not reasons:
+        return
+    _audit(db, request, link, "home.alert", "; ".join(reasons) + ("" if settings.mail else " (no e-mail configured)"))
+    if settings.mail is not None:
+        clinic = db.get(Clinic, link.clinic_id)
+        background.add_task(mail.attention_alert, settings.mail, clinic.name if clinic else "the clinic",
+                            settings.base_url or "",
+                            "; ".join(reasons))
+
+
 @router.post("/p/{token}/log")
-def log_session(token: str, request: Request, db: SessionDep, form: FormDep) -> Response:
+def log_session(token: str, request: Request, db: SessionDep, form: FormDep, background: BackgroundTasks) -> Response:
     link = _link(request, db, token)
     settings = request.app.state.settings
     check_double_submit(request.cookies.get(CSRF_COOKIE), form.get("csrf_token"))
@@ -170,12 +199,14 @@ def log_session(token: str, request: Request, db: SessionDep, form: FormDep) -> 
         "home.log",
         f"session {day}: pain during {during:g}" + (f", next morning {morning:g}" if morning is not None else ""),
     )
+    _alert(request, db, link, background, during=during, morning=morning)
     db.commit()
     return RedirectResponse(f"/p/{token}?saved=1", status_code=303)
 
 
 @router.post("/p/{token}/log/{log_id}/morning")
-def log_morning(token: str, log_id: int, request: Request, db: SessionDep, form: FormDep) -> Response:
+def log_morning(token: str, log_id: int, request: Request, db: SessionDep, form: FormDep,
+                background: BackgroundTasks) -> Response:
     link = _link(request, db, token)
     check_double_submit(request.cookies.get(CSRF_COOKIE), form.get("csrf_token"))
     errors: dict[str, list[str]] = {}
@@ -204,5 +235,6 @@ def log_morning(token: str, log_id: int, request: Request, db: SessionDep, form:
         return _page(request, db, token, link, errors, status=409)
     lg.pain_next_morning = morning
     _audit(db, request, link, "home.log_morning", f"session {lg.date}: next-morning pain {morning:g}")
+    _alert(request, db, link, background, morning=morning)
     db.commit()
     return RedirectResponse(f"/p/{token}?saved=1", status_code=303)
