@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from pydantic import BaseModel
 
 from hipext import __version__, evidence
+from hipext.care import data
 from hipext.care.guard import assert_nothing_blocked
+from hipext.care.models import Program
+from hipext.care.overrides import Override, OverrideStatus, review
+from hipext.care.overrides import apply as apply_overrides
 from hipext.care.plan import plan_care
 from hipext.care.screening import screen
-from hipext.core.case import Case
+from hipext.core.case import Case, age_on
 from hipext.core.evaluation import Finding, Result
 from hipext.core.interpret import age_group, evaluated_visit_date, interpret
 from hipext.core.measures import STANDARD_GRAVITY
@@ -88,17 +92,19 @@ def default_as_of(case: Case) -> dt.date | None:
     return evaluated_visit_date(case)
 
 
-def evaluate_case(case: Case, *, as_of: dt.date | None = None) -> Evaluation:
+def evaluate_case(case: Case, *, as_of: dt.date | None = None, overrides: Sequence[Override] = ()) -> Evaluation:
     """Screen, interpret, prescribe and explain one case as of a date.
 
     Screening runs first and binds everything after it: measurements of blocked tests are not interpreted, blocked
     exercises are never prescribed, and the finished document is checked for any blocked id before it is returned.
     `as_of` (default: the latest visit) is the date precautions, timelines and follow-up are reckoned from; visits
-    after it are left out. Time is an input: the same case and date always give the same document. A case with no
-    visits has no default date, so its caller must say which (the CLI and the web use the current date).
+    after it are left out. `overrides` are the clinician's edits to the program (`hipext.care.overrides.apply`): the
+    sections that describe the program, and every adapter, then read the edited program. Time is an input: the same
+    case, date and edits always give the same document. A case with no visits has no default date, so its caller must
+    say which (the CLI and the web use the current date).
     """
     with _gc_paused():
-        return _evaluate(case, as_of)
+        return _evaluate(case, as_of, overrides)
 
 
 @contextmanager
@@ -114,13 +120,16 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _evaluate(case: Case, as_of: dt.date | None) -> Evaluation:
+def _evaluate(case: Case, as_of: dt.date | None, overrides: Sequence[Override]) -> Evaluation:
     ev = evidence.load()
     as_of = as_of or default_as_of(case)
     if as_of is None:
         raise ValueError("as_of is required for a case with no visits (there is no visit date to default to)")
     if any(v.date > as_of for v in case.visits):
         case = case.model_copy(update={"visits": [v for v in case.visits if v.date <= as_of]})
+    if case.patient.date_of_birth:  # age on the evaluation date, not on the day it was typed
+        case = case.model_copy(update={"patient": case.patient.model_copy(
+            update={"age": age_on(case.patient.date_of_birth, as_of)})})
     screening = screen(case, today=as_of)
     blocked = set(screening.blocked_tests)
     results, findings = interpret(case, ev, blocked_tests=blocked)
@@ -129,13 +138,21 @@ def _evaluate(case: Case, as_of: dt.date | None) -> Evaluation:
         findings.insert(0, Finding(topic="measurement", concern=True, sources=screening.sources, statement=(
             f"{withheld} recorded measurement(s) of tests that screening advises against now were not interpreted; "
             "see the screening section.")))
-    plan = plan_care(case, results, findings, screening, today=as_of)
+    library, blocked_ex = data.exercises(), set(screening.blocked_exercises)
+    edits: list[OverrideStatus] = []
+
+    def edit(program: Program) -> Program:  # the clinician's edits, judged against the engine's own program
+        edits.extend(review(program, overrides, library=library, blocked=blocked_ex))
+        return apply_overrides(program, overrides, library=library, blocked=blocked_ex)
+
+    plan = plan_care(case, results, findings, screening, today=as_of, edit=edit if overrides else None)
     evaluation = Evaluation(
         hipext_version=__version__, as_of=as_of, evaluated_visit=evaluated_visit_date(case),
         patient=patient_summary(case), screening=screening, results=results, findings=findings,
         capacity=capacity_section(case, results, ev),
         program=plan.program, progression=plan.progression, follow_up=plan.follow_up,
         return_to_activity=plan.return_to_activity, aftercare=plan.aftercare, education=plan.education,
+        clinician_edits=edits,
     )
     doc = evaluation.model_dump(mode="json")
     assert_nothing_blocked(doc, screening)  # fail closed: a blocked id anywhere is a bug, never output

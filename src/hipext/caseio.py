@@ -105,7 +105,7 @@ def _check_items(m: Measurement, instrument: str, where: str) -> list[Problem]:
     return problems
 
 
-class _CaseLoader(evidence._Loader):  # type: ignore[misc,valid-type]
+class _CaseLoader(evidence._Loader):
     """YAML without implicit timestamps: dates stay text so a bad date is reported, not a crash."""
 
 

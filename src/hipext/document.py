@@ -21,6 +21,7 @@ from hipext.care.models import (
     ReturnToActivity,
     Screening,
 )
+from hipext.care.overrides import OverrideStatus
 from hipext.core.evaluation import Finding, Result
 
 
@@ -63,7 +64,11 @@ class Evaluation(_Out):
     capacity: dict[str, Any] | None = Field(
         default=None, description="Torque-angle-velocity capacity scaled to measured strength, and task shares."
     )
-    program: Program | None = None
+    program: Program | None = Field(default=None, description="The program, with the clinician's edits applied.")
+    clinician_edits: list[OverrideStatus] = Field(
+        default_factory=list,
+        description="Each clinician edit in force: applied, or stale (the engine changed the value since) or refused.",
+    )
     progression: Progression | None = None
     follow_up: FollowUp | None = None
     return_to_activity: ReturnToActivity | None = None

@@ -98,7 +98,7 @@ def test_visit_form_errors_at_fields_and_nothing_saved(world, clinician) -> None
     data.update(
         {
             f"m.{HHD}.right.trial2": "205",
-            f"m.{HHD}.right.lever_arm_m": "",
+            "m.single_leg_bridge.right.note": "cramped",  # a note but no repetitions
             "m.single_leg_bridge.left.reps": "20",
             "m.hip_extension_rom.left.angle_deg": "10",
             "m.nprs.x.value": "12",
@@ -106,7 +106,7 @@ def test_visit_form_errors_at_fields_and_nothing_saved(world, clinician) -> None
     )
     r = clinician.post(f"/patients/{pid}/visits/new", data=data)
     assert r.status_code == 422
-    assert _field_error(r.text, f"m.{HHD}.right.lever_arm_m")
+    assert _field_error(r.text, "m.single_leg_bridge.right.reps")
     assert _field_error(r.text, "m.nprs.x.value")
     with world.session() as s:
         row = repo.get_patient(s, world.clinics["A"]["id"], pid)
@@ -127,19 +127,18 @@ def test_visit_form_saves_a_full_visit(world, clinician) -> None:
         "visit.notes": "re-test",
         "history.involved_side": "right",
         "history.red_flags.fever": "no",
-        f"m.{HHD}.right.trial1": "230",
-        f"m.{HHD}.right.trial2": "236",
+        f"m.{HHD}.right.trial1": "41",
+        f"m.{HHD}.right.trial2": "44",
         f"m.{HHD}.right.lever_arm_m": "0.38",
         f"m.{HHD}.right.fixation": "belt",
+        "visit.force_unit": "lbf",  # chosen once for the visit
         f"m.{HHD}.left.trial1": "50",
-        f"m.{HHD}.left.force_unit": "lbf",
         f"m.{HHD}.left.lever_arm_m": "0.38",
         f"m.{HHD}.left.fixation": "belt",
         "m.mmt_hip_extension_knee_flexed.left.grade": "4+",
         "m.nprs.x.value": "2",
         "m.nprs.x.context": "worst_24h",
-        "m.lefs.x.item1": "3",
-        "m.lefs.x.item2": "4",
+        **{f"m.lefs.x.item{i}": "3" for i in range(1, 21)},  # every item: a LEFS with gaps is not scored
         "m.askling_h_test.right.result": "negative",
         "visit.observations": "trunk_lean",
         "visit.observation_side.trunk_lean": "right",
@@ -200,18 +199,18 @@ def test_program_overrides_keep_reason_and_never_unblock(world, clinician) -> No
         url,
         data={
             "csrf_token": clinician.token,
-            "exercise_other": blocked[0],
+            "exercise_id": blocked[0],
             "field": "include",
             "new_value": "yes",
             "reason": "athlete asks",
         },
     )
-    assert r.status_code == 422 and "blocked by screening" in (_field_error(r.text, "exercise_id") or "")
+    assert r.status_code == 422 and "an exercise screening allows" in (_field_error(r.text, "exercise_id") or "")
     r = clinician.post(
         url,
         data={
             "csrf_token": clinician.token,
-            "exercise_other": blocked[0],
+            "exercise_id": blocked[0],
             "field": "sets",
             "new_value": "3",
             "reason": "athlete asks",
@@ -322,7 +321,7 @@ def test_output_is_escaped(world, clinician) -> None:
 def test_an_engine_failure_does_not_lock_the_record(world, clinician) -> None:
     from hipext.web import services
 
-    def broken(case, *, as_of=None):
+    def broken(case, **_kw):
         raise RuntimeError("engine bug")
 
     pid = add_patient(world, "A", visits=1, history={"involved_side": "left", "conditions": ["engine_failure_probe"]})

@@ -23,6 +23,8 @@ TABLES = {
     "patient_links",
     "session_logs",
     "audit_events",
+    "visit_versions",
+    "patient_versions",
     "alembic_version",
 }
 
@@ -61,6 +63,7 @@ def test_alembic_upgrade_head_creates_the_tables(kind: str, tmp_path) -> None:
         assert "ix_audit_actor_at" in {i["name"] for i in inspect(engine).get_indexes("audit_events")}
         with engine.connect() as conn:
             assert conn.execute(text("select count(*) from history_versions")).scalar() == 1
+            assert conn.execute(text("select count(*) from patient_versions")).scalar() == 1  # backfilled
         migrate(engine)  # idempotent: already at head
         engine.dispose()
         return
@@ -117,3 +120,16 @@ def test_stored_user_hash_is_argon2id(world) -> None:
     with world.session() as s:
         user = repo.user_by_username(s, world.clinics["A"]["users"]["clinician"])
         assert user.password_hash.startswith("$argon2id$")
+
+
+def test_migrations_are_numbered_without_gaps_or_repeats() -> None:
+    """Two engineers taking the same number must fail here even when their chain has one head."""
+    from alembic.script import ScriptDirectory
+
+    from hipext.store.db import alembic_config
+
+    script = ScriptDirectory.from_config(alembic_config())
+    revs = list(script.walk_revisions())
+    assert [r.down_revision for r in revs][-1] is None and len(revs) == len({r.revision for r in revs})
+    numbers = sorted(int(r.revision) for r in revs)
+    assert numbers == list(range(1, len(numbers) + 1)), "migrations are numbered 0001, 0002, ... without gaps"

@@ -161,6 +161,24 @@ def dose_done(start: Dose, resp: ExerciseResponse) -> Dose:
     return start.model_copy(update=done)
 
 
+def carry_over(before: Dose, entry: Dose) -> Dose:
+    """The next exercise's starting dose with the sets and sessions a week the person was doing: moving to the next
+    exercise changes the exercise, not the volume or frequency too. They are never raised by the move (even when the
+    new exercise's range starts higher; later steps raise them one at a time) and only lowered to the range's top."""
+    update: dict[str, Any] = {}
+    basis = entry.basis
+    for field in ("sets", "sessions_per_week"):
+        rng = _range(entry, field)
+        was = getattr(before, field)
+        keep = was if rng is None else int(min(was, rng[1]))
+        if keep != getattr(entry, field):
+            update[field] = keep
+            rule = "kept from the previous exercise" + (
+                "; below the published range, it rises one step at a time" if rng and keep < rng[0] else "")
+            basis = [x.model_copy(update={"value": keep, "rule": rule}) if x.field == field else x for x in basis]
+    return entry.model_copy(update={**update, "basis": basis}) if update else entry
+
+
 def _range(d: Dose, field: str) -> tuple[float, float] | None:
     b = next((x for x in d.basis if x.field == field), None)
     return None if b is None or b.low is None or b.high is None else (b.low, b.high)
@@ -195,7 +213,8 @@ def step(d: Dose, lever: Lever, direction: int) -> tuple[Dose, float | str | Non
     rng = _range(d, field)
     now = getattr(d, field)
     new = now + size * direction
-    if rng is None or not rng[0] <= new <= rng[1]:
+    # Up to the range's top; down to its bottom, or to one when a carried-over value already sits below the range.
+    if rng is None or new > rng[1] or new < (rng[0] if now >= rng[0] else 1):
         return None
     rule = f"one step {'up' if direction > 0 else 'down'} inside the published range"
     return d.model_copy(update={field: new, "basis": _basis_with(d, field, new, rule)}), now, new

@@ -91,8 +91,9 @@ def _limits_plain(f: CaseFacts, cfg: dict) -> list[str]:
 
 
 def _names(exercises: list[PrescribedExercise]) -> str:
+    """Exercise names as a list a patient can read; names can hold commas, so semicolons separate them."""
     names = [e.name for e in exercises]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return names[0] if len(names) == 1 else "; ".join(names[:-1]) + "; and " + names[-1]
 
 
 def _supervision_lines(program: Program, words: dict) -> list[str]:

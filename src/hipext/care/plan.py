@@ -6,6 +6,7 @@ Called after screening and interpretation. Pure: reads only the shipped data fil
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from hipext.care import data
 from hipext.care.aftercare import aftercare
@@ -21,8 +22,9 @@ from hipext.core.evaluation import Finding, Result
 
 
 def plan_care(case: Case, results: list[Result], findings: list[Finding], screening: Screening, *,
-              today: dt.date) -> CarePlan:
-    """Build the care plan inside the screening limits and the stages the person has reached."""
+              today: dt.date, edit: Callable[[Program], Program] | None = None) -> CarePlan:
+    """Build the care plan inside the screening limits and the stages the person has reached. `edit` applies the
+    clinician's changes to the program before the sections that describe it (the handout's plan) are written."""
     blocked_tests = set(screening.blocked_tests)
     results = [r for r in results if r.test not in blocked_tests]
     f = facts(case, results, findings, screening, today)
@@ -78,6 +80,8 @@ def plan_care(case: Case, results: list[Result], findings: list[Finding], screen
                       alternatives=screening.alternatives, note=note, based_on_responses=based_on, sources=srcs,
                       activity=f.activity["name"], stage=reached_stage(stage_list).id if phase else None,
                       stages=stage_list if phase else [], supervised_only=screening.limits.supervised)
+    if edit is not None:
+        program = edit(program)
     return CarePlan(
         program=program, progression=progression, follow_up=follow_up(f, phase),
         return_to_activity=rta, aftercare=aftercare(f), education=handout(f, program))

@@ -15,7 +15,7 @@ from __future__ import annotations
 from hipext import evidence
 from hipext.care import data
 from hipext.care.context import CaseFacts, involved
-from hipext.care.dosing import dose_done, start_dose, step
+from hipext.care.dosing import carry_over, dose_done, start_dose, step
 from hipext.care.models import Dose, Exercise, Lever, Phase, Progression, ProgressionDecision, Stage
 from hipext.care.stages import exercise_level, stage_index
 from hipext.core.case import ExerciseResponse
@@ -77,7 +77,7 @@ def one_step(ex: Exercise, before: Dose, direction: int, f: CaseFacts, phase: Ph
         if lever in ("next_exercise", "previous_exercise"):
             other = _neighbour(ex, direction, f, phase, stage_list, levels)
             if other is not None:
-                return lever, other, start_dose(other, phase, f), ex.id, other.id
+                return lever, other, carry_over(before, start_dose(other, phase, f)), ex.id, other.id
             continue
         moved = step(before, lever, direction)
         if moved is not None:

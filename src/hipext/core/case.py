@@ -42,9 +42,20 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+def age_on(born: dt.date, day: dt.date) -> int:
+    """Age in whole years on a day."""
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
 class Patient(_Strict):
     id: str = Field(min_length=1, max_length=100, description="Clinic's identifier; no names needed.")
-    age: int = Field(ge=0, le=120, description="Age in whole years.")
+    name: str | None = Field(
+        default=None, max_length=200, description="The person's name, for the clinic's own list; never evaluated."
+    )
+    date_of_birth: dt.date | None = Field(
+        default=None, description="When given, age is reckoned from it at the evaluation date (`age` may be left out)."
+    )
+    age: int = Field(ge=0, le=120, description="Age in whole years (from date_of_birth when that is given).")
     sex: Sex = Field(description="Sex used to select sex-specific norms.")
     body_mass_kg: float = Field(gt=20, le=350, description="Body mass in kilograms.")
     height_m: float | None = Field(default=None, ge=0.8, le=2.5, description="Standing height in metres.")
@@ -262,6 +273,24 @@ class Case(_Strict):
     patient: Patient
     history: History = Field(default_factory=History)
     visits: list[Visit] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _age_from_birth(cls, data: Any) -> Any:
+        # A date of birth stands in for the age: reckoned at the latest visit here, at the evaluation date later.
+        if not isinstance(data, dict) or not isinstance(data.get("patient"), dict):
+            return data
+        patient = data["patient"]
+        if patient.get("age") is not None or not patient.get("date_of_birth"):
+            return data
+        try:
+            born = dt.date.fromisoformat(str(patient["date_of_birth"]))
+            days = [dt.date.fromisoformat(str(v["date"])) for v in data.get("visits") or [] if isinstance(v, dict)]
+        except (ValueError, KeyError, TypeError):
+            return data  # the field validators name the bad date
+        if days:
+            return dict(data, patient=dict(patient, age=age_on(born, max(days))))
+        return data
 
     @model_validator(mode="after")
     def _visits_oldest_first(self) -> Case:

@@ -236,6 +236,10 @@ def _prom_reference(result: Result, proto: Protocol, ev: Evidence) -> NormCompar
 # One measurement -> results
 
 
+NO_LEVER_ARM = ("Torque and N m/kg: not available, because no lever arm (hip joint centre to pad) was recorded; "
+                "force and force per body weight are shown, and the sides are compared by force.")
+
+
 def _base(m: Measurement, proto: Protocol, visit: Visit, **kw: object) -> dict[str, object]:
     return {"test": m.test, "name": proto.name, "kind": proto.kind, "side": m.side, "date": visit.date,
             "context": m.context, "norm": NormComparison(available=False, statement=""),
@@ -251,8 +255,10 @@ def measurement_results(m: Measurement, proto: Protocol, visit: Visit, patient: 
     if proto.kind == "hhd":
         forces = m.force_trials_n() or []
         best, mean, cv = mx.summarize_trials(forces)
-        assert m.lever_arm_m is not None
-        torque = mx.torque_nm(force_n=best, lever_arm_m=m.lever_arm_m)
+        if m.lever_arm_m is None:  # force-only: torque needs the lever arm, so it is not available, and says why
+            flags.append("no_lever_arm")
+            notes.append(NO_LEVER_ARM)
+        torque = None if m.lever_arm_m is None else mx.torque_nm(force_n=best, lever_arm_m=m.lever_arm_m)
         if m.fixation in (None, "manual"):
             flags.append("unfixed_hhd")
             notes.append(
@@ -261,11 +267,13 @@ def measurement_results(m: Measurement, proto: Protocol, visit: Visit, patient: 
             )
             sources.append(SRC_BELT)
         results = [Result(**_base(
-            m, proto, visit, value=mx.rounded(torque), unit="N m",
+            m, proto, visit, value=mx.rounded(best if torque is None else torque),
+            unit="N" if torque is None else "N m",
             trials=TrialSummary(n=len(forces), trials=[round(f, 1) for f in forces], best=round(best, 1),
                                 mean=round(mean, 1), cv_percent=mx.rounded(cv), unit="N"),
             force_n=round(best, 1), force_percent_bw=mx.rounded(mx.percent_body_weight(best, mass)),
-            torque_nm=mx.rounded(torque), torque_nm_per_kg=mx.rounded(mx.per_kg(torque, mass), 2),
+            torque_nm=None if torque is None else mx.rounded(torque),
+            torque_nm_per_kg=None if torque is None else mx.rounded(mx.per_kg(torque, mass), 2),
             flags=flags, notes=notes, sources=sources))]
     elif proto.kind == "isokinetic":
         trials = list(m.trials_nm or [])
@@ -341,8 +349,8 @@ def _prom_results(m: Measurement, proto: Protocol, visit: Visit, ev: Evidence) -
 
 def _unrounded(e: _Entry) -> float | None:
     """The reported value before rounding for display, so ratios carry no rounding error."""
-    if e.proto.kind == "hhd" and e.m.lever_arm_m is not None:
-        return max(e.m.force_trials_n() or [0.0]) * e.m.lever_arm_m
+    if e.proto.kind == "hhd":
+        return max(e.m.force_trials_n() or [0.0]) * (e.m.lever_arm_m or 1.0)  # force-only: N (see apply_symmetry)
     if e.proto.kind == "isokinetic":
         return max(e.m.trials_nm or [0.0])
     return float(e.result.value) if isinstance(e.result.value, (int, float)) else None
@@ -358,7 +366,12 @@ def apply_symmetry(entries: list[_Entry], involved_side: str, target: float | No
         if len(pair) != 2:
             continue
         left, right = pair["left"].result, pair["right"].result
-        maybe = {side: _unrounded(e) for side, e in pair.items()}
+        force_only = pair["left"].proto.kind == "hhd" and any(
+            e.m.lever_arm_m is None for e in pair.values())
+        if force_only:  # without both lever arms, the sides are compared by force (same pad placement assumed)
+            maybe: dict[str, float | None] = {s: max(e.m.force_trials_n() or [0.0]) for s, e in pair.items()}
+        else:
+            maybe = {side: _unrounded(e) for side, e in pair.items()}
         raw = {side: v for side, v in maybe.items() if v is not None}
         if len(raw) != 2:
             continue
@@ -367,7 +380,7 @@ def apply_symmetry(entries: list[_Entry], involved_side: str, target: float | No
             for r in (left, right):
                 r.notes.append("No symmetry index: one side scored zero.")
             continue
-        basis = "torque_nm" if proto.kind in ("hhd", "isokinetic") else "value"
+        basis = "force_n" if force_only else "torque_nm" if proto.kind in ("hhd", "isokinetic") else "value"
         if involved_side in ("left", "right"):
             other = "right" if involved_side == "left" else "left"
             lsi = mx.lsi_percent(involved=raw[involved_side], uninvolved=raw[other], better=proto.better)
@@ -437,6 +450,9 @@ def change_since(now: _Entry, before: _Entry, ev: Evidence) -> Change:
     if now.proto.kind == "special":
         return Change(**base, verdict="no_error_estimate",
                       reason=f"Qualitative test: {prev.value} before, {cur.value} now.")
+    if prev.unit != cur.unit:
+        return Change(**base, verdict="not_comparable",
+                      reason=f"Not compared: {prev.unit} before, {cur.unit} now (a lever arm was recorded only once).")
     diff = _setup_difference(now.m, before.m)
     if diff:
         return Change(**base, verdict="not_comparable",
@@ -620,8 +636,7 @@ def findings_for(entries: list[_Entry], case: Case, ev: Evidence) -> list[Findin
                                          "the other tests: no single test identifies the source of pain."))
         if r.trials and r.trials.n > 1 and r.kind == "hhd":
             rec = _error_record(e.m, ev)
-            if rec and rec.mdc is not None and rec.quantity == "torque_nm":
-                assert e.m.lever_arm_m
+            if rec and rec.mdc is not None and rec.quantity == "torque_nm" and e.m.lever_arm_m:
                 spread = (max(r.trials.trials) - min(r.trials.trials)) * e.m.lever_arm_m
                 if spread > rec.mdc:
                     out.append(Finding(

@@ -138,6 +138,11 @@ class Patient(Base):
     updated_at: Mapped[dt.datetime]
     visits: Mapped[list[Visit]] = relationship(order_by="Visit.date, Visit.id", lazy="selectin")
 
+    @property
+    def active_visits(self) -> list[Visit]:
+        """The visits that make up the case: voided (entered-in-error) visits are kept but left out."""
+        return [v for v in self.visits if v.voided_at is None]
+
 
 class HistoryVersion(Base):
     """Every version of a patient's history, kept: a change never overwrites what was recorded before."""
@@ -153,6 +158,8 @@ class HistoryVersion(Base):
 
 
 class Visit(Base):
+    """A visit as it now stands; every version (the first as recorded, then each amendment) is in visit_versions."""
+
     __tablename__ = "visits"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
@@ -161,6 +168,39 @@ class Visit(Base):
     data_json: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     created_at: Mapped[dt.datetime]
+    voided_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    void_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    voided_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class VisitVersion(Base):
+    """One version of a visit, kept forever: the first as recorded (reason None), then each amendment."""
+
+    __tablename__ = "visit_versions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"), index=True)
+    date: Mapped[dt.date] = mapped_column(Date)
+    data_json: Mapped[dict[str, Any]] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[dt.datetime]
+    user: Mapped[User | None] = relationship(lazy="joined")
+
+
+class PatientVersion(Base):
+    """One version of the patient block (identity, body measures, goals), kept forever, with the reason."""
+
+    __tablename__ = "patient_versions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    patient_json: Mapped[dict[str, Any]] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[dt.datetime]
+    user: Mapped[User | None] = relationship(lazy="joined")
 
 
 class ProgramOverride(Base):
@@ -207,6 +247,19 @@ class SessionLog(Base):
     pain_next_morning: Mapped[float | None] = mapped_column(Float, nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[dt.datetime]
+
+
+class QuestionnaireResponse(Base):
+    """A questionnaire the patient completed through their link: the case file's measurement, validated."""
+
+    __tablename__ = "questionnaire_responses"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    link_id: Mapped[int | None] = mapped_column(ForeignKey("patient_links.id"), nullable=True)
+    test: Mapped[str] = mapped_column(String(60))
+    measurement_json: Mapped[dict[str, Any]] = mapped_column(JSON)
+    submitted_at: Mapped[dt.datetime]
 
 
 class AuditEvent(Base):

@@ -16,10 +16,13 @@ from hipext.store.models import (
     HistoryVersion,
     Patient,
     PatientLink,
+    PatientVersion,
     ProgramOverride,
+    QuestionnaireResponse,
     SessionLog,
     User,
     Visit,
+    VisitVersion,
 )
 from hipext.store.passwords import hash_password
 
@@ -138,7 +141,45 @@ def create_patient(
     s.add(
         HistoryVersion(clinic_id=clinic_id, patient_id=row.id, history_json=history, created_by=user_id, created_at=now)
     )
+    s.add(
+        PatientVersion(clinic_id=clinic_id, patient_id=row.id, patient_json=patient, created_by=user_id, created_at=now)
+    )
     return row
+
+
+def amend_patient(
+    s: Session, row: Patient, patient: dict[str, Any], *, reason: str, user_id: int, now: dt.datetime
+) -> bool:
+    """Correct the patient block; the new version is kept beside every earlier one. Returns whether it changed."""
+    if patient == row.patient_json:
+        return False
+    row.external_id = patient["id"]
+    row.age = patient["age"]
+    row.sex = patient["sex"]
+    row.body_mass_kg = patient["body_mass_kg"]
+    row.patient_json = patient
+    row.updated_at = now
+    s.add(
+        PatientVersion(
+            clinic_id=row.clinic_id,
+            patient_id=row.id,
+            patient_json=patient,
+            reason=reason,
+            created_by=user_id,
+            created_at=now,
+        )
+    )
+    return True
+
+
+def patient_versions(s: Session, clinic_id: int, patient_id: int) -> list[PatientVersion]:
+    return list(
+        s.scalars(
+            select(PatientVersion)
+            .where(PatientVersion.clinic_id == clinic_id, PatientVersion.patient_id == patient_id)
+            .order_by(PatientVersion.created_at, PatientVersion.id)
+        )
+    )
 
 
 def update_patient(
@@ -194,8 +235,55 @@ def add_visit(
     s.add(v)
     row.updated_at = now
     s.flush()
+    s.add(_visit_version(v, None, user_id, now))
     s.refresh(row, ["visits"])
     return v
+
+
+def _visit_version(v: Visit, reason: str | None, user_id: int | None, now: dt.datetime) -> VisitVersion:
+    return VisitVersion(
+        clinic_id=v.clinic_id,
+        patient_id=v.patient_id,
+        visit_id=v.id,
+        date=v.date,
+        data_json=v.data_json,
+        reason=reason,
+        created_by=user_id,
+        created_at=now,
+    )
+
+
+def amend_visit(
+    s: Session, row: Patient, v: Visit, visit: dict[str, Any], *, reason: str, user_id: int, now: dt.datetime
+) -> bool:
+    """Correct a visit; the new version is kept beside every earlier one. Returns whether anything changed."""
+    if visit == v.data_json:
+        return False
+    v.date = dt.date.fromisoformat(visit["date"])
+    v.data_json = visit
+    row.updated_at = now
+    s.add(_visit_version(v, reason, user_id, now))
+    s.flush()
+    s.refresh(row, ["visits"])
+    return True
+
+
+def void_visit(s: Session, row: Patient, v: Visit, *, reason: str, user_id: int, now: dt.datetime) -> None:
+    """Mark a visit entered in error: it is kept (and shown as voided) but no longer part of the case."""
+    v.voided_at = now
+    v.void_reason = reason
+    v.voided_by = user_id
+    row.updated_at = now
+
+
+def visit_versions(s: Session, clinic_id: int, patient_id: int) -> list[VisitVersion]:
+    return list(
+        s.scalars(
+            select(VisitVersion)
+            .where(VisitVersion.clinic_id == clinic_id, VisitVersion.patient_id == patient_id)
+            .order_by(VisitVersion.created_at, VisitVersion.id)
+        )
+    )
 
 
 def case_data(row: Patient) -> dict[str, Any]:
@@ -204,7 +292,7 @@ def case_data(row: Patient) -> dict[str, Any]:
         "hipext_case": 1,
         "patient": dict(row.patient_json),
         "history": dict(row.history_json),
-        "visits": [dict(v.data_json) for v in row.visits],
+        "visits": [dict(v.data_json) for v in row.active_visits],
     }
 
 
@@ -288,6 +376,18 @@ def active_link(s: Session, token: str, now: dt.datetime) -> PatientLink | None:
     if link is None or link.revoked_at is not None or link.expires_at <= now:
         return None
     return link
+
+
+def questionnaire_responses(
+    s: Session, clinic_id: int, patient_id: int, since: dt.datetime | None = None
+) -> list[QuestionnaireResponse]:
+    """The patient's own questionnaires, oldest first (only those submitted after `since` when given)."""
+    stmt = select(QuestionnaireResponse).where(
+        QuestionnaireResponse.clinic_id == clinic_id, QuestionnaireResponse.patient_id == patient_id
+    )
+    if since is not None:
+        stmt = stmt.where(QuestionnaireResponse.submitted_at > since)
+    return list(s.scalars(stmt.order_by(QuestionnaireResponse.submitted_at, QuestionnaireResponse.id)))
 
 
 def sessions_logged_since(s: Session, link_id: int, since: dt.datetime) -> int:

@@ -1,5 +1,10 @@
-"""Server-rendered inline SVG charts: strength by side against the norm band, LSI against its target line,
-trends over visits with the MDC band, and home-session pain. Each chart carries a <title> and <desc>."""
+"""Server-rendered inline SVG charts: strength by side against the norm band, LSI against its target, LSI over
+time against the target, trends over visits with the MDC band, and home-session pain. Each chart carries a <title>
+and <desc>, labelled axes with units, and cues besides hue: the right side is hatched and dashed, values below a
+target carry the words "below target". Targets are read from the evaluation document, never set here.
+
+Palette: Okabe-Ito colours (distinguishable with the common colour-vision deficiencies), each at least 3:1 against
+the white background (`contrast_ratio`, tested)."""
 
 from __future__ import annotations
 
@@ -8,7 +13,28 @@ from typing import Any
 
 from markupsafe import Markup
 
-LEFT, RIGHT, BAND, BAD, GOOD, INK, MUTED = "#2f6db5", "#d9822b", "#cfe8cf", "#c0392b", "#2e8b57", "#222", "#777"
+LEFT, RIGHT, BAND, BAD, GOOD, INK, MUTED = "#0072b2", "#d55e00", "#cfe8cf", "#b3261e", "#007a5a", "#222", "#595959"
+# Hatching for the right side (and below-target bars), so the sides differ without colour.
+HATCH = (
+    '<defs><pattern id="{id}" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">'
+    '<rect width="6" height="6" fill="{color}"/><line x1="0" y1="0" x2="0" y2="6" stroke="#fff" stroke-width="2"/>'
+    "</pattern></defs>"
+)
+
+
+def contrast_ratio(a: str, b: str = "#ffffff") -> float:
+    """WCAG 2 contrast ratio of two #rgb or #rrggbb colours."""
+
+    def lum(c: str) -> float:
+        c = "#" + "".join(ch * 2 for ch in c[1:]) if len(c) == 4 else c
+        rgb = [int(c[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        lin = [x / 12.92 if x <= 0.03928 else ((x + 0.055) / 1.055) ** 2.4 for x in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
 NORM_QUANTITY_FIELD = {
     "torque_nm_per_kg": "torque_nm_per_kg",
     "force_percent_bw": "force_percent_bw",
@@ -88,10 +114,12 @@ def strength_chart(results: list[dict[str, Any]]) -> Markup | None:
     width, label_w, row_h = 640, 230, 46
     height = 30 + row_h * len(rows) + 20
     body = [
+        HATCH.format(id="hatch-right-strength", color=RIGHT),
         f'<rect x="{label_w}" y="6" width="12" height="10" fill="{LEFT}"/><text x="{label_w + 16}" y="15" '
-        f'font-size="11">left</text><rect x="{label_w + 60}" y="6" width="12" height="10" fill="{RIGHT}"/>'
-        f'<text x="{label_w + 76}" y="15" font-size="11">right</text><rect x="{label_w + 120}" y="6" width="12" '
-        f'height="10" fill="{BAND}"/><text x="{label_w + 136}" y="15" font-size="11">norm band</text>'
+        f'font-size="11">left (solid)</text><rect x="{label_w + 90}" y="6" width="12" height="10" '
+        f'fill="url(#hatch-right-strength)"/><text x="{label_w + 106}" y="15" font-size="11">right (hatched)</text>'
+        f'<rect x="{label_w + 200}" y="6" width="12" height="10" fill="{BAND}"/>'
+        f'<text x="{label_w + 216}" y="15" font-size="11">norm band</text>',
     ]
     desc = []
     for i, (_test, row) in enumerate(rows.items()):
@@ -115,52 +143,160 @@ def strength_chart(results: list[dict[str, Any]]) -> Markup | None:
             if side not in row:
                 continue
             v = row[side]
+            fill = LEFT if side == "left" else "url(#hatch-right-strength)"
             body.append(
                 f'<rect class="bar-{side}" x="{label_w}" y="{y + 3 + j * 17}" width="{v * scale:.1f}" '
-                f'height="14" fill="{LEFT if side == "left" else RIGHT}"><title>{side} {_fmt(v)} '
+                f'height="14" fill="{fill}"><title>{side} {_fmt(v)} '
                 f"{_e(row['unit'])}</title></rect>"
             )
             body.append(
-                f'<text x="{label_w + v * scale + 4:.1f}" y="{y + 14 + j * 17}" font-size="10">{_fmt(v)}</text>'
+                f'<text x="{label_w + v * scale + 4:.1f}" y="{y + 14 + j * 17}" font-size="10">'
+                f"{side[0].upper()} {_fmt(v)}</text>"
             )
             desc.append(f"{row['name']} {side} {_fmt(v)} {row['unit']}")
     return _svg(width, height, "Strength by side against the norm band", "; ".join(desc), body, "strength-chart")
 
 
-def lsi_chart(results: list[dict[str, Any]]) -> Markup | None:
-    """One bar per test's limb symmetry index, with the target line the evaluation document gives."""
+def lsi_targets(evaluation: dict[str, Any] | None) -> dict[str, float]:
+    """Each test's symmetry target (%) as the evaluation states it: on the result itself, else in the
+    return-to-activity criteria."""
+    out: dict[str, float] = {}
+    for r in (evaluation or {}).get("results") or []:
+        if r.get("lsi_target_percent") is not None:
+            out.setdefault(r["test"], float(r["lsi_target_percent"]))
+    for c in ((evaluation or {}).get("return_to_activity") or {}).get("criteria") or []:
+        if c.get("id") in ("strength_symmetry", "functional_symmetry") and c.get("test") and c.get("threshold"):
+            out.setdefault(c["test"], float(c["threshold"]))
+    return out
+
+
+def lsi_chart(results: list[dict[str, Any]], targets: dict[str, float]) -> Markup | None:
+    """One bar per test's limb symmetry index, each against its target from the evaluation (when it has one)."""
     seen: dict[str, tuple[str, float]] = {}
-    targets = set()
     for r in results:
         if isinstance(r.get("lsi_percent"), (int, float)) and r["test"] not in seen:
             seen[r["test"]] = (r.get("name", r["test"]), float(r["lsi_percent"]))
-            targets.add(r.get("lsi_target_percent"))
-    if not seen or len(targets) != 1 or None in targets:
-        return None  # no LSI, or no single target in the document to draw
-    target = float(targets.pop())
+    if not seen:
+        return None
     width, label_w, row_h = 640, 230, 30
     top = max(120.0, max(v for _, v in seen.values()) * 1.05)
-    scale = (width - label_w - 50) / top
-    height = 24 + row_h * len(seen) + 24
-    body = []
+    scale = (width - label_w - 110) / top
+    height = 24 + row_h * len(seen) + 34
+    body = [HATCH.format(id="hatch-below-lsi", color=BAD)]
     desc = []
-    for i, (name, v) in enumerate(seen.values()):
+    for i, (test, (name, v)) in enumerate(seen.items()):
         y = 16 + i * row_h
-        color = GOOD if v >= target else BAD
+        target = targets.get(test)
+        below = target is not None and v < target
         body.append(_label(4, y + 7, name, size=10))
+        fill = "url(#hatch-below-lsi)" if below else GOOD if target is not None else LEFT
         body.append(
-            f'<rect class="lsi-bar" x="{label_w}" y="{y}" width="{v * scale:.1f}" height="18" fill="{color}">'
-            f"<title>LSI {v:.0f} %</title></rect>"
+            f'<rect class="lsi-bar{" below" if below else ""}" x="{label_w}" y="{y}" width="{v * scale:.1f}" '
+            f'height="18" fill="{fill}"><title>LSI {v:.0f} %</title></rect>'
         )
-        body.append(f'<text x="{label_w + v * scale + 4:.1f}" y="{y + 13}" font-size="10">{v:.0f} %</text>')
-        desc.append(f"{name} LSI {v:.0f} %")
-    x = label_w + target * scale
-    body.append(
-        f'<line class="lsi-target" x1="{x:.1f}" y1="8" x2="{x:.1f}" y2="{height - 16}" stroke="{INK}" '
-        f'stroke-dasharray="4 3"/><text x="{x - 14:.1f}" y="{height - 4}" font-size="10">{target:.0f} %</text>'
-    )
+        word = " below target" if below else " meets target" if target is not None else ""
+        body.append(f'<text x="{label_w + v * scale + 4:.1f}" y="{y + 13}" font-size="10">{v:.0f} %{word}</text>')
+        if target is not None:
+            x = label_w + target * scale
+            body.append(
+                f'<line class="lsi-target" x1="{x:.1f}" y1="{y - 3}" x2="{x:.1f}" y2="{y + 21}" stroke="{INK}" '
+                f'stroke-width="2" stroke-dasharray="4 3"><title>target {target:g} %</title></line>'
+            )
+        desc.append(f"{name} LSI {v:.0f} %" + (f" (target {target:g} %)" if target is not None else ""))
+    axis_y = height - 22
+    body.append(f'<line x1="{label_w}" y1="{axis_y}" x2="{width - 100}" y2="{axis_y}" stroke="{MUTED}"/>')
+    for t in (0, 50, 100):
+        x = label_w + t * scale
+        body.append(f'<text x="{x - 6:.1f}" y="{axis_y + 12}" font-size="9">{t}</text>')
+    body.append(f'<text x="{width - 96}" y="{axis_y + 12}" font-size="10">LSI (%)</text>')
+    body.append(f'<text x="{label_w}" y="{height - 1}" font-size="9" fill="{MUTED}">dashed line: target</text>')
+    return _svg(width, height, "Limb symmetry index against its target", "; ".join(desc), body, "lsi-chart")
+
+
+def lsi_over_time_chart(results: list[dict[str, Any]], targets: dict[str, float]) -> Markup | None:
+    """Each test's limb symmetry index at each visit, against its target line from the evaluation."""
+    series: dict[str, dict[str, Any]] = {}
+    for r in results:
+        if isinstance(r.get("lsi_percent"), (int, float)):
+            s = series.setdefault(r["test"], {"name": r.get("name", r["test"]), "points": {}})
+            s["points"].setdefault(str(r["date"]), float(r["lsi_percent"]))
+    series = {t: s for t, s in series.items() if len(s["points"]) >= 2}
+    if not series:
+        return None
+    dates = sorted({d for s in series.values() for d in s["points"]})
+    width, height, pad_l, pad_r, pad_b, pad_t = 640, 240, 48, 170, 40, 14
+    values = [v for s in series.values() for v in s["points"].values()] + [targets[t] for t in series if t in targets]
+    lo, hi = min(0.0, min(values)), max(110.0, max(values) * 1.05)
+
+    def sx(i: int) -> float:
+        return pad_l + 12 + (width - pad_l - pad_r - 24) * (i / max(len(dates) - 1, 1))
+
+    def sy(v: float) -> float:
+        return pad_t + (height - pad_t - pad_b) * (1 - (v - lo) / (hi - lo))
+
+    body = [
+        f'<line x1="{pad_l}" y1="{pad_t}" x2="{pad_l}" y2="{height - pad_b}" stroke="{MUTED}"/>',
+        f'<line x1="{pad_l}" y1="{height - pad_b}" x2="{width - pad_r}" y2="{height - pad_b}" stroke="{MUTED}"/>',
+        f'<text x="4" y="{pad_t + 4}" font-size="10">LSI (%)</text>',
+        f'<text x="{(width - pad_r) / 2:.0f}" y="{height - 4}" font-size="10">visit date</text>',
+    ]
+    for t in (0, 50, 100):
+        if lo <= t <= hi:
+            body.append(
+                f'<text x="{pad_l - 24}" y="{sy(t) + 3:.1f}" font-size="9">{t}</text>'
+                f'<line x1="{pad_l - 3}" y1="{sy(t):.1f}" x2="{pad_l}" y2="{sy(t):.1f}" stroke="{MUTED}"/>'
+            )
+    for i, d in enumerate(dates):
+        body.append(f'<text x="{sx(i) - 14:.1f}" y="{height - pad_b + 14}" font-size="9">{_e(d[5:])}</text>')
+    styles = [
+        (LEFT, "", "circle"),
+        (RIGHT, ' stroke-dasharray="6 3"', "square"),
+        (INK, ' stroke-dasharray="2 2"', "diamond"),
+    ]
+    desc = []
+    for k, (test, s) in enumerate(series.items()):
+        color, dash, marker = styles[k % len(styles)]
+        pts = [(dates.index(d), v) for d, v in sorted(s["points"].items())]
+        path = " ".join(f"{'M' if j == 0 else 'L'}{sx(i):.1f},{sy(v):.1f}" for j, (i, v) in enumerate(pts))
+        body.append(f'<path class="lsi-line" d="{path}" fill="none" stroke="{color}" stroke-width="2"{dash}/>')
+        for i, v in pts:
+            x, y = sx(i), sy(v)
+            shape = (
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4"'
+                if marker == "circle"
+                else f'<rect x="{x - 4:.1f}" y="{y - 4:.1f}" width="8" height="8"'
+                if marker == "square"
+                else f'<rect x="{x - 3.5:.1f}" y="{y - 3.5:.1f}" width="7" height="7" '
+                f'transform="rotate(45 {x:.1f} {y:.1f})"'
+            )
+            end = "circle" if marker == "circle" else "rect"
+            body.append(f'{shape} fill="{color}"><title>{_e(s["name"])} {v:.0f} %</title></{end}>')
+        target = targets.get(test)
+        if target is not None:
+            body.append(
+                f'<line class="lsi-target" x1="{pad_l}" y1="{sy(target):.1f}" x2="{width - pad_r}" '
+                f'y2="{sy(target):.1f}" stroke="{color}" stroke-width="1.5" stroke-dasharray="1 4">'
+                f"<title>target {target:g} %</title></line>"
+            )
+        ly = pad_t + 12 + k * 30
+        body.append(
+            f'<line x1="{width - pad_r + 8}" y1="{ly - 4}" x2="{width - pad_r + 28}" y2="{ly - 4}" '
+            f'stroke="{color}" stroke-width="2"{dash}/>'
+        )
+        body.append(_label(width - pad_r + 32, ly, s["name"], width=22, size=9))
+        last = pts[-1][1]
+        desc.append(
+            f"{s['name']}: "
+            + ", ".join(f"{dates[i]} {v:.0f} %" for i, v in pts)
+            + (
+                f"; target {target:g} % ({'met' if last >= target else 'not met'} at the last visit)"
+                if target is not None
+                else "; no target in the evaluation"
+            )
+        )
+    body.append(f'<text x="{pad_l + 4}" y="{height - pad_b - 4}" font-size="9" fill="{MUTED}">dotted: target</text>')
     return _svg(
-        width, height, f"Limb symmetry index against the {target:.0f} % line", "; ".join(desc), body, "lsi-chart"
+        width, height, "Limb symmetry index over time against the target", "; ".join(desc), body, "lsi-time-chart"
     )
 
 
@@ -181,7 +317,16 @@ def trend_chart(title: str, points: list[dict[str, Any]]) -> Markup:
     def sy(v: float) -> float:
         return pad_t + (height - pad_t - pad_b) * (1 - (v - lo) / (hi - lo))
 
-    body = [f'<line x1="{pad_l}" y1="{height - pad_b}" x2="{width - 8}" y2="{height - pad_b}" stroke="{MUTED}"/>']
+    unit = str(points[-1].get("unit", ""))
+    body = [
+        f'<line x1="{pad_l}" y1="{height - pad_b}" x2="{width - 8}" y2="{height - pad_b}" stroke="{MUTED}"/>',
+        f'<line x1="{pad_l}" y1="{pad_t}" x2="{pad_l}" y2="{height - pad_b}" stroke="{MUTED}"/>',
+    ]
+    for v in (lo, (lo + hi) / 2, hi):  # a y-axis with values: 28 -> 29 no longer looks like 15 -> 22
+        body.append(
+            f'<text x="2" y="{sy(v) + 3:.1f}" font-size="9">{_fmt(v)}</text>'
+            f'<line x1="{pad_l - 3}" y1="{sy(v):.1f}" x2="{pad_l}" y2="{sy(v):.1f}" stroke="{MUTED}"/>'
+        )
     if mdc:
         y0, y1 = sy(vals[0] + mdc), sy(vals[0] - mdc)
         body.append(
@@ -199,7 +344,8 @@ def trend_chart(title: str, points: list[dict[str, Any]]) -> Markup:
         )
         body.append(f'<text x="{sx(i) - 18:.1f}" y="{height - 10}" font-size="9">{_e(str(p["date"])[5:])}</text>')
         body.append(f'<text x="{sx(i) + 5:.1f}" y="{sy(v) - 6:.1f}" font-size="9">{_fmt(v)}</text>')
-    body.append(f'<text x="2" y="{pad_t + 4}" font-size="9" fill="{MUTED}">{_e(points[-1].get("unit", ""))}</text>')
+    body.append(f'<text x="{pad_l + 4}" y="{pad_t - 4}" font-size="9" fill="{MUTED}">{_e(unit)}</text>')
+    body.append(f'<text x="{width / 2:.0f}" y="{height - 1}" font-size="9" fill="{MUTED}">visit date</text>')
     desc = ", ".join(f"{p['date']} {_fmt(float(p['value']))}" for p in points)
     return _svg(width, height, title, desc + (f"; MDC {_fmt(mdc)}" if mdc else ""), body, "trend-chart")
 

@@ -107,16 +107,24 @@ AsOfDep = Annotated[
 ]
 
 
-def evaluation_of(request: Request, row: Patient, as_of: dt.date | None = None) -> services.EvaluationView:
-    """The patient's stored case evaluated through `hipext.app.evaluate_case` (cached: it is pure)."""
+def evaluation_of(
+    request: Request, db: Session, row: Patient, as_of: dt.date | None = None
+) -> services.EvaluationView:
+    """The patient's stored case and the clinician's program edits, evaluated through `hipext.app.evaluate_case`
+    (cached: it is pure)."""
     state = request.app.state
     return services.evaluate_data(
-        repo.case_data(row), as_of=as_of, today=today(request), cache=state.cache, evaluator=state.settings.evaluator
+        repo.case_data(row),
+        as_of=as_of,
+        today=today(request),
+        cache=state.cache,
+        evaluator=state.settings.evaluator,
+        overrides=services.care_overrides(repo.overrides(db, row.clinic_id, row.id)),
     )
 
 
-def _evaluation(request: Request, row: PatientDep, as_of: AsOfDep = None) -> services.EvaluationView:
-    return evaluation_of(request, row, as_of)
+def _evaluation(request: Request, row: PatientDep, db: SessionDep, as_of: AsOfDep = None) -> services.EvaluationView:
+    return evaluation_of(request, db, row, as_of)
 
 
 EvaluationDep = Annotated[services.EvaluationView, Depends(_evaluation)]

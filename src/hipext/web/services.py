@@ -8,56 +8,27 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import re
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hipext import app as hipext_app
+from hipext.care import data as care_data
+from hipext.care.dose_words import instructions
+from hipext.care.models import PrescribedExercise, Screening
+from hipext.care.overrides import INCLUDE, Override, blocked_reason, editable_fields
 from hipext.caseio import parse_case
-from hipext.core.case import Case
+from hipext.core.case import Case, age_on
 from hipext.core.errors import CaseInputError
 from hipext.document import document_json
 from hipext.store import repo
 from hipext.store.models import Patient, ProgramOverride, SessionLog, Visit
 
 log = logging.getLogger("hipext.web")
-
-# Dose wording computed from the typed values: shown, never edited (edit the typed value it is computed from).
-DOSE_WORDS = {"load", "effort", "rest", "frequency", "summary", "plain"}
-NOT_DOSE_KEYS = {
-    *DOSE_WORDS,
-    "basis",
-    "load_kind",
-    "id",
-    "name",
-    "rationale",
-    "precautions",
-    "sources",
-    "notes",
-    "targets",
-    "taxonomy",
-    "level",
-    "demands",
-    "cues",
-    "description",
-    "modified",
-    "alternative_to",
-    "phase",
-    "reason",
-    "why",
-    "video",
-    "note",
-    "exercise",
-    "target",
-    "watch_for",
-    "emg",
-    "regression",
-    "progression",
-}
 
 
 class EvaluationView:
@@ -143,6 +114,7 @@ def evaluate_data(
     today: dt.date,
     cache: EvaluationCache | None,
     evaluator: Any | None = None,
+    overrides: Sequence[Override] = (),
 ) -> EvaluationView:
     """Validate and evaluate a case given as plain data, through the same functions as `hipext evaluate`.
 
@@ -155,17 +127,38 @@ def evaluate_data(
             case = parse_case(data)
         except CaseInputError as exc:
             return EvaluationView(None, "The case has input problems.", [p.as_dict() for p in exc.problems])
-        return evaluate_case_obj(case, as_of=as_of or hipext_app.default_as_of(case) or today, evaluator=evaluator)
+        day = as_of or hipext_app.default_as_of(case) or today
+        return evaluate_case_obj(case, as_of=day, evaluator=evaluator, overrides=overrides)
 
     if cache is None:
         return compute()
-    return cache.get_or_compute(content_key(data, as_of, today if undated else None), compute)
+    edits = [o.model_dump(mode="json") for o in overrides]
+    return cache.get_or_compute(content_key(data, as_of, today if undated else None, edits), compute)
 
 
-def evaluate_case_obj(case: Case, *, as_of: dt.date, evaluator: Any | None = None) -> EvaluationView:
+def care_overrides(rows: Sequence[ProgramOverride]) -> list[Override]:
+    """The stored edits as the care function takes them (the stored old value is the engine's value then)."""
+    return [
+        Override(
+            exercise=o.exercise_id,
+            field=o.field,
+            value=o.new_value,
+            engine_value=o.old_value,
+            reason=o.reason,
+            by=o.user.display_name if o.user else None,
+            at=o.created_at,
+            id=o.id,
+        )
+        for o in rows
+    ]
+
+
+def evaluate_case_obj(
+    case: Case, *, as_of: dt.date, evaluator: Any | None = None, overrides: Sequence[Override] = ()
+) -> EvaluationView:
     fn = evaluator or hipext_app.evaluate_case
     try:
-        ev = fn(case, as_of=as_of)
+        ev = fn(case, as_of=as_of, overrides=overrides) if overrides else fn(case, as_of=as_of)
     except NotImplementedError:
         return EvaluationView(None, "The evaluation engine is not available in this build.")
     except Exception:  # noqa: BLE001 - an engine bug must not lock clinicians out of the record
@@ -194,6 +187,22 @@ class InputProblems(Exception):
         self.problems = problems
 
 
+def with_age(patient: dict[str, Any], today: dt.date) -> dict[str, Any]:
+    """A patient given by date of birth gets the age it implies today (evaluations reckon it at their own date).
+    A date of birth after today is refused at that field, not reported as an impossible age."""
+    if not patient.get("date_of_birth"):
+        return patient
+    try:
+        born = dt.date.fromisoformat(str(patient["date_of_birth"]))
+    except ValueError:
+        return patient  # validation names the date
+    if born > today:
+        raise InputProblems(
+            [{"path": "patient.date_of_birth", "value": born.isoformat(), "expected": f"a date up to {today}"}]
+        )
+    return patient if patient.get("age") not in (None, "") else patient | {"age": age_on(born, today)}
+
+
 def _duplicate_id(external_id: Any) -> list[dict[str, Any]]:
     return [{"path": "patient.id", "value": external_id, "expected": "an id not used by another patient"}]
 
@@ -202,6 +211,7 @@ def create_patient(
     db: Session, clinic_id: int, patient: dict[str, Any], history: dict[str, Any], *, user_id: int, now: dt.datetime
 ) -> Patient:
     """Validate a patient and history block like `hipext evaluate` does and store them (raises InputProblems)."""
+    patient = with_age(patient, now.date())
     try:
         case = parse_case({"hipext_case": 1, "patient": patient, "history": history, "visits": []})
     except CaseInputError as exc:
@@ -256,100 +266,116 @@ def add_visit(
     return stored, changed
 
 
+def reason_problems(reason: str | None) -> list[dict[str, Any]]:
+    """A correction needs its reason (kept with the version it creates)."""
+    if len((reason or "").strip()) >= 3:
+        return []
+    return [
+        {"path": "reason", "value": reason or None, "expected": "the reason for the change (at least 3 characters)"}
+    ]
+
+
+def amend_visit(
+    db: Session, row: Patient, visit: Visit, data: dict[str, Any], *, reason: str, user_id: int, now: dt.datetime
+) -> bool:
+    """Validate the corrected visit like a new one and keep it as a new version (raises InputProblems)."""
+    try:
+        case = parse_case(
+            {"hipext_case": 1, "patient": row.patient_json, "history": row.history_json, "visits": [data]}
+        )
+    except CaseInputError as exc:
+        raise InputProblems([p.as_dict() for p in exc.problems]) from None
+    clean = case.visits[0].model_dump(mode="json", exclude_none=True)
+    return repo.amend_visit(db, row, visit, clean, reason=reason, user_id=user_id, now=now)
+
+
+def amend_patient(
+    db: Session, row: Patient, patient: dict[str, Any], *, reason: str, user_id: int, now: dt.datetime
+) -> bool:
+    """Validate the corrected patient block with the whole case and keep it as a new version (raises InputProblems)."""
+    problems = reason_problems(reason)
+    try:
+        patient = with_age(patient, now.date())
+    except InputProblems as exc:
+        raise InputProblems(exc.problems + problems) from None
+    try:
+        case = parse_case(dict(repo.case_data(row), patient=patient))
+    except CaseInputError as exc:
+        problems = [p.as_dict() for p in exc.problems] + problems
+    if problems:
+        raise InputProblems(problems)
+    clean = case.patient.model_dump(mode="json", exclude_none=True)
+    if clean["id"] != row.external_id and repo.patient_by_external_id(db, row.clinic_id, clean["id"]):
+        raise InputProblems(_duplicate_id(clean["id"]))
+    return repo.amend_patient(db, row, clean, reason=reason.strip(), user_id=user_id, now=now)
+
+
 # --- program and overrides -----------------------------------------------------------------------------------------
 
 
-def blocked_exercise_ids(evaluation: dict[str, Any] | None) -> dict[str, str]:
-    """Exercise ids screening blocked, with the reason when given."""
-    out: dict[str, str] = {}
-    screening = (evaluation or {}).get("screening") or {}
-    for b in screening.get("blocked_exercises") or []:
-        if isinstance(b, str):
-            out[b] = "blocked by screening"
-        elif isinstance(b, dict):
-            key = b.get("id") or b.get("exercise") or b.get("exercise_id")
-            if key:
-                out[str(key)] = str(b.get("reason") or b.get("why") or "blocked by screening")
+def program_rows(evaluation: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The applied program's exercises as table rows: dose values by field (from the typed dose), which of them the
+    clinician set, and exercises the clinician removed (kept as rows so the page says so)."""
+    ev = evaluation or {}
+    edits = [e for e in ev.get("clinician_edits") or [] if e["state"] == "applied"]
+    by_key = {(e["override"]["exercise"], e["override"]["field"]): e["override"] for e in edits}
+    fields = editable_fields()
+    rows = []
+    for ex in (ev.get("program") or {}).get("exercises") or []:
+        dose = {f: ex["dose"][f] for f in fields if ex["dose"].get(f) not in (None, "")}
+        over = {f: o for (i, f), o in by_key.items() if i == ex["exercise"] and f != INCLUDE}
+        added = (ex["exercise"], INCLUDE) in by_key
+        typed = PrescribedExercise.model_validate(ex)  # the applied exercise: its wording follows the edits
+        rows.append(
+            {
+                "id": ex["exercise"],
+                "exercise": ex,
+                "dose": dose,
+                "overridden": over,
+                "removed": False,
+                "added": added,
+                "instructions": instructions(typed),
+                "home": typed.supervision == "home",
+            }
+        )
+    library = care_data.exercises()
+    for (i, f), o in by_key.items():
+        if f == INCLUDE and o["value"] == "no":
+            name = library[i].name if i in library else i
+            rows.append(
+                {
+                    "id": i,
+                    "exercise": {"name": name},
+                    "dose": {},
+                    "overridden": {INCLUDE: o},
+                    "removed": True,
+                    "added": False,
+                    "instructions": "",
+                    "home": False,
+                }
+            )
+    return rows
+
+
+def picker(evaluation: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Every library exercise for the add-an-exercise picker, the ones screening blocked disabled with the reason."""
+    screening = (
+        Screening.model_validate((evaluation or {})["screening"]) if (evaluation or {}).get("screening") else None
+    )
+    out = []
+    for ex in sorted(care_data.exercises().values(), key=lambda e: e.name):
+        why = blocked_reason(ex, screening) if screening else None
+        out.append({"id": ex.id, "name": ex.name, "family": ex.family.replace("_", " "), "blocked": why})
     return out
 
 
-def dose_fields(exercise: dict[str, Any]) -> dict[str, Any]:
-    """Scalar dose values of a prescribed exercise (sets, reps, load...): its `dose` block when it has one."""
-    dose = exercise.get("dose")
-    source = dose if isinstance(dose, dict) else exercise
-    return {
-        k: v
-        for k, v in source.items()
-        if k not in NOT_DOSE_KEYS and (isinstance(v, (str, int, float, bool)) or v is None) and v not in (None, "")
-    }
-
-
-def patient_instructions(ex: dict[str, Any], changed: dict[str, Any]) -> str:
-    """The patient's wording for one exercise, with the clinician's typed dose edits applied."""
-    from pydantic import ValidationError
-
-    from hipext.care.dose_words import instructions
-    from hipext.care.models import PrescribedExercise
-
-    edits = {k: o.new_value for k, o in changed.items()}
-    try:
-        typed = PrescribedExercise.model_validate({**ex, "dose": {**ex["dose"], **edits}})
-    except (ValidationError, KeyError, TypeError):
-        return str(ex.get("patient_text") or "")
-    return instructions(typed)
-
-
-def effective_program(
-    evaluation: dict[str, Any] | None, overrides: list[ProgramOverride]
-) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """The prescribed program with the clinician's overrides applied (latest per exercise and field)."""
-    program = (evaluation or {}).get("program")
-    if not program:
-        return None, []
-    blocked = blocked_exercise_ids(evaluation)
-    exercises = []
-    latest: dict[tuple[str, str], ProgramOverride] = {}
-    for o in overrides:
-        latest[(o.exercise_id, o.field)] = o
-    for ex in program.get("exercises") or []:
-        if not isinstance(ex, dict):
-            continue
-        ex_id = str(ex.get("id") or ex.get("exercise") or ex.get("name"))
-        dose = dose_fields(ex)
-        changed = {}
-        for (oid, f), o in latest.items():
-            if oid == ex_id and f != "include":
-                dose[f] = o.new_value
-                changed[f] = o
-        removed = (ex_id, "include") in latest and latest[(ex_id, "include")].new_value == "no"
-        exercises.append(
-            {
-                "id": ex_id,
-                "exercise": ex,
-                "dose": dose,
-                "overridden": changed,
-                "removed": removed,
-                "added": False,
-                "instructions": patient_instructions(ex, changed),
-                "home": ex.get("supervision", "home") == "home",
-            }
-        )
-    known = {e["id"] for e in exercises}
-    for (oid, f), o in latest.items():
-        if f == "include" and o.new_value == "yes" and oid not in known and oid not in blocked:
-            exercises.append(
-                {
-                    "id": oid,
-                    "exercise": {"id": oid, "name": oid.replace("_", " ")},
-                    "dose": {},
-                    "overridden": {"include": o},
-                    "removed": False,
-                    "added": True,
-                    "instructions": "",
-                    "home": not (program.get("supervised_only")),
-                }
-            )
-    return program, exercises
+def planned_per_week(evaluation: dict[str, Any] | None) -> float | None:
+    """Sessions a week the program asks for, from the typed dose (None when the dose model has no such number)."""
+    for ex in ((evaluation or {}).get("program") or {}).get("exercises") or []:
+        n = ex["dose"].get("sessions_per_week")
+        if isinstance(n, (int, float)):
+            return float(n)
+    return None
 
 
 # --- adherence -----------------------------------------------------------------------------------------------
@@ -371,26 +397,6 @@ def adherence(logs: list[SessionLog], today: dt.date, planned_per_week: float | 
         "weeks": weeks,
         "total": len(logs),
     }
-
-
-_PER_WEEK = re.compile(
-    r"(\d+(?:\.\d+)?)(?:\s*(?:-|to)\s*\d+(?:\.\d+)?)?\s*(?:x|times|sessions?|days?)?\s*(?:per|/|a)\s*w(?:ee)?k"
-)
-
-
-def planned_per_week(exercises: list[dict[str, Any]]) -> float | None:
-    """Sessions a week the program asks for, read from its frequency text (e.g. '3 sessions per week')."""
-    for e in exercises:
-        for k, v in e["dose"].items():
-            if isinstance(v, (int, float)) and ("per_week" in k or k == "sessions_per_week"):
-                return float(v)
-            if isinstance(v, str) and ("freq" in k or "per_week" in k):
-                m = _PER_WEEK.search(v.lower())
-                if m:
-                    return float(m.group(1))
-                if "daily" in v.lower() or "every day" in v.lower():
-                    return 7.0
-    return None
 
 
 def responses_from_logs(logs: list[SessionLog], since: dt.date | None) -> dict[str, Any]:

@@ -21,9 +21,10 @@ def routers() -> list[APIRouter]:
         links,
         patients,
         program,
+        questionnaires,
         visits,
     )
 
     modules = (auth, credentials, patients, attention, visits, imports, evaluation, documents, program, links,
-               admin, account, home, api)
+               admin, account, home, questionnaires, api)
     return [m.router for m in modules]

@@ -58,7 +58,7 @@ def _out(row: Patient) -> PatientOut:
         age=row.age,
         sex=row.sex,
         body_mass_kg=row.body_mass_kg,
-        visits=len(row.visits),
+        visits=len(row.active_visits),
         updated_at=row.updated_at,
     )
 

@@ -33,9 +33,8 @@ def attention_rows(request: Request, db: SessionDep, clinic_id: int) -> list[dic
         row = repo.get_patient(db, clinic_id, pid)
         if row is None:
             continue
-        view = evaluation_of(request, row)
-        _program, exercises = services.effective_program(view.data, repo.overrides(db, clinic_id, pid))
-        planned = services.planned_per_week([e for e in exercises if not e["removed"]])
+        view = evaluation_of(request, db, row)
+        planned = services.planned_per_week(view.data)
         found = attention.flags(repo.session_logs(db, clinic_id, pid), case=repo.case_data(row),
                                 planned_per_week=planned, today=day, since=since.date())
         if found:

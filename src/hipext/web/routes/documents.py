@@ -58,10 +58,10 @@ def applied(evaluation: Evaluation, overrides: list[ProgramOverride]) -> Evaluat
 
 def _pdf(request: Request, db: Session, row: Patient, document: str, as_of: dt.date | None,
          link: str | None = None) -> tuple[bytes, str]:
-    view = evaluation_of(request, row, as_of)
+    view = evaluation_of(request, db, row, as_of)  # the clinician's edits are applied inside the evaluation
     if view.model is None:
         raise HTTPException(status_code=422, detail=view.error or "The case cannot be evaluated.")
-    evaluation = applied(view.model, repo.overrides(db, row.clinic_id, row.id))
+    evaluation = view.model
     pdf = render_pdf(evaluation, DOCUMENTS[document],  # type: ignore[arg-type]
                      letterhead=letterhead(request, db.get(Clinic, row.clinic_id)), patient_link=link)
     safe_id = re.sub(r"[^A-Za-z0-9._-]+", "_", row.external_id)[:60]

@@ -44,7 +44,14 @@ def _evaluation_body(
 ) -> Markup:
     """The evaluation page's content. Pure function of the case, the overrides and the dates, so it is cached."""
     state = request.app.state
-    view = services.evaluate_data(data, as_of=as_of, today=day, cache=state.cache, evaluator=state.settings.evaluator)
+    view = services.evaluate_data(
+        data,
+        as_of=as_of,
+        today=day,
+        cache=state.cache,
+        evaluator=state.settings.evaluator,
+        overrides=services.care_overrides(ovs),
+    )
     ev = view.data or {}
     latest = [r for r in ev.get("results", []) if r.get("date") == ev.get("evaluated_visit")]
     trends = []
@@ -52,18 +59,19 @@ def _evaluation_body(
         for (test, side), pts in services.trend_series(view.data).items():
             title = f"{pts[-1].get('name', test)}" + (f" ({side})" if side else "")
             trends.append({"title": title, "svg": charts.trend_chart(title, pts)})
-    program, exercises = services.effective_program(view.data, ovs)
+    model = view.model
     ctx = {
         "patient": row,
-        "ev": view.data,
+        "ev": model,
         "error": view.error,
         "problems": view.problems,
-        "latest": latest or ev.get("results", []),
+        "latest": [r for r in model.results if r.date == model.evaluated_visit] or model.results if model else [],
+        "lsi_targets": charts.lsi_targets(view.data),
+        "rows": {r["id"]: r for r in services.program_rows(view.data)},
         "strength_svg": charts.strength_chart(latest),
-        "lsi_svg": charts.lsi_chart(latest),
+        "lsi_svg": charts.lsi_chart(latest, charts.lsi_targets(view.data)),
+        "lsi_time_svg": charts.lsi_over_time_chart(ev.get("results", []), charts.lsi_targets(view.data)),
         "trends": trends,
-        "program": program,
-        "exercises": exercises,
-        "blocked": services.blocked_exercise_ids(view.data),
+        "program": model.program if model else None,
     }
     return Markup(state.templates.env.get_template("_evaluation_body.html").render(ctx))

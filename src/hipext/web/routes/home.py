@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from hipext.store import repo
 from hipext.store.models import Clinic, PatientLink, SessionLog
-from hipext.web import services
+from hipext.web import services, visit_form
 from hipext.web.deps import FormDep, SessionDep, evaluation_of
 from hipext.web.security import TokenGuesses, anonymous_audit, check_double_submit, client_ip
 
@@ -34,6 +34,11 @@ def _audit(
         outcome=outcome,
         now=request.app.state.settings.now(),
     )
+
+
+def csrf_token_for(request: Request) -> str:
+    """The double-submit token: the one in the browser's cookie, or a new one (the response sets the cookie)."""
+    return request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
 
 
 def _link(request: Request, db: Session, token: str) -> PatientLink:
@@ -75,10 +80,10 @@ def _page(
     row = repo.get_patient(db, link.clinic_id, link.patient_id)
     if row is None:
         raise HTTPException(status_code=404, detail="not found")
-    view = evaluation_of(request, row)
-    _program, exercises = services.effective_program(view.data, repo.overrides(db, link.clinic_id, row.id))
+    view = evaluation_of(request, db, row)
+    exercises = services.program_rows(view.data)
     logs = repo.session_logs(db, link.clinic_id, row.id)
-    csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)  # double-submit: cookie = form field
+    csrf = csrf_token_for(request)
     ctx = {
         "user": None,
         "token": token,
@@ -91,6 +96,7 @@ def _page(
         "values": values or {"date": settings.now().date().isoformat()},
         "csrf": csrf,
         "expires_at": link.expires_at,
+        "questionnaires": [t for t in visit_form.measurement_forms() if t.kind == "prom"],
         "clinic": db.get(Clinic, link.clinic_id),
         "clinic_contact": settings.clinic_contact,
     }

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from hipext import evidence
 from hipext.store import repo
 from hipext.store.models import Patient, ProgramOverride
-from hipext.web import charts, forms, services
+from hipext.web import charts, forms, services, visit_form
 from hipext.web.deps import AuditDep, CurrentUser, FormDep, PatientDep, SessionDep, WriterUser, evaluation_of
 from hipext.web.rendering import render
 from hipext.web.security import Principal
@@ -38,12 +38,14 @@ def patient_form_ctx(values: dict[str, Any] | None = None, errors: dict[str, lis
         "restriction_kinds": forms.RESTRICTION_KINDS,
         "screening": forms.screening_questions(),
         "n_common": len(forms.COMMON_QUESTIONS),
+        "condition_terms": forms.condition_terms(),
     }
 
 
 @router.get("/patients/new", response_class=HTMLResponse)
 def patient_new_form(request: Request, p: WriterUser) -> Response:
-    return render(request, "patient_new.html", patient_form_ctx({"patient.activity_level": "recreational"}), p)
+    values = {"patient.activity_level": "recreational", "patient.mass_unit": "kg", "patient.height_unit": "cm"}
+    return render(request, "patient_new.html", patient_form_ctx(values), p)
 
 
 @router.post("/patients/new")
@@ -58,7 +60,8 @@ def patient_create(request: Request, p: WriterUser, db: SessionDep, audit: Audit
             now=request.app.state.settings.now(),
         )
     except services.InputProblems as exc:
-        ctx = patient_form_ctx(form, forms.field_errors(exc.problems)) | {"problems": exc.problems}
+        problems = visit_form.label_problems(exc.problems)
+        ctx = patient_form_ctx(form, forms.field_errors(problems)) | {"problems": problems}
         return render(request, "patient_new.html", ctx, p, status=422)
     audit("patient.create", row.id)
     db.commit()
@@ -66,21 +69,26 @@ def patient_create(request: Request, p: WriterUser, db: SessionDep, audit: Audit
 
 
 def patient_page(request: Request, p: Principal, db: Session, row: Patient, **extra: Any) -> Response:
-    view = evaluation_of(request, row)
+    view = evaluation_of(request, db, row)
     ovs = repo.overrides(db, p.clinic_id, row.id)
-    program, exercises = services.effective_program(view.data, ovs)
     logs = repo.session_logs(db, p.clinic_id, row.id)
     now = request.app.state.settings.now()
     ctx = {
         "patient": row,
-        "visits": list(reversed(row.visits)),
-        "timeline": _timeline(row, ovs, logs, repo.history_versions(db, p.clinic_id, row.id)),
+        "visits": list(reversed(row.active_visits)),
+        "timeline": _timeline(
+            row,
+            ovs,
+            logs,
+            repo.history_versions(db, p.clinic_id, row.id),
+            repo.visit_versions(db, p.clinic_id, row.id) + repo.patient_versions(db, p.clinic_id, row.id),
+        ),
         "links": repo.links(db, p.clinic_id, row.id),
         "now": now,
         "logs": logs[-20:],
         "pain_chart": charts.pain_chart(logs),
-        "program": program,
-        "adherence": services.adherence(logs, now.date(), services.planned_per_week(exercises)),
+        "program": (view.data or {}).get("program"),
+        "adherence": services.adherence(logs, now.date(), services.planned_per_week(view.data)),
         "evaluation": view.data,
         "history": row.history_json,
     }
@@ -88,14 +96,21 @@ def patient_page(request: Request, p: Principal, db: Session, row: Patient, **ex
     return render(request, "patient.html", ctx, p)
 
 
-def _timeline(row: Patient, ovs: list[ProgramOverride], logs: list[Any], versions: list[Any]) -> list[dict[str, Any]]:
-    """The episode as one list, newest first: visits, history versions, program changes, home sessions by week."""
+def _timeline(
+    row: Patient, ovs: list[ProgramOverride], logs: list[Any], versions: list[Any], corrections: list[Any]
+) -> list[dict[str, Any]]:
+    """The episode as one list, newest first: visits (voided ones marked), corrections with their reasons, history
+    versions, program changes and home sessions by week."""
     names = {p.id: p.name for p in evidence.load().protocols.values()}
     items: list[dict[str, Any]] = []
     for v in row.visits:
         d = v.data_json
         tests = sorted({names.get(m["test"], m["test"]) for m in d.get("measurements", [])})
-        items.append({"date": v.date, "kind": "visit", "visit": d, "tests": tests, "id": v.id})
+        items.append({"date": v.date, "kind": "visit", "visit": d, "tests": tests, "id": v.id, "row": v})
+    for c in corrections:
+        if c.reason is not None:  # the first version is the record itself, not a correction
+            what = f"visit of {c.date}" if hasattr(c, "visit_id") else "patient details"
+            items.append({"date": c.created_at.date(), "kind": "correction", "what": what, "version": c})
     for o in ovs:
         items.append({"date": o.created_at.date(), "kind": "override", "override": o})
     for i, hv in enumerate(versions):
@@ -122,7 +137,7 @@ def _timeline(row: Patient, ovs: list[ProgramOverride], logs: list[Any], version
                 "max_pain": max(pains) if pains else None,
             }
         )
-    order = {"visit": 0, "history": 1, "override": 2, "home": 3}
+    order = {"visit": 0, "correction": 1, "history": 2, "override": 3, "home": 4}
     return sorted(items, key=lambda x: (x["date"], -order[x["kind"]]), reverse=True)
 
 
@@ -131,3 +146,45 @@ def patient_view(request: Request, p: CurrentUser, row: PatientDep, db: SessionD
     audit("patient.view", row.id)
     db.commit()
     return patient_page(request, p, db, row)
+
+
+def _patient_values(patient: dict[str, Any]) -> dict[str, str]:
+    v = {f"patient.{k}": str(x) for k, x in patient.items() if not isinstance(x, list)}
+    v["patient.goals"] = "\n".join(patient.get("goals") or [])
+    return v | {"patient.mass_unit": "kg", "patient.height_unit": "m"}
+
+
+@router.get("/patients/{pid}/edit", response_class=HTMLResponse)
+def patient_edit_form(request: Request, p: WriterUser, row: PatientDep, db: SessionDep, audit: AuditDep) -> Response:
+    audit("patient.view", row.id, detail="correction form")
+    db.commit()
+    ctx = patient_form_ctx(_patient_values(row.patient_json)) | {"patient": row}
+    return render(request, "patient_edit.html", ctx, p)
+
+
+@router.post("/patients/{pid}/edit")
+def patient_edit(
+    request: Request, p: WriterUser, row: PatientDep, db: SessionDep, audit: AuditDep, form: FormDep
+) -> Response:
+    """Correct the patient block: the reason is required and the earlier version stays on record."""
+    reason = (form.get("reason") or "").strip()
+    try:
+        changed = services.amend_patient(
+            db,
+            row,
+            forms.patient_from_form(form),
+            reason=reason,
+            user_id=p.user_id,
+            now=request.app.state.settings.now(),
+        )
+    except services.InputProblems as exc:
+        audit("patient.amend", row.id, detail=f"{len(exc.problems)} input problems", outcome="rejected")
+        db.commit()
+        errors = forms.field_errors([pr for pr in exc.problems if pr["path"] != "reason"])
+        errors |= {"reason": [f"expected {pr['expected']}" for pr in exc.problems if pr["path"] == "reason"]}
+        ctx = patient_form_ctx(form, errors) | {"patient": row, "problems": visit_form.label_problems(exc.problems)}
+        return render(request, "patient_edit.html", ctx, p, status=422)
+    if changed:
+        audit("patient.amend", row.id, detail=reason[:200])
+    db.commit()
+    return RedirectResponse(f"/patients/{row.id}", status_code=303)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from hipext.care.overrides import INCLUDE, editable_fields, parse_value
 from hipext.store import repo
 from hipext.store.models import Patient
 from hipext.web import services
@@ -23,25 +24,23 @@ from hipext.web.deps import (
     today,
 )
 from hipext.web.rendering import render
-from hipext.web.security import Principal
 
 router = APIRouter(include_in_schema=False)
 
 
-def _program_ctx(request: Request, p: Principal, db: Session, row: Patient) -> dict[str, Any]:
-    view = evaluation_of(request, row)
-    ovs = repo.overrides(db, p.clinic_id, row.id)
-    program, exercises = services.effective_program(view.data, ovs)
-    fields = sorted({f for e in exercises for f in e["dose"]})
+def _program_ctx(request: Request, db: Session, row: Patient) -> dict[str, Any]:
+    view = evaluation_of(request, db, row)
+    ev = view.data or {}
     return {
         "patient": row,
         "ev": view.data,
         "error": view.error,
-        "program": program,
-        "exercises": exercises,
-        "overrides": list(reversed(ovs)),
-        "dose_fields": fields,
-        "blocked": services.blocked_exercise_ids(view.data),
+        "program": ev.get("program"),
+        "exercises": services.program_rows(view.data),
+        "pending": [e for e in ev.get("clinician_edits") or [] if e["state"] != "applied"],
+        "overrides": list(reversed(repo.overrides(db, row.clinic_id, row.id))),
+        "dose_fields": editable_fields(),
+        "library": services.picker(view.data),
     }
 
 
@@ -49,54 +48,75 @@ def _program_ctx(request: Request, p: Principal, db: Session, row: Patient) -> d
 def program_page(request: Request, p: CurrentUser, row: PatientDep, db: SessionDep, audit: AuditDep) -> Response:
     audit("program.view", row.id)
     db.commit()
-    return render(request, "program.html", _program_ctx(request, p, db, row), p)
+    return render(request, "program.html", _program_ctx(request, db, row), p)
+
+
+def _override_problems(ctx: dict[str, Any], ex_id: str, field: str, value: str, reason: str) -> dict[str, list[str]]:
+    """Every problem of a program edit, named by the field the clinician sees."""
+    errors: dict[str, list[str]] = {}
+    library = {e["id"]: e for e in ctx["library"]}
+    in_program = {e["id"] for e in ctx["exercises"] if not e["removed"]}
+    if not ctx["program"] or not ctx["program"]["exercises"]:
+        errors.setdefault("exercise_id", []).append("there is no prescribed program to change yet")
+    elif ex_id not in library and ex_id not in in_program:
+        errors.setdefault("exercise_id", []).append("an exercise from the list")
+    elif library.get(ex_id, {}).get("blocked") and not (field == INCLUDE and value == "no"):
+        errors.setdefault("exercise_id", []).append(
+            f"an exercise screening allows ({library[ex_id]['name']}: {library[ex_id]['blocked']})"
+        )
+    if field == INCLUDE:
+        if value not in ("yes", "no"):
+            errors.setdefault("new_value", []).append("yes to add the exercise or no to remove it")
+    elif field not in ctx["dose_fields"]:
+        errors.setdefault("field", []).append("what to change, from the list")
+    else:
+        _typed, expected = parse_value(field, value)
+        if expected:
+            errors.setdefault("new_value", []).append(f"{field.replace('_', ' ')}: {expected} (got {value!r})")
+        elif ex_id not in in_program:
+            errors.setdefault("exercise_id", []).append("an exercise in the program (add it first to set its dose)")
+    if len(reason) < 3:
+        errors.setdefault("reason", []).append("a reason for the change (it is kept with the override)")
+    return errors
 
 
 @router.post("/patients/{pid}/program/overrides")
 def program_override(
     request: Request, p: WriterUser, row: PatientDep, db: SessionDep, audit: AuditDep, form: FormDep
 ) -> Response:
-    ctx = _program_ctx(request, p, db, row)
-    ex_id = (form.get("exercise_id") or "").strip() or (form.get("exercise_other") or "").strip()
-    field = (form.get("field") or "").strip() or (form.get("field_other") or "").strip()
+    ctx = _program_ctx(request, db, row)
+    ex_id = (form.get("exercise_id") or "").strip()
+    field = (form.get("field") or "").strip()
     value = (form.get("new_value") or "").strip()
     reason = (form.get("reason") or "").strip()
-    errors: dict[str, list[str]] = {}
-    if not ex_id:
-        errors.setdefault("exercise_id", []).append("choose an exercise")
-    if not field or len(field) > 50 or not field.replace("_", "").isalnum():
-        errors.setdefault("field", []).append("choose what to change (letters, digits and _ only)")
-    if not value or len(value) > 200:
-        errors.setdefault("new_value", []).append("a new value (up to 200 characters)")
-    if len(reason) < 3:
-        errors.setdefault("reason", []).append("a reason for the change (it is kept with the override)")
-    if field == "include" and value not in ("yes", "no"):
-        errors.setdefault("new_value", []).append("yes or no to include or remove the exercise")
-    if ex_id in ctx["blocked"] and not (field == "include" and value == "no"):
-        errors.setdefault("exercise_id", []).append(
-            f"{ex_id} was blocked by screening ({ctx['blocked'][ex_id]}); an override cannot bring it back"
-        )
-    if not ctx["program"]:
-        errors.setdefault("exercise_id", []).append("there is no prescribed program to change yet")
+    errors = _override_problems(ctx, ex_id, field, value, reason)
     if errors:
         ctx.update({"errors": errors, "values": form})
         audit("program.override", row.id, detail=f"{ex_id}.{field}: refused", outcome="rejected")
         db.commit()
         return render(request, "program.html", ctx, p, status=422)
-    current = next((e for e in ctx["exercises"] if e["id"] == ex_id), None)
-    old = None if current is None else current["dose"].get(field)
+    # The engine's value, so a later change by the engine shows the edit as stale instead of silently dropping it.
+    edits = {
+        (e["override"]["exercise"], e["override"]["field"]): e for e in (ctx["ev"] or {}).get("clinician_edits", [])
+    }
+    current = next((e for e in ctx["exercises"] if e["id"] == ex_id and not e["removed"]), None)
+    engine = (
+        edits[(ex_id, field)]["engine_value_now"]
+        if (ex_id, field) in edits
+        else (None if current is None else current["dose"].get(field))
+    )
     repo.add_override(
         db,
         row,
         exercise_id=ex_id,
         field=field,
-        old_value=None if old is None else str(old),
+        old_value=None if engine is None else str(engine),
         new_value=value,
         reason=reason,
         user_id=p.user_id,
         now=request.app.state.settings.now(),
     )
-    audit("program.override", row.id, detail=f"{ex_id}.{field}: {old} -> {value}")
+    audit("program.override", row.id, detail=f"{ex_id}.{field}: {engine} -> {value}")
     db.commit()
     return RedirectResponse(f"/patients/{row.id}/program", status_code=303)
 
@@ -105,14 +125,13 @@ def program_override(
 def handout(
     request: Request, p: CurrentUser, row: PatientDep, view: EvaluationDep, db: SessionDep, audit: AuditDep
 ) -> Response:
-    program, exercises = services.effective_program(view.data, repo.overrides(db, p.clinic_id, row.id))
     audit("handout.print", row.id)
     db.commit()
     ctx = {
         "patient": row,
         "ev": view.data,
-        "program": program,
-        "exercises": [e for e in exercises if not e["removed"]],
+        "program": (view.data or {}).get("program"),
+        "exercises": [e for e in services.program_rows(view.data) if not e["removed"]],
         "error": view.error,
         "today": today(request),
     }

@@ -10,11 +10,12 @@ from sqlalchemy.orm import Session
 
 from hipext import evidence
 from hipext.store import repo
-from hipext.store.models import Patient
-from hipext.web import forms, services
+from hipext.store.models import Patient, Visit
+from hipext.web import forms, services, visit_form
 from hipext.web.deps import (
     AuditDep,
     CurrentUser,
+    FormDep,
     PatientDep,
     RawFormDep,
     SessionDep,
@@ -48,17 +49,6 @@ def _history_values(history: dict[str, Any]) -> dict[str, str]:
     return v
 
 
-def _label_problems(problems: list[dict[str, Any]], field_of: dict[str, str]) -> None:
-    """Name each problem by the form field a clinician sees (the case path stays in the list too)."""
-    labels = forms.field_labels()
-    for pr in problems:
-        one = forms.field_errors([pr], field_of)
-        target = next(iter(one), "")
-        pr["label"] = labels.get(target) or (
-            target.replace("history.", "History: ").replace("_", " ") if target else None
-        )
-
-
 def _visit_ctx(
     request: Request,
     p: Principal,
@@ -67,28 +57,81 @@ def _visit_ctx(
     values: dict[str, Any],
     errors: dict[str, list[str]] | None = None,
     problems: list[dict] | None = None,
+    amend: Visit | None = None,
 ) -> dict[str, Any]:
-    view = evaluation_of(request, row)
-    _program, exercises = services.effective_program(view.data, repo.overrides(db, p.clinic_id, row.id))
+    if amend is None:  # a new visit asks about each exercise of the program as it stands
+        rows = [e for e in services.program_rows(evaluation_of(request, db, row).data) if not e["removed"]]
+    else:  # an amended visit keeps the exercises it recorded responses for
+        rows = [
+            {"id": r["exercise"], "exercise": {"name": r["exercise"].replace("_", " ")}}
+            for r in amend.data_json.get("exercise_responses") or []
+        ]
     ctx = patient_form_ctx(values, errors)
     ctx.update(
         {
             "patient": row,
-            "tests": forms.measurement_forms(),
+            "tests": visit_form.measurement_forms(),
             "observations": forms.OBSERVATIONS,
-            "response_rows": [e for e in exercises if not e["removed"]],
+            "force_units": visit_form.FORCE_UNITS,
+            "response_rows": rows,
             "problems": problems or [],
             "logs_summary": None,
+            "amend": amend,
         }
     )
     return ctx
 
 
+def _posted_visit(raw: Any) -> tuple[dict[str, str], visit_form.VisitBuild]:
+    form = {k: str(v) for k, v in raw.items()}
+    response_ids = []
+    for k in range(50):
+        ex = form.get(f"er.{k}.exercise")
+        if ex is None:
+            break
+        response_ids.append(ex)
+    return form, visit_form.visit_from_form(raw, response_ids)
+
+
+def _refused(
+    request: Request,
+    p: Principal,
+    db: Session,
+    row: Patient,
+    raw: Any,
+    built: visit_form.VisitBuild,
+    problems: list[dict[str, Any]],
+    amend: Visit | None = None,
+) -> Response:
+    values: dict[str, Any] = {k: str(v) for k, v in raw.items()}
+    values["visit.observations"] = raw.getlist("visit.observations")
+    errors = forms.field_errors(problems, built.field_of)
+    for pr in problems:
+        if pr["path"] == "reason":
+            errors["reason"] = [f"expected {pr['expected']}"]
+    visit_form.label_problems(problems, built.field_of)
+    ctx = _visit_ctx(request, p, db, row, values, errors, problems, amend)
+    return render(request, "visit_new.html", ctx, p, status=422)
+
+
 @router.get("/patients/{pid}/visits/new", response_class=HTMLResponse)
-def visit_form(request: Request, p: WriterUser, row: PatientDep, db: SessionDep, audit: AuditDep) -> Response:
+def visit_new(request: Request, p: WriterUser, row: PatientDep, db: SessionDep, audit: AuditDep) -> Response:
     values: dict[str, Any] = _history_values(row.history_json)
     values["visit.date"] = today(request).isoformat()
-    last = row.visits[-1].date if row.visits else None
+    values["visit.force_unit"] = (
+        visit_form.visit_values(row.active_visits[-1].data_json)["visit.force_unit"] if (row.active_visits) else "N"
+    )
+    values |= visit_form.remembered_lever_arms([v.data_json for v in row.active_visits])
+    # Questionnaires the patient completed through their link since the last visit land in this visit's form.
+    since = row.active_visits[-1].created_at if row.active_visits else None
+    completed = {q.test: q for q in repo.questionnaire_responses(db, p.clinic_id, row.id, since)}  # latest wins
+    for q in completed.values():
+        values |= {
+            k: v
+            for k, v in visit_form.visit_values({"measurements": [q.measurement_json]}).items()
+            if k.startswith("m.")
+        }
+    last = row.active_visits[-1].date if row.active_visits else None
     summary = services.responses_from_logs(repo.session_logs(db, p.clinic_id, row.id), last)
     ctx = _visit_ctx(request, p, db, row, values)
     for k, row_ex in enumerate(ctx["response_rows"]):
@@ -99,6 +142,7 @@ def visit_form(request: Request, p: WriterUser, row: PatientDep, db: SessionDep,
             values[f"er.{k}.sessions_done"] = f"{summary['sessions_done']:g}"
         values[f"er.{k}.completed"] = "on"
     ctx["logs_summary"] = summary
+    ctx["from_patient"] = sorted(completed.values(), key=lambda q: q.submitted_at)
     audit("patient.view", row.id, detail="new visit form")
     db.commit()
     return render(request, "visit_new.html", ctx, p)
@@ -108,26 +152,14 @@ def visit_form(request: Request, p: WriterUser, row: PatientDep, db: SessionDep,
 def visit_create(
     request: Request, p: WriterUser, row: PatientDep, db: SessionDep, audit: AuditDep, raw: RawFormDep
 ) -> Response:
-    form = {k: str(v) for k, v in raw.items()}
-    response_ids = []
-    for k in range(50):
-        ex = form.get(f"er.{k}.exercise")
-        if ex is None:
-            break
-        response_ids.append(ex)
+    form, built = _posted_visit(raw)
     history = forms.history_from_form(form)
-    built = forms.visit_from_form(raw, response_ids)
-    problems = forms.visit_problems(row.patient_json, history, built.visit)
+    problems = visit_form.visit_problems(row.patient_json, history, built.visit)
     if problems:
-        values: dict[str, Any] = dict(form)
-        values["visit.observations"] = raw.getlist("visit.observations")
-        errors = forms.field_errors(problems, built.field_of)
-        _label_problems(problems, built.field_of)
-        ctx = _visit_ctx(request, p, db, row, values, errors, problems)
         # The attempt is on record; nothing of it is stored.
         audit("visit.create", row.id, detail=f"{len(problems)} input problems", outcome="rejected")
         db.commit()
-        return render(request, "visit_new.html", ctx, p, status=422)
+        return _refused(request, p, db, row, raw, built, problems)
     now = request.app.state.settings.now()
     visit, changed = services.add_visit(db, row, built.visit, user_id=p.user_id, now=now, history=history)
     audit(
@@ -140,14 +172,85 @@ def visit_create(
     return RedirectResponse(f"/patients/{row.id}/evaluation", status_code=303)
 
 
+def _visit_of(row: Patient, vid: int) -> Visit:
+    visit = next((v for v in row.visits if v.id == vid), None)
+    if visit is None:
+        raise HTTPException(status_code=404, detail="not found")
+    return visit
+
+
 @router.get("/patients/{pid}/visits/{vid}", response_class=HTMLResponse)
 def visit_view(
     vid: int, request: Request, p: CurrentUser, row: PatientDep, db: SessionDep, audit: AuditDep
 ) -> Response:
-    visit = next((v for v in row.visits if v.id == vid), None)
-    if visit is None:
-        raise HTTPException(status_code=404, detail="not found")
+    visit = _visit_of(row, vid)
     audit("visit.view", row.id, detail=f"visit {visit.date}")
     db.commit()
     names = {pr.id: pr.name for pr in evidence.load().protocols.values()}
-    return render(request, "visit.html", {"patient": row, "visit": visit, "d": visit.data_json, "names": names}, p)
+    versions = [v for v in repo.visit_versions(db, p.clinic_id, row.id) if v.visit_id == visit.id]
+    ctx = {"patient": row, "visit": visit, "d": visit.data_json, "names": names, "versions": versions}
+    return render(request, "visit.html", ctx, p)
+
+
+@router.get("/patients/{pid}/visits/{vid}/amend", response_class=HTMLResponse)
+def visit_amend_form(
+    vid: int, request: Request, p: WriterUser, row: PatientDep, db: SessionDep, audit: AuditDep
+) -> Response:
+    visit = _visit_of(row, vid)
+    audit("visit.view", row.id, detail=f"visit {visit.date}, amend form")
+    db.commit()
+    ctx = _visit_ctx(request, p, db, row, visit_form.visit_values(visit.data_json), amend=visit)
+    return render(request, "visit_new.html", ctx, p)
+
+
+@router.post("/patients/{pid}/visits/{vid}/amend")
+def visit_amend(
+    vid: int, request: Request, p: WriterUser, row: PatientDep, db: SessionDep, audit: AuditDep, raw: RawFormDep
+) -> Response:
+    """Correct a recorded visit: the reason is required, and the earlier version stays on record."""
+    visit = _visit_of(row, vid)
+    form, built = _posted_visit(raw)
+    problems = visit_form.visit_problems(row.patient_json, row.history_json, built.visit)
+    problems += services.reason_problems(form.get("reason"))
+    if problems:
+        audit("visit.amend", row.id, detail=f"visit {visit.date}: {len(problems)} input problems", outcome="rejected")
+        db.commit()
+        return _refused(request, p, db, row, raw, built, problems, amend=visit)
+    before = visit.date
+    changed = services.amend_visit(
+        db,
+        row,
+        visit,
+        built.visit,
+        reason=form["reason"].strip(),
+        user_id=p.user_id,
+        now=request.app.state.settings.now(),
+    )
+    if changed:
+        audit("visit.amend", row.id, detail=f"visit {before} -> {visit.date}: {form['reason'].strip()[:200]}")
+    db.commit()
+    return RedirectResponse(f"/patients/{row.id}/visits/{visit.id}", status_code=303)
+
+
+@router.post("/patients/{pid}/visits/{vid}/void")
+def visit_void(
+    vid: int, request: Request, p: WriterUser, row: PatientDep, db: SessionDep, audit: AuditDep, form: FormDep
+) -> Response:
+    """An entered-in-error visit is voided: kept and shown, but no longer part of the case or its evaluation."""
+    visit = _visit_of(row, vid)
+    problems = services.reason_problems(form.get("reason"))
+    if visit.voided_at is not None:
+        problems.append({"path": "visit", "value": str(visit.date), "expected": "a visit that is not voided yet"})
+    if problems:
+        audit("visit.void", row.id, detail=f"visit {visit.date}: refused", outcome="rejected")
+        db.commit()
+        names = {pr.id: pr.name for pr in evidence.load().protocols.values()}
+        versions = [v for v in repo.visit_versions(db, p.clinic_id, row.id) if v.visit_id == visit.id]
+        ctx = {"patient": row, "visit": visit, "d": visit.data_json, "names": names, "versions": versions}
+        ctx |= {"errors": {"reason": [f"expected {pr['expected']}" for pr in problems]}}
+        return render(request, "visit.html", ctx, p, status=422)
+    reason = (form.get("reason") or "").strip()
+    repo.void_visit(db, row, visit, reason=reason, user_id=p.user_id, now=request.app.state.settings.now())
+    audit("visit.void", row.id, detail=f"visit {visit.date}: {reason[:200]}")
+    db.commit()
+    return RedirectResponse(f"/patients/{row.id}", status_code=303)

@@ -28,4 +28,13 @@ document.addEventListener("DOMContentLoaded", () => {
     form.addEventListener("submit", () => { dirty = false; });
     window.addEventListener("beforeunload", (e) => { if (dirty) { e.preventDefault(); e.returnValue = ""; } });
   }
+  // Exercise picker: typing a library name selects it in the list (the list alone works without script).
+  const search = document.getElementById("exercise-search");
+  const pick = document.getElementById("exercise_id");
+  if (search && pick) {
+    search.addEventListener("change", () => {
+      const hit = [...document.querySelectorAll("#exercise-list option")].find((o) => o.value === search.value);
+      if (hit) pick.value = hit.dataset.id;
+    });
+  }
 });
