@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from hipext import evidence
 from hipext.store import repo
 from hipext.store.models import Patient, Visit
-from hipext.web import forms, services, visit_form
+from hipext.care import data as care_data
+from hipext.web import forms, home_logs, response_form, services, visit_checks, visit_form
 from hipext.web.deps import (
     AuditDep,
     CurrentUser,
@@ -60,10 +61,15 @@ def _visit_ctx(
     amend: Visit | None = None,
 ) -> dict[str, Any]:
     if amend is None:  # a new visit asks about each exercise of the program as it stands
-        rows = [e for e in services.program_rows(evaluation_of(request, db, row).data) if not e["removed"]]
-    else:  # an amended visit keeps the exercises it recorded responses for
         rows = [
-            {"id": r["exercise"], "exercise": {"name": r["exercise"].replace("_", " ")}}
+            {"id": e["id"], "name": e["exercise"]["name"], "home": e["home"]}
+            for e in services.program_rows(evaluation_of(request, db, row).data)
+            if not e["removed"]
+        ]
+    else:  # an amended visit keeps the exercises it recorded responses for
+        library = care_data.exercises()
+        rows = [
+            {"id": r["exercise"], "name": library[r["exercise"]].name if r["exercise"] in library else r["exercise"]}
             for r in amend.data_json.get("exercise_responses") or []
         ]
     ctx = patient_form_ctx(values, errors)
@@ -74,6 +80,10 @@ def _visit_ctx(
             "observations": forms.OBSERVATIONS,
             "force_units": visit_form.FORCE_UNITS,
             "response_rows": rows,
+            "response_columns": response_form.COLUMNS,
+            "vitals": visit_checks.VITALS,
+            "activity_checks": visit_checks.activity_checks(),
+            "check_answers": visit_checks.CHECK_ANSWERS,
             "problems": problems or [],
             "logs_summary": None,
             "amend": amend,
@@ -132,14 +142,14 @@ def visit_new(request: Request, p: WriterUser, row: PatientDep, db: SessionDep, 
             if k.startswith("m.")
         }
     last = row.active_visits[-1].date if row.active_visits else None
-    summary = services.responses_from_logs(repo.session_logs(db, p.clinic_id, row.id), last)
+    summary = home_logs.since(repo.session_logs(db, p.clinic_id, row.id), last)
     ctx = _visit_ctx(request, p, db, row, values)
+    # Each row is prefilled from what the patient logged for that exercise; a rating given for a whole session
+    # belongs to no single exercise and is shown above the table, never copied into a row.
+    values |= response_form.from_home_logs(summary.get("exercises", {}), ctx["response_rows"])
     for k, row_ex in enumerate(ctx["response_rows"]):
-        # A home session covers every home exercise, so its count applies to each; pain logged for a whole
-        # session belongs to no single exercise and is shown above the table, never copied into a row.
-        home = row_ex["exercise"].get("supervision", "home") == "home"
-        if home and summary.get("sessions_done") is not None:
-            values[f"er.{k}.sessions_done"] = f"{summary['sessions_done']:g}"
+        if row_ex.get("home") and f"er.{k}.sessions_done" not in values and summary.get("sessions_done") is not None:
+            values[f"er.{k}.sessions_done"] = f"{summary['sessions_done']:g}"  # a home session covers each exercise
         values[f"er.{k}.completed"] = "on"
     ctx["logs_summary"] = summary
     ctx["from_patient"] = sorted(completed.values(), key=lambda q: q.submitted_at)
