@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from hipext.care import data as care_data
 from hipext.store import repo
 from hipext.store.models import Clinic, PatientLink, SessionLog
-from hipext.web import home_logs, services, visit_form
+from hipext.web import home_logs, questionnaire_offer, services
 from hipext.web.deps import FormDep, SessionDep, evaluation_of
 from hipext.web.security import TokenGuesses, anonymous_audit, check_double_submit, client_ip
 
@@ -72,7 +72,8 @@ def _home_exercises(request: Request, db: Session, link: PatientLink) -> list[st
     row = repo.get_patient(db, link.clinic_id, link.patient_id)
     if row is None:
         return []
-    return [e["id"] for e in services.program_rows(evaluation_of(request, db, row).data) if e["home"] and not e["removed"]]
+    rows = services.program_rows(evaluation_of(request, db, row).data)
+    return [e["id"] for e in rows if e["home"] and not e["removed"]]
 
 
 def _page(
@@ -105,7 +106,7 @@ def _page(
         "values": values or {"date": settings.now().date().isoformat()},
         "csrf": csrf,
         "expires_at": link.expires_at,
-        "questionnaires": [t for t in visit_form.measurement_forms() if t.kind == "prom"],
+        "questionnaires": questionnaire_offer.offered(link, row),
         "clinic": db.get(Clinic, link.clinic_id),
         "clinic_contact": settings.clinic_contact,
         "names": {i: e.name for i, e in care_data.exercises().items()},
@@ -183,7 +184,8 @@ def log_session(token: str, request: Request, db: SessionDep, form: FormDep, bac
     morning = morning if morning is not None else home_logs.worst(entries, "pain_next_morning")
     if during is None and not any(k.endswith("pain_during") for k in errors):
         where = f"ex.{home_ids[0]}.pain_during" if home_ids else "pain_during"
-        errors[where] = ["your pain during the exercises, 0 to 10" if home_ids else "your pain during the session, 0 to 10"]
+        what = "the exercises" if home_ids else "the session"
+        errors[where] = [f"your pain during {what}, 0 to 10"]
     note = (form.get("note") or "").strip()[:1000] or None
     if errors:
         return _page(request, db, token, link, errors, form, status=422)
@@ -194,7 +196,7 @@ def log_session(token: str, request: Request, db: SessionDep, form: FormDep, bac
             link_id=link.id,
             date=day,
             exercise_id=None,
-            completed=any(e["completed"] for e in entries.values()) if entries else form.get("completed", "yes") != "no",
+            completed=any(e["completed"] for e in entries.values()) if entries else form.get("completed") != "no",
             pain_during=during,
             pain_next_morning=morning,
             note=note,

@@ -9,10 +9,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from hipext import evidence
+from hipext.care import data as care_data
 from hipext.store import repo
 from hipext.store.models import Patient, Visit
-from hipext.care import data as care_data
-from hipext.web import forms, home_logs, response_form, services, visit_checks, visit_form
+from hipext.web import confirm, forms, home_logs, response_form, services, visit_checks, visit_form
 from hipext.web.deps import (
     AuditDep,
     CurrentUser,
@@ -45,6 +45,10 @@ def _history_values(history: dict[str, Any]) -> dict[str, str]:
         for k, x in r.items():
             if x is not None:
                 v[f"history.surgery.restrictions[{i}].{k}"] = str(x)
+    v["history.growth_plates"] = history.get("growth_plates", "unknown")
+    for k, x in (history.get("pregnancy") or {}).items():
+        if x is not None:
+            v[f"history.pregnancy.{k}"] = ("yes" if x else "no") if isinstance(x, bool) else str(x)
     for k, ans in (history.get("red_flags") or {}).items():
         v[f"history.red_flags.{k}"] = "yes" if ans else "no"
     return v
@@ -112,8 +116,9 @@ def _refused(
     built: visit_form.VisitBuild,
     problems: list[dict[str, Any]],
     amend: Visit | None = None,
+    warnings: list[dict[str, Any]] | None = None,
 ) -> Response:
-    values: dict[str, Any] = {k: str(v) for k, v in raw.items()}
+    values: dict[str, Any] = {k: str(v) for k, v in raw.items() if k not in (confirm.FIELD, confirm.TOKEN)}
     values["visit.observations"] = raw.getlist("visit.observations")
     errors = forms.field_errors(problems, built.field_of)
     for pr in problems:
@@ -121,6 +126,10 @@ def _refused(
             errors["reason"] = [f"expected {pr['expected']}"]
     visit_form.label_problems(problems, built.field_of)
     ctx = _visit_ctx(request, p, db, row, values, errors, problems, amend)
+    if warnings:  # nothing is wrong, but some values are unusual: shown at their fields, to be confirmed
+        checks = forms.field_errors(visit_form.label_problems(warnings, built.field_of), built.field_of)
+        ctx |= confirm.context(warnings, checks)
+        ctx["errors"] = {k: [f"please check: {m}" for m in ms] for k, ms in checks.items()}
     return render(request, "visit_new.html", ctx, p, status=422)
 
 
@@ -170,6 +179,13 @@ def visit_create(
         audit("visit.create", row.id, detail=f"{len(problems)} input problems", outcome="rejected")
         db.commit()
         return _refused(request, p, db, row, raw, built, problems)
+    confirmed = confirm.warnings_of(
+        {"hipext_case": 1, "patient": row.patient_json, "history": history, "visits": [built.visit]}
+    )
+    if not confirm.confirmed(raw, confirmed):
+        audit("visit.create", row.id, detail=f"{len(confirmed)} unusual values shown to confirm", outcome="rejected")
+        db.commit()
+        return _refused(request, p, db, row, raw, built, [], warnings=confirmed)
     now = request.app.state.settings.now()
     visit, changed = services.add_visit(db, row, built.visit, user_id=p.user_id, now=now, history=history)
     audit(
@@ -178,6 +194,9 @@ def visit_create(
         detail=f"visit {visit.date}, {len(visit.data_json.get('measurements', []))} measurements"
         + (", history changed (new version kept)" if changed else ""),
     )
+    if confirmed:
+        labelled = visit_form.label_problems(confirmed, built.field_of)
+        audit("values.confirmed", row.id, detail=confirm.audit_detail(labelled))
     db.commit()
     return RedirectResponse(f"/patients/{row.id}/evaluation", status_code=303)
 
@@ -226,6 +245,12 @@ def visit_amend(
         audit("visit.amend", row.id, detail=f"visit {visit.date}: {len(problems)} input problems", outcome="rejected")
         db.commit()
         return _refused(request, p, db, row, raw, built, problems, amend=visit)
+    data = {"hipext_case": 1, "patient": row.patient_json, "history": row.history_json, "visits": [built.visit]}
+    confirmed = confirm.warnings_of(data)
+    if not confirm.confirmed(raw, confirmed):
+        audit("visit.amend", row.id, detail=f"{len(confirmed)} unusual values shown to confirm", outcome="rejected")
+        db.commit()
+        return _refused(request, p, db, row, raw, built, [], amend=visit, warnings=confirmed)
     before = visit.date
     changed = services.amend_visit(
         db,
@@ -238,6 +263,9 @@ def visit_amend(
     )
     if changed:
         audit("visit.amend", row.id, detail=f"visit {before} -> {visit.date}: {form['reason'].strip()[:200]}")
+        if confirmed:
+            labelled = visit_form.label_problems(confirmed, built.field_of)
+            audit("values.confirmed", row.id, detail=confirm.audit_detail(labelled))
     db.commit()
     return RedirectResponse(f"/patients/{row.id}/visits/{visit.id}", status_code=303)
 
