@@ -259,3 +259,21 @@ def test_a_link_offers_the_questionnaires_used_at_the_visits_by_default(world, c
     home = world.client().get(_link(clinician, pid, *ticked)).text
     offered = re.findall(r'/q/([a-z0-9_]+)"', home)
     assert offered == ["lefs"]
+
+
+def test_the_fhir_export_is_the_clis_for_the_date_the_page_is_as_of(world, clinician) -> None:
+    from hipext.caseio import parse_case
+    from hipext.cli import evaluate_as_of
+    from hipext.fhir import bundle_json, to_bundle
+
+    pid = add_patient(world, "A", visits=2)
+    first = _rows(world, pid)[0].date
+    page = clinician.get(f"/patients/{pid}/evaluation", params={"as_of": first.isoformat()}).text
+    href = re.search(r'href="(/api/patients/\d+/fhir\?as_of=[0-9-]+)"', page).group(1)
+    assert href.endswith(f"as_of={first}")  # the export is of the date the page shows, not of today
+    r = clinician.get(href)
+    assert r.status_code == 200 and r.headers["x-hipext-as-of"] == first.isoformat()
+    case = parse_case(clinician.get(f"/api/patients/{pid}/case").json())
+    assert r.text == bundle_json(to_bundle(case, evaluate_as_of(case, first)))  # `hipext export --as-of`
+    latest = clinician.get(f"/api/patients/{pid}/fhir")
+    assert latest.headers["x-hipext-as-of"] == _rows(world, pid)[-1].date.isoformat()
