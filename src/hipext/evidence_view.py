@@ -91,8 +91,8 @@ def _citation(ref: Any) -> str:
     parts = [f"{ref.authors} ({ref.year}). {ref.title}."]
     if ref.journal:
         parts.append(f"{ref.journal}.")
-    if ref.doi:
-        parts.append(f"doi:{ref.doi}")
-    if ref.url:
-        parts.append(ref.url)
+    if ref.link:  # a full address, so a terminal can open it
+        parts.append(ref.link)
+    if ref.doi and ref.url:
+        parts.append(f"(also {ref.url})")
     return " ".join(parts)
