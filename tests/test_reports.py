@@ -1,6 +1,7 @@
 """What the Markdown and HTML reports show a clinician."""
 
 import re
+from html import escape
 
 from hipext.app import evaluate_case
 from hipext.caseio import read_case_file
@@ -49,7 +50,7 @@ def test_every_source_in_the_reports_links_to_the_paper():
     for s in e.sources:
         expected = f"https://doi.org/{s.doi}" if s.doi else s.url
         assert s.link == expected
-        assert f'<li id="src-{s.id}">' in html and f'<a href="{expected}">' in html, s.id
+        assert f'<li id="src-{s.id}">' in html and f'<a href="{escape(expected)}">' in html, s.id
         assert f"<{expected}>" in md, s.id
     # a citation in the text jumps to its entry in the source list
     cited = re.findall(r'<a href="#src-([a-z0-9_]+)">', html)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import escape
+
 from .conftest import add_patient, csrf_of
 
 
@@ -36,4 +38,4 @@ def test_evaluation_page_links_each_source_to_the_paper(world) -> None:
     for s in sources:
         assert s["link"] == (f"https://doi.org/{s['doi']}" if s["doi"] else s["url"])
         entry = page[page.index(f'id="src-{s["id"]}"') :].split("</li>", 1)[0]
-        assert f'<a href="{s["link"]}"' in entry, s["id"]
+        assert f'<a href="{escape(s["link"])}"' in entry, s["id"]
