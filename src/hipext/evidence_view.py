@@ -63,6 +63,8 @@ def show(record_id: str) -> str | None:
                      "mcids": "important change", "proms": "questionnaire scoring"}[kind]
             lines = [f"{label} {r.id}"]
             lines += _fields(r)
+            if kind == "sources" and r.link:  # the address to open, whether or not the record is complete
+                lines.append(f"  link: {r.link}")
             source = getattr(r, "source", None)
             if kind != "sources" and source in ev.references:
                 ref = ev.references[source]
