@@ -12,7 +12,6 @@ import secrets
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import delete, select
-from starlette.concurrency import run_in_threadpool
 
 from hipext.store import repo, second_factor, throttle
 from hipext.store.models import PasswordReset, RecoveryCode, User, WebSession
@@ -28,6 +27,7 @@ from hipext.web.security import (
     check_csrf,
     check_double_submit,
     client_ip,
+    db_step,
     start_session,
 )
 
@@ -86,15 +86,15 @@ async def _current_password_ok(request: Request, db: SessionDep, p: Principal, p
     """Re-authentication, throttled like a sign-in of this account from this address."""
     settings = request.app.state.settings
     keys = {f"login-pair:{p.username.casefold()}|{client_ip(request) or '-'}": settings.login_pair}
-    verdict = await run_in_threadpool(throttle.attempt, db, keys, settings.now())
+    verdict = await db_step(db, throttle.attempt, db, keys, settings.now())
     if not verdict.allowed:
         raise HTTPException(
             429, "Too many wrong passwords. Try again later.", headers={"Retry-After": str(verdict.retry_seconds)}
         )
-    user = await run_in_threadpool(db.get, User, p.user_id)
+    user = await db_step(db, db.get, User, p.user_id)
     ok = await request.app.state.passwords.verify(user.password_hash if user else None, password)
     if ok:
-        await run_in_threadpool(lambda: throttle.succeeded(db, keys, reset=set(keys), now=settings.now()))
+        await db_step(db, lambda: throttle.succeeded(db, keys, reset=set(keys), now=settings.now()))
     return ok
 
 
@@ -109,7 +109,7 @@ def password_form(request: Request, p: CurrentUser) -> Response:
 @router.post("/account/password")
 async def password_change(request: Request, p: CurrentUser, db: SessionDep, form: FormDep) -> Response:
     check_csrf(p, form.get("csrf_token") or "")
-    user = await run_in_threadpool(db.get, User, p.user_id)
+    user = await db_step(db, db.get, User, p.user_id)
     assert user is not None
     errors = _new_password_errors(user, form.get("new_password") or "", form.get("confirm_password") or "")
     if not await _current_password_ok(request, db, p, form.get("current_password") or ""):
@@ -126,7 +126,7 @@ async def password_change(request: Request, p: CurrentUser, db: SessionDep, form
         _audit(db, request, fresh, "auth.password_change", p.label, "other sessions ended")
         db.commit()
 
-    await run_in_threadpool(store)
+    await db_step(db, store)
     return RedirectResponse("/account?changed=password", status_code=303)
 
 
@@ -187,7 +187,7 @@ async def totp_enable(request: Request, p: PendingUser, db: SessionDep, form: Fo
         db.commit()
         return resp
 
-    return await run_in_threadpool(enable)
+    return await db_step(db, enable)
 
 
 @router.post("/account/totp/disable")
@@ -212,7 +212,7 @@ async def totp_disable(request: Request, p: CurrentUser, db: SessionDep, form: F
         db.commit()
         return RedirectResponse("/account", status_code=303)
 
-    return await run_in_threadpool(disable)
+    return await db_step(db, disable)
 
 
 # --- admin-initiated reset ----------------------------------------------------------------------------------------
@@ -301,12 +301,13 @@ def reset_form(token: str, request: Request, db: SessionDep) -> Response:
 @router.post("/reset/{token}")
 async def reset_submit(token: str, request: Request, db: SessionDep, form: FormDep) -> Response:
     check_double_submit(request.cookies.get(RESET_CSRF_COOKIE), form.get("csrf_token"))
-    reset, user = await run_in_threadpool(_reset, request, db, token)
+    reset, user = await db_step(db, _reset, request, db, token)
     errors = _new_password_errors(user, form.get("new_password") or "", form.get("confirm_password") or "")
     now = request.app.state.settings.now()
     if user.has_totp:  # the link alone does not get past a second factor
         code = form.get("code") or ""
-        ok = await run_in_threadpool(
+        ok = await db_step(  # committed at once: a recovery code is used up even if the rest fails
+            db,
             lambda: (
                 second_factor.verify_totp(user, user.totp_secret, code, now)
                 or second_factor.use_recovery_code(db, user, code, now)
@@ -315,7 +316,6 @@ async def reset_submit(token: str, request: Request, db: SessionDep, form: FormD
         if not ok:
             errors["code"] = ["a current code from your authenticator app, or a recovery code"]
     if errors:
-        await run_in_threadpool(db.commit)
         return _reset_page(request, user, errors, 422)
     new_hash = await request.app.state.passwords.hash(form["new_password"])
 
@@ -333,5 +333,5 @@ async def reset_submit(token: str, request: Request, db: SessionDep, form: FormD
         )
         db.commit()
 
-    await run_in_threadpool(store)
+    await db_step(db, store)
     return RedirectResponse("/login?reset=1", status_code=303)
