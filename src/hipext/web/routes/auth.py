@@ -209,7 +209,7 @@ def totp_check(request: Request, p: PendingUser, db: SessionDep, form: FormDep) 
     now = settings.now()
     code = (form.get("code") or "").strip()
     how = "totp"
-    ok = second_factor.verify_totp(user, user.totp_secret or "", code, now)
+    ok = second_factor.verify_totp(user, code, now)
     if not ok and len(code) > 8:
         ok, how = second_factor.use_recovery_code(db, user, code, now), "recovery code"
     actor = f"user:{user.username}"

@@ -21,6 +21,7 @@ from hipext.web.http import absolute_url
 from hipext.web.rendering import render
 from hipext.web.security import (
     SESSION_COOKIE,
+    LoginRequired,
     Principal,
     TokenGuesses,
     anonymous_audit,
@@ -75,6 +76,14 @@ def _enrolling(p: Principal) -> Principal:
     return p
 
 
+def _own_row(db: SessionDep, p: Principal) -> User:
+    """The signed-in user's row, read in this step. Gone meanwhile (an administrator removed it): signed out."""
+    user = db.get(User, p.user_id)
+    if user is None:
+        raise LoginRequired()
+    return user
+
+
 def _end_sessions(db: SessionDep, user_id: int, keep: str | None = None) -> None:
     stmt = delete(WebSession).where(WebSession.user_id == user_id)
     if keep:
@@ -109,8 +118,7 @@ def password_form(request: Request, p: CurrentUser) -> Response:
 @router.post("/account/password")
 async def password_change(request: Request, p: CurrentUser, db: SessionDep, form: FormDep) -> Response:
     check_csrf(p, form.get("csrf_token") or "")
-    user = await db_step(db, db.get, User, p.user_id)
-    assert user is not None
+    user = await db_step(db, _own_row, db, p)
     errors = _new_password_errors(user, form.get("new_password") or "", form.get("confirm_password") or "")
     if not await _current_password_ok(request, db, p, form.get("current_password") or ""):
         errors["current_password"] = ["your current password"]
@@ -119,7 +127,7 @@ async def password_change(request: Request, p: CurrentUser, db: SessionDep, form
     new_hash = await request.app.state.passwords.hash(form["new_password"])
 
     def store() -> None:
-        fresh = db.get(User, p.user_id)
+        fresh = _own_row(db, p)
         fresh.password_hash = new_hash
         fresh.password_changed_at = request.app.state.settings.now()
         _end_sessions(db, fresh.id, keep=p.session.id if p.session else None)
@@ -136,8 +144,7 @@ async def password_change(request: Request, p: CurrentUser, db: SessionDep, form
 @router.get("/account/totp", response_class=HTMLResponse)
 def totp_setup(request: Request, p: PendingUser, db: SessionDep) -> Response:
     _enrolling(p)
-    user = db.get(User, p.user_id)
-    assert user is not None
+    user = _own_row(db, p)
     if user.has_totp:
         return RedirectResponse("/account", status_code=303)
     if not user.totp_secret:  # a pending secret survives a reload of this page
@@ -157,12 +164,12 @@ async def totp_enable(request: Request, p: PendingUser, db: SessionDep, form: Fo
     password_ok = await _current_password_ok(request, db, p, form.get("password") or "")
 
     def enable() -> Response:
-        user = db.get(User, p.user_id)
+        user = _own_row(db, p)
         now = request.app.state.settings.now()
         errors: dict[str, list[str]] = {}
         if not password_ok:
             errors["password"] = ["your current password"]
-        if not user.totp_secret or not second_factor.verify_totp(user, user.totp_secret, form.get("code") or "", now):
+        if not second_factor.verify_totp(user, form.get("code") or "", now):
             errors["code"] = ["the 6-digit code your authenticator app shows now"]
         if errors:
             db.commit()  # keeps a used code's time step, if the code was right and the password was not
@@ -196,13 +203,11 @@ async def totp_disable(request: Request, p: CurrentUser, db: SessionDep, form: F
     password_ok = await _current_password_ok(request, db, p, form.get("password") or "")
 
     def disable() -> Response:
-        user = db.get(User, p.user_id)
+        user = _own_row(db, p)
         settings = request.app.state.settings
         if settings.require_admin_totp and user.role == "admin":
             raise HTTPException(403, "administrators must keep a second factor in this deployment")
-        code_ok = user.has_totp and second_factor.verify_totp(
-            user, user.totp_secret, form.get("code") or "", settings.now()
-        )
+        code_ok = user.has_totp and second_factor.verify_totp(user, form.get("code") or "", settings.now())
         if not (password_ok and code_ok):
             db.commit()
             raise HTTPException(403, "your current password and a current code are needed to turn this off")
@@ -309,7 +314,7 @@ async def reset_submit(token: str, request: Request, db: SessionDep, form: FormD
         ok = await db_step(  # committed at once: a recovery code is used up even if the rest fails
             db,
             lambda: (
-                second_factor.verify_totp(user, user.totp_secret, code, now)
+                second_factor.verify_totp(user, code, now)
                 or second_factor.use_recovery_code(db, user, code, now)
             )
         )
