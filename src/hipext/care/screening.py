@@ -66,6 +66,7 @@ def _restriction_limits(r: Restriction) -> dict[str, Any]:
         "no_impact": {"impact": "none"},
         "no_maximal_testing": {"effort": "submaximal", "hamstring_effort": "submaximal",
                                "gluteal_effort": "submaximal"},
+        "no_prone": {"positions_excluded": ["prone"]},
     }
     mapping = table[r.kind]
     if lifted:

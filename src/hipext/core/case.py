@@ -88,6 +88,9 @@ class Restriction(_Strict):
         "no_eccentric",
         "no_impact",
         "no_maximal_testing",
+        "hip_extension_max_deg",
+        "hip_external_rotation_max_deg",
+        "no_prone",
     ]
     value: float | str | bool | None = Field(
         default=None, description="Limit value: degrees for *_deg kinds, e.g. 'toe_touch' for weight_bearing."
@@ -110,6 +113,21 @@ class Surgery(_Strict):
     )
 
 
+class Pregnancy(_Strict):
+    """Pregnancy or the months after birth, as of the latest visit. Give one of the two weeks fields."""
+
+    weeks_pregnant: int | None = Field(default=None, ge=0, le=45, description="Completed weeks of gestation.")
+    weeks_postpartum: int | None = Field(default=None, ge=0, le=104, description="Weeks since the birth.")
+    delivery: Literal["vaginal", "caesarean"] | None = Field(default=None, description="How the baby was born.")
+    pelvic_girdle_pain: bool | None = Field(default=None, description="Pregnancy-related pelvic girdle pain.")
+
+    @model_validator(mode="after")
+    def _one_period(self) -> Pregnancy:
+        if (self.weeks_pregnant is None) == (self.weeks_postpartum is None):
+            raise ValueError("give either weeks_pregnant or weeks_postpartum")
+        return self
+
+
 class History(_Strict):
     involved_side: InvolvedSide = "none"
     presentation: list[str] = Field(default_factory=list)
@@ -121,6 +139,10 @@ class History(_Strict):
     )
     comorbidities: list[str] = Field(default_factory=list)
     medications: list[str] = Field(default_factory=list)
+    pregnancy: Pregnancy | None = Field(default=None, description="Pregnant or postpartum, as of the latest visit.")
+    growth_plates: Literal["open", "closed", "unknown"] = Field(
+        default="unknown", description="Skeletal maturity, when known (imaging or a clinician's judgement)."
+    )
 
 
 class RepetitionMetrics(_Strict):
@@ -253,8 +275,24 @@ class Readiness(_Strict):
     )
 
 
+class Vitals(_Strict):
+    """Resting vital signs taken at the visit, seated after a few minutes' rest."""
+
+    systolic_mmhg: int | None = Field(default=None, ge=50, le=300, description="Resting systolic blood pressure.")
+    diastolic_mmhg: int | None = Field(default=None, ge=20, le=200, description="Resting diastolic blood pressure.")
+    heart_rate_bpm: int | None = Field(default=None, ge=20, le=250, description="Resting heart rate.")
+    spo2_percent: float | None = Field(default=None, ge=50, le=100, description="Oxygen saturation at rest.")
+
+    @model_validator(mode="after")
+    def _pressure_pair(self) -> Vitals:
+        if (self.systolic_mmhg is None) != (self.diastolic_mmhg is None):
+            raise ValueError("give blood pressure as both systolic_mmhg and diastolic_mmhg")
+        return self
+
+
 class Visit(_Strict):
     date: dt.date
+    vitals: Vitals | None = Field(default=None, description="Resting blood pressure, heart rate and SpO2.")
     measurements: list[Measurement] = Field(default_factory=list)
     observations: list[Observation] = Field(default_factory=list)
     observation_sides: dict[str, Side | Literal["both"]] = Field(
