@@ -111,9 +111,8 @@ def patient_page(request: Request, p: Principal, db: Session, row: Patient, **ex
         "now": now,
         "logs": logs[-20:],
         "pain_chart": charts.pain_chart(logs),
-        "program": (view.data or {}).get("program"),
         "adherence": home_logs.adherence(logs, now.date(), program_view.planned_per_week(view.model)),
-        "evaluation": view.data,
+        "evaluation": view.model,
         "history": row.history_json,
     }
     ctx.update(extra)
