@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from hipext.caseio import parse_case
@@ -57,3 +58,29 @@ def audit_detail(warnings: list[dict[str, Any]]) -> str:
 def context(warnings: list[dict[str, Any]], field_errors: dict[str, list[str]]) -> dict[str, Any]:
     """What the form template needs: the list, the messages at each field and the token of this set."""
     return {"warnings": warnings, "warning_fields": field_errors, "confirm_token": fingerprint(warnings)}
+
+
+_IN_VISIT = re.compile(r"^visits\[(\d+)\](?:\.measurements\[(\d+)\](?:\.(trials_[a-z]+)\[(\d+)\])?)?")
+
+
+def label_in_case(case: dict[str, Any], path: str) -> str:
+    """A warning's field in a stored case, named for the clinician: "Visit 2026-03-14: Hand-held dynamometry ...
+    (right), trial 3" rather than the case file's path."""
+    from hipext import evidence  # noqa: PLC0415
+    from hipext.web.forms import FIELD_LABELS  # noqa: PLC0415
+
+    found = _IN_VISIT.match(path)
+    if found is None:
+        return FIELD_LABELS.get(path, path.rsplit(".", 1)[-1].replace("_", " ").capitalize())
+    visits = case.get("visits") or []  # the paths count visits as the case lists them
+    k, j, _unit, trial = found.groups()
+    visit = visits[int(k)] if int(k) < len(visits) else {}
+    label = f"Visit {visit.get('date', '')}"
+    measurements = visit.get("measurements") or []
+    if j is not None and int(j) < len(measurements):
+        m = measurements[int(j)]
+        proto = evidence.load().protocols.get(m.get("test"))
+        label += f": {proto.name if proto else m.get('test')}" + (f" ({m['side']})" if m.get("side") else "")
+        if trial is not None:
+            label += f", trial {int(trial) + 1}"
+    return label
