@@ -277,3 +277,39 @@ def test_the_fhir_export_is_the_clis_for_the_date_the_page_is_as_of(world, clini
     assert r.text == bundle_json(to_bundle(case, evaluate_as_of(case, first)))  # `hipext export --as-of`
     latest = clinician.get(f"/api/patients/{pid}/fhir")
     assert latest.headers["x-hipext-as-of"] == _rows(world, pid)[-1].date.isoformat()
+
+
+HHD = "hhd_hip_extension_prone_knee_flexed"
+
+
+def test_impossible_entries_are_refused_at_their_fields_with_the_schema_errors(world, clinician) -> None:
+    """The core's consistency pass (onset after the visit, diastolic not below systolic) and the schema together."""
+    pid = add_patient(world, "A", visits=1)
+    day = dt.date.today()
+    r = _post_visit(clinician, pid, **{"history.onset.date": (day + dt.timedelta(days=3)).isoformat(),
+                                       "visit.vitals.systolic_mmhg": "80", "visit.vitals.diastolic_mmhg": "95",
+                                       "er.0.pain_during": "12"})
+    assert r.status_code == 422
+    fields = {f for f, _m in _problems(r)}
+    assert {"history.onset.date", "visit.vitals.diastolic_mmhg", "er.0.pain_during"} <= fields, fields
+    assert len(_rows(world, pid)) == 1
+
+
+def test_a_real_unusual_trial_asks_for_confirmation_at_its_field(world, clinician) -> None:
+    pid = add_patient(world, "A", visits=1)
+    fields = {"visit.force_unit": "N", f"m.{HHD}.right.trial1": "200", f"m.{HHD}.right.trial2": "210",
+              f"m.{HHD}.right.trial3": "2050", f"m.{HHD}.left.trial1": "230", f"m.{HHD}.left.trial2": "236"}
+    r = _post_visit(clinician, pid, **fields)
+    assert r.status_code == 422 and 'id="warnings"' in r.text, _problems(r)
+    assert f'data-for="m.{HHD}.right.trial3"' in r.text  # at the trial that looks like a slipped decimal
+    assert len(_rows(world, pid)) == 1
+    token = re.search(r'name="confirm_token" value="([^"]+)"', r.text).group(1)
+    r = _post_visit(clinician, pid, **fields, confirm_warnings="yes", confirm_token=token)
+    assert r.status_code == 303, _problems(r)
+    with world.session() as s:
+        events = repo.audit_events(s, world.clinics["A"]["id"], patient_id=pid)
+    assert any(e.action == "values.confirmed" and "Trial 3: 2050" in e.detail for e in events)
+    doc = clinician.get(f"/api/patients/{pid}/evaluation").json()
+    assert any(w["path"].endswith("trials_n[2]") for w in doc["warnings"])  # and the evaluation carries it
+    page = clinician.get(f"/patients/{pid}/evaluation").text
+    assert re.search(r"Visit [0-9-]+: [^<]+ \(right\), trial 3</strong>: 2050", page)  # named as on the form

@@ -11,7 +11,7 @@ from markupsafe import Markup
 
 from hipext.store import repo
 from hipext.store.models import Patient, ProgramOverride
-from hipext.web import charts, program_view, services
+from hipext.web import charts, confirm, program_view, services
 from hipext.web.deps import AsOfDep, AuditDep, CurrentUser, PatientDep, SessionDep, today
 from hipext.web.rendering import render
 
@@ -73,5 +73,10 @@ def _evaluation_body(
         "lsi_time_svg": charts.lsi_over_time_chart(ev.get("results", []), charts.lsi_targets(view.data)),
         "trends": trends,
         "program": model.program if model else None,
+        # Possible but unusual entries, named as the clinician knows them (not by the case file's path).
+        "case_warnings": [
+            {"label": confirm.label_in_case(data, w.path), "value": w.value, "message": w.message}
+            for w in (model.warnings if model else [])
+        ],
     }
     return Markup(state.templates.env.get_template("_evaluation_body.html").render(ctx))
