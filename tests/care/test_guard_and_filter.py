@@ -98,14 +98,25 @@ def test_shared_test_and_exercise_id_is_blocked_in_both_lists() -> None:
     assert "single_leg_bridge" in s.blocked_tests and "single_leg_bridge" in s.blocked_exercises
 
 
-def test_monitoring_switches_the_cardiopulmonary_rule_off() -> None:
+def test_monitoring_opens_maximal_tests_for_a_known_stable_condition_only() -> None:
     base = {"hipext_case": 1, "patient": {"id": "x", "age": 70, "sex": "male", "body_mass_kg": 80},
             "history": {"comorbidities": ["coronary_artery_disease"]}}
     s = screen(Case.model_validate(base), today=dt.date(2026, 11, 20))
     assert s.decision == "modify" and "hhd_hip_extension_prone_knee_flexed" in s.blocked_tests
     base["history"]["red_flags"] = {"exertion_monitoring_available": True}
     s = screen(Case.model_validate(base), today=dt.date(2026, 11, 20))
-    assert s.decision == "proceed" and s.blocked_tests == []
+    assert s.decision == "modify" and s.blocked_tests == [] and s.limits.supervised
+    assert [f.rule for f in s.findings] == ["cardiopulmonary_monitored"]
+    # New, unevaluated exertional chest pain: monitoring on site does not make it safe.
+    base["history"]["red_flags"] = {"exertion_monitoring_available": True, "exertional_chest_pain": True}
+    s = screen(Case.model_validate(base), today=dt.date(2026, 11, 20))
+    assert s.decision == "refer" and s.limits.block_all
+    base["history"]["red_flags"] = {"exertional_chest_pain": True, "cardiac_condition_stable_managed": True}
+    s = screen(Case.model_validate(base), today=dt.date(2026, 11, 20))
+    assert s.decision == "modify"
+    base["history"]["red_flags"] = {"exertional_chest_pain": True, "cardiac_condition_stable_managed": True,
+                                    "exertional_symptoms_new_or_unevaluated": True}
+    assert screen(Case.model_validate(base), today=dt.date(2026, 11, 20)).decision == "refer"
 
 
 def test_surgeon_can_lift_a_default_and_planned_surgery_is_not_post_operative() -> None:

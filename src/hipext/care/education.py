@@ -142,7 +142,7 @@ def handout(f: CaseFacts, program: Program) -> Education:
             lines.append(cfg["plan"]["none_blocked"])
         lines += _supervision_lines(program, cfg["plan"])
         lines += _later_stages(program, cfg["plan"])
-        if f.case.history.surgery and f.rules & {"posterior_tha", "proximal_hamstring_repair", "other_surgery"}:
+        if f.case.history.surgery and f.rules & data.postop_rules():
             lines.append(cfg["plan"]["postop"])
         sections["plan"] = " ".join(lines)
         limit_lines = _limits_plain(f, cfg)
@@ -154,8 +154,7 @@ def handout(f: CaseFacts, program: Program) -> Education:
         sections["pain"] = " ".join(pain)
     sections["help"] = " ".join([cfg["help"]["intro"], cfg["help"]["urgent"], cfg["help"]["soon"]])
     faq = cfg["faq"]
-    postop = bool(f.case.history.surgery) and bool(f.rules & {"posterior_tha", "proximal_hamstring_repair",
-                                                               "other_surgery"})
+    postop = bool(f.case.history.surgery) and bool(f.rules & data.postop_rules())
     safe_ctx = ""
     if s.decision in ("refer_urgent", "refer", "defer"):
         safe_ctx = "For you, we wait until a doctor says it is okay."

@@ -143,6 +143,8 @@ class ScreeningFinding(_Model):
     reason: str
     sources: list[str]
     level: Level
+    plain: str = Field(default="", description="What the patient reads about this finding.")
+    max_phase: Phase | None = Field(default=None, description="Highest program phase this finding allows.")
 
 
 class Alternative(_Model):
@@ -161,6 +163,9 @@ class Screening(_Model):
     limits: Limits
     summary: str
     sources: list[str] = Field(default_factory=list)
+    max_phase: Phase | None = Field(default=None, description="Highest program phase screening allows.")
+    stopped_considerations: list[str] = Field(
+        default_factory=list, description="Aftercare considerations screening makes unsafe or contradictory.")
 
 
 class DoseBasis(_Model):
@@ -379,6 +384,7 @@ class ReturnToActivity(_Model):
 
 
 class Consideration(_Model):
+    id: str = Field(default="", description="The consideration's id in aftercare.yaml.")
     kind: Literal["imaging", "injection", "surgical_opinion", "medication_review", "referral"]
     consider: str
     reason: str

@@ -31,7 +31,10 @@ def choose_phase(f: CaseFacts, stage_list: list[Stage]) -> tuple[Phase | None, s
         why = sorted(f.rules & {"acute_hamstring_strain", "acute_gluteal_strain", "severe_pain"}) or [
             "post-operative limits allow no resisted hip extensor work yet"]
         return "protect", "Protect: " + ", ".join(why) + "."
-    active_postop = bool(f.rules & {"posterior_tha", "proximal_hamstring_repair", "other_surgery"})
+    capped = [x for x in s.findings if x.decision != "proceed" and x.max_phase]
+    if s.max_phase == "protect":
+        return "protect", "Protect: " + ", ".join(x.rule for x in capped if x.max_phase == "protect") + "."
+    active_postop = bool(f.rules & data.postop_rules())
     if "proximal_hamstring_repair" in f.rules and lim.eccentric is False:
         return "restore", "Restore: early loading phase after proximal hamstring repair (no eccentric work yet)."
     if f.latest_nprs is not None and f.latest_nprs > pain["safe_max"]:
@@ -41,6 +44,8 @@ def choose_phase(f: CaseFacts, stage_list: list[Stage]) -> tuple[Phase | None, s
         return "restore", "Restore: supervised work in stable positions while movement control is unsafe."
     if active_postop and lim.impact in ("none", None) and "posterior_tha" in f.rules:
         return "restore", "Restore: within post-operative hip precautions."
+    if s.max_phase == "restore":
+        return "restore", "Restore: " + "; ".join(f"{x.rule} allows no heavier phase yet" for x in capped) + "."
     older = f.case.patient.age >= data.rta()["function_norms"]["min_age"]
     if f.function_deficit and (older or f.case.patient.activity_level == "sedentary"):
         return "restore", ("Restore: functional tests are below age norms; build tolerance with task practice "
@@ -206,11 +211,16 @@ def precautions_for(ex: Exercise, f: CaseFacts, phase: Phase) -> list[str]:
     if f.lumbar_substitution and "lumbar extension substitution" in ex.compensations:
         out.append("Lumbar extension substitution was seen at this visit: cue a still low back, move from the hip, "
                    "and use a smaller range until it is controlled.")
-    if "cardiopulmonary_limits" in f.rules:
+    if f.rules & BREATH_RULES:
         out.append("No breath-holding; stop for chest pain, unusual breathlessness or dizziness.")
     if ex.note and "placeholder" not in ex.note:
         out.append(ex.note)
     return out
+
+
+# Rules whose limits are about exertion (no breath-holding, stop for cardiopulmonary symptoms).
+BREATH_RULES = frozenset({"cardiopulmonary_limits", "cardiopulmonary_monitored", "resting_blood_pressure_elevated",
+                          "pregnancy"})
 
 
 def _cite(source: str, level: str) -> str:

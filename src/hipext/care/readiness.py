@@ -159,7 +159,7 @@ def rta_criteria(f: CaseFacts) -> tuple[list[Criterion], int]:
     omitted = 0
     lsi = data.lsi()
     # Cardiopulmonary limits shape how hard the person trains, not whether they may return to their activity.
-    open_rules = f.rules - {"cardiopulmonary_limits"}
+    open_rules = f.rules - {"cardiopulmonary_limits", "cardiopulmonary_monitored"}
     crits.append(_crit("screening", "Screening allows full activity", s.decision == "proceed" or (
         s.decision == "modify" and not open_rules), s.decision, "proceed (or only cardiopulmonary effort limits)",
         s.sources or ["hipext_seed"], "secondary"))

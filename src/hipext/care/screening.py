@@ -14,7 +14,8 @@ from typing import Any
 from hipext import evidence
 from hipext.care import data
 from hipext.care.limits import merge, violations
-from hipext.care.models import DECISION_ORDER, Alternative, Limits, Screening, ScreeningFinding
+from hipext.care.models import (DECISION_ORDER, PHASE_ORDER, Alternative, Limits, Phase, Screening,
+                               ScreeningFinding)
 from hipext.core.case import Case, Restriction
 
 # How a surgeon's restriction in the case file maps onto demand limits (case vocabulary, not clinical numbers).
@@ -74,6 +75,17 @@ def _restriction_limits(r: Restriction) -> dict[str, Any]:
     return dict(mapping)
 
 
+# Resting vital-sign triggers (latest visit): trigger key -> (vitals field, comparison with the rule's threshold).
+_VITAL_TESTS: dict[str, tuple[str, Any]] = {
+    "systolic_at_least": ("systolic_mmhg", lambda v, t: v >= t),
+    "diastolic_at_least": ("diastolic_mmhg", lambda v, t: v >= t),
+    "systolic_above": ("systolic_mmhg", lambda v, t: v > t),
+    "diastolic_above": ("diastolic_mmhg", lambda v, t: v > t),
+    "heart_rate_above": ("heart_rate_bpm", lambda v, t: v > t),
+    "spo2_below": ("spo2_percent", lambda v, t: v < t),
+}
+
+
 class _Context:
     """What the rules look at, read once from the case."""
 
@@ -89,6 +101,25 @@ class _Context:
         pains = [m.value for m in (latest.measurements if latest else []) if m.test == "nprs" and m.value is not None]
         self.nprs = max(pains) if pains else None
         self.onset = h.onset.date if h.onset else None
+        self.mechanism = norm(h.onset.mechanism) if h.onset and h.onset.mechanism else ""
+        self.age = case.patient.age
+        self.growth_plates = h.growth_plates
+        vitals = latest.vitals if latest else None
+        self.vitals = vitals.model_dump() if vitals else {}
+        self.pregnancy = h.pregnancy
+
+    def _vital(self, name: str) -> float | None:
+        value = self.vitals.get(name)
+        return float(value) if value is not None else None
+
+    def _immature(self, age_max: float) -> bool:
+        """Growth plates open, or not known to be closed at an age up to the apophyses' published fusion age."""
+        if self.growth_plates == "closed":
+            return False
+        return self.growth_plates == "open" or self.age <= age_max
+
+    def _weeks(self, field: str) -> float | None:
+        return getattr(self.pregnancy, field) if self.pregnancy else None
 
     def holds(self, item: dict[str, Any]) -> bool:
         for key, want in item.items():
@@ -110,7 +141,41 @@ class _Context:
             if key == "onset_within_days" and not (
                 self.onset is not None and 0 <= (self.today - self.onset).days <= want):
                 return False
+            if key == "not_red_flags" and any(norm(k) in self.flags for k in want):
+                return False
+            if key == "mechanism" and not any(_has_word(self.mechanism, w) for w in want):
+                return False
+            if key == "immature_age_max" and not self._immature(want):
+                return False
+            if key in _VITAL_TESTS:
+                name, test = _VITAL_TESTS[key]
+                value = self._vital(name)
+                if value is None or not test(value, want):
+                    return False
+            if key == "weeks_pregnant_at_least" and not ((w := self._weeks("weeks_pregnant")) is not None
+                                                         and w >= want):
+                return False
+            if key == "weeks_postpartum_below" and not ((w := self._weeks("weeks_postpartum")) is not None
+                                                        and w < want):
+                return False
+            if key == "pelvic_girdle_pain" and not (self.pregnancy and self.pregnancy.pelvic_girdle_pain) == want:
+                return False
         return True
+
+    def measured(self, rule: dict[str, Any]) -> str:
+        """The recorded values a vital-sign rule read, for its reason."""
+        keys = {k for t in rule.get("triggers", []) for k in t if k in _VITAL_TESTS}
+        if not keys or not self.vitals:
+            return ""
+        v = self.vitals
+        parts = []
+        if v.get("systolic_mmhg") is not None:
+            parts.append(f"blood pressure {v['systolic_mmhg']}/{v['diastolic_mmhg']} mm Hg")
+        if v.get("heart_rate_bpm") is not None:
+            parts.append(f"heart rate {v['heart_rate_bpm']}/min")
+        if v.get("spo2_percent") is not None:
+            parts.append(f"SpO2 {v['spo2_percent']:g}%")
+        return " Recorded at rest: " + ", ".join(parts) + "."
 
     def fires(self, rule: dict[str, Any]) -> bool:
         if not any(self.holds(t) for t in rule.get("triggers", [])):
@@ -205,6 +270,15 @@ def _postop(rule: dict[str, Any], case: Case, today: dt.date) -> tuple[dict[str,
             when = f"week {_weeks(days)} of {weeks} ({basis}), until {end}"
         else:
             when = f"week {_weeks(days)}: past the {weeks}-week precaution period ({basis}); some surgeons keep them"
+    early = data.precautions().get("early_postoperative")
+    early_phase = None
+    if early is not None and week < early["until_week"]:
+        extra = early["unlisted_limits"] if rec is None and not s.restrictions else {}
+        defaults = merge([("procedure", defaults), ("early", early["limits"]), ("unlisted", extra)]).model_dump(
+            exclude_none=True, exclude={"why", "block_all", "supervised"})
+        sources.append(early["source"])
+        early_phase = early.get("max_phase")
+        when += ("; " if when else "") + f"early post-operative weeks (to week {early['until_week']:g})"
     # The surgeon's explicit restrictions override defaults of the same kind.
     explicit: dict[str, Any] = {}
     for r in s.restrictions:
@@ -234,15 +308,25 @@ def _postop(rule: dict[str, Any], case: Case, today: dt.date) -> tuple[dict[str,
                 rule=rule["id"], decision="modify",
                 action="Obtain the surgeon's restrictions before loading the operated region.",
                 reason=f"{rule['reason']} No restrictions are recorded for '{s.procedure}'.",
-                sources=sources, level=level)
+                sources=sources, level=level, max_phase=rule.get("max_phase"))
         return {}, ScreeningFinding(
             rule=rule["id"], decision="proceed",
             action="No post-operative limits are active; confirm with the surgeon.",
             reason=f"{rule['name']}: {when}.", sources=sources, level=level)
+    action = rule["action"]
+    if rec is None and not s.restrictions:
+        action = "Obtain the surgeon's restrictions; until they are entered, conservative early limits apply."
     return merged, ScreeningFinding(
         rule=rule["id"], decision="modify",
-        action=f"{rule['action']} Active limits: {_describe(merged)}.",
-        reason=f"{rule['reason']} ({when}).", sources=sorted(set(sources), key=sources.index), level=level)
+        action=f"{action} Active limits: {_describe(merged)}.",
+        reason=f"{rule['reason']} ({when}).", sources=sorted(set(sources), key=sources.index), level=level,
+        max_phase=stricter_phase(early_phase, rule.get("max_phase")))
+
+
+def stricter_phase(a: Phase | None, b: Phase | None) -> Phase | None:
+    """The lower of two phase ceilings (None: no ceiling)."""
+    caps = [p for p in (a, b) if p is not None]
+    return min(caps, key=PHASE_ORDER.index) if caps else None
 
 
 def _longest_default_weeks() -> float:
@@ -309,8 +393,9 @@ def screen(case: Case, *, today: dt.date) -> Screening:
             detail = _describe({k: v for k, v in limits.items() if k != "block_all"})
             action = rule["action"] + (f" Active limits: {detail}." if detail and not limits.get("block_all") else "")
             findings.append(ScreeningFinding(rule=rule["id"], decision=rule["decision"], action=action,
-                                             reason=rule["reason"], sources=list(rule["sources"]),
-                                             level=rule["level"]))
+                                             reason=rule["reason"] + ctx.measured(rule),
+                                             sources=list(rule["sources"]), level=rule["level"],
+                                             max_phase=rule.get("max_phase"), plain=rule.get("plain", "")))
             parts.append((rule["id"], limits))
         if findings[-1].decision != "proceed":
             alt_kinds += [k for k in rule.get("alternatives", []) if k not in alt_kinds]
@@ -364,6 +449,13 @@ def screen(case: Case, *, today: dt.date) -> Screening:
     sources: list[str] = []
     for f in findings:
         sources += [s for s in f.sources if s not in sources]
+    acting = [f for f in findings if f.decision != "proceed"]
+    max_phase: Phase | None = None
+    for f in acting:
+        max_phase = stricter_phase(max_phase, f.max_phase)
+    by_id = {r["id"]: r for r in all_rules}
+    stopped = sorted({c for f in acting for c in by_id.get(f.rule, {}).get("stops", [])})
     return Screening(
         decision=decision, findings=findings, blocked_tests=sorted(blocked_t), blocked_exercises=sorted(blocked_ex),
-        alternatives=alternatives, limits=active, summary=summary, sources=sources)
+        alternatives=alternatives, limits=active, summary=summary, sources=sources, max_phase=max_phase,
+        stopped_considerations=stopped)
