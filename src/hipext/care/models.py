@@ -285,10 +285,14 @@ class PrescribedExercise(_Model):
         return dose_words.exercise_text(self)
 
 
+# not_assessable: the criterion cannot be judged for this person (e.g. symmetry when both hips are involved).
+CriterionStatus = Literal["met", "not_met", "not_yet_measured", "not_assessable"]
+
+
 class StageCriterion(_Model):
     id: str
     name: str
-    status: Literal["met", "not_met", "not_yet_measured"]
+    status: CriterionStatus
     value: str | None = None
 
 
@@ -365,7 +369,7 @@ class Criterion(_Model):
     id: str = Field(default="", description="Kind of criterion, e.g. strength_symmetry, askling; stages gate on it.")
     name: str
     met: bool
-    status: Literal["met", "not_met", "not_yet_measured"]
+    status: CriterionStatus
     value: str | None
     target: str
     threshold: float | None = Field(default=None, description="Numeric target, where there is one (e.g. LSI %).")

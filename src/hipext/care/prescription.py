@@ -86,6 +86,11 @@ def _preferences(f: CaseFacts, phase: Phase) -> dict[str, Any]:
     if f.gluteal_deficit and not f.gluteal_irritable:
         pref["targets"] |= {"gluteus_maximus", "both"}
         pref["primary"] = pref["primary"] or "gluteus_maximus"
+    rules = {r["id"]: r for r in data.rules()}
+    for rid in sorted(f.rules):  # a rule may ask for a muscle group (gluteal tendinopathy: the abductors)
+        for target in rules.get(rid, {}).get("targets", []):
+            pref["targets"].add(target)
+            pref["primary"] = target
     if f.function_deficit or f.sit_to_stand_goal:
         pref["tasks"].add("sit_to_stand")
     if f.function_deficit:

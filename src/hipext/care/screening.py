@@ -14,8 +14,7 @@ from typing import Any
 from hipext import evidence
 from hipext.care import data
 from hipext.care.limits import merge, violations
-from hipext.care.models import (DECISION_ORDER, PHASE_ORDER, Alternative, Limits, Phase, Screening,
-                               ScreeningFinding)
+from hipext.care.models import DECISION_ORDER, PHASE_ORDER, Alternative, Limits, Phase, Screening, ScreeningFinding
 from hipext.core.case import Case, Restriction
 
 # How a surgeon's restriction in the case file maps onto demand limits (case vocabulary, not clinical numbers).
