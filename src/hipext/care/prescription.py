@@ -10,8 +10,8 @@ from hipext.care import data
 from hipext.care.context import CaseFacts
 from hipext.care.dosing import start_dose
 from hipext.care.models import Criterion, Dose, Exercise, Phase, PrescribedExercise, Screening, Stage, Supervision
-from hipext.care.screening import _describe
 from hipext.care.stages import exercise_level, matches, reached_stage
+from hipext.care.words import describe as _describe
 
 VERY_HIGH_EMG_BAND = "very_high"
 # Lateral-hip (abductor) exercises join a hip extensor program only when a screening rule or finding asks for them.
