@@ -211,7 +211,7 @@ def test_guard_catches_a_blocked_exercise_named_in_words_and_not_an_allowed_one(
     assert "side_plank" in s.blocked_exercises and "clamshell" in s.blocked_exercises
     lib = data.exercises()
     named = dict(doc, education=dict(doc["education"], text=f"Try the {lib['clamshell'].name.lower()} at home."))
-    assert [h[1] for h in find_blocked(named, s)] == ["education.text"]
+    assert {h[1] for h in find_blocked(named, s)} == {"education.text"}
     longer = dict(doc, education=dict(doc["education"], text=f"{lib['hip_hitch'].name} twice a day."))
     assert find_blocked(longer, s) == []
 
