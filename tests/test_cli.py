@@ -72,7 +72,10 @@ def test_evidence_list_and_show(cli):
     assert "keep2016_hhd_prone_standing" in listing and "<- keep2016 (verified)" in listing
     shown = cli("evidence", "show", "keep2016_hhd_prone_standing")
     assert shown.returncode == 0
-    assert "mdc: 14.8" in shown.stdout and "doi:10.3138/ptc.2014-62" in shown.stdout
+    # the source is cited with a full address, so it opens from a terminal
+    assert "mdc: 14.8" in shown.stdout and "https://doi.org/10.3138/ptc.2014-62" in shown.stdout
+    source = cli("evidence", "show", "keep2016").stdout
+    assert "  link: https://doi.org/10.3138/ptc.2014-62" in source
     missing = cli("evidence", "show", "no_such_record")
     assert missing.returncode == 2 and "no_such_record" in missing.stderr
 

@@ -1,6 +1,7 @@
 """What the Markdown and HTML reports show a clinician."""
 
 import re
+from html import escape
 
 from hipext.app import evaluate_case
 from hipext.caseio import read_case_file
@@ -40,3 +41,17 @@ def test_screening_comes_first_and_blocked_items_are_named_only_there():
     screening, rest = md.split("## Findings", 1)
     for ex in e.screening.blocked_exercises:
         assert not re.search(rf"\b{ex}\b", rest), ex
+
+
+def test_every_source_in_the_reports_links_to_the_paper():
+    e = _evaluation(ROOT / "examples" / "athlete-hamstring.yaml")
+    html, md = render(e, "html"), render(e, "markdown")
+    assert e.sources
+    for s in e.sources:
+        expected = f"https://doi.org/{s.doi}" if s.doi else s.url
+        assert s.link == expected
+        assert f'<li id="src-{s.id}">' in html and f'<a href="{escape(expected)}">' in html, s.id
+        assert f"<{expected}>" in md, s.id
+    # a citation in the text jumps to its entry in the source list
+    cited = re.findall(r'<a href="#src-([a-z0-9_]+)">', html)
+    assert cited and set(cited) <= {s.id for s in e.sources}

@@ -170,7 +170,7 @@ def _evaluate(case: Case, as_of: dt.date | None, overrides: Sequence[Override]) 
             continue
         ref = ev.references[sid]
         refs.append(SourceRef(id=sid, citation=f"{ref.authors} ({ref.year}). {ref.title}. {ref.journal}.",
-                              doi=ref.doi, url=ref.url))
+                              doi=ref.doi, url=ref.url, link=ref.link))
     evaluation.sources = refs
     return evaluation
 

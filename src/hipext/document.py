@@ -48,6 +48,7 @@ class SourceRef(_Out):
     citation: str
     doi: str | None = None
     url: str | None = None
+    link: str | None = Field(default=None, description="Where to open the source: https://doi.org/<doi>, else url.")
 
 
 class Evaluation(_Out):

@@ -63,6 +63,8 @@ def show(record_id: str) -> str | None:
                      "mcids": "important change", "proms": "questionnaire scoring"}[kind]
             lines = [f"{label} {r.id}"]
             lines += _fields(r)
+            if kind == "sources" and r.link:  # the address to open, whether or not the record is complete
+                lines.append(f"  link: {r.link}")
             source = getattr(r, "source", None)
             if kind != "sources" and source in ev.references:
                 ref = ev.references[source]
@@ -91,8 +93,8 @@ def _citation(ref: Any) -> str:
     parts = [f"{ref.authors} ({ref.year}). {ref.title}."]
     if ref.journal:
         parts.append(f"{ref.journal}.")
-    if ref.doi:
-        parts.append(f"doi:{ref.doi}")
-    if ref.url:
-        parts.append(ref.url)
+    if ref.link:  # a full address, so a terminal can open it
+        parts.append(ref.link)
+    if ref.doi and ref.url:
+        parts.append(f"(also {ref.url})")
     return " ".join(parts)

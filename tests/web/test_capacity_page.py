@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import escape
+
 from .conftest import add_patient, csrf_of
 
 
@@ -25,3 +27,15 @@ def test_no_capacity_charts_without_measured_strength(world) -> None:
     clinician = world.login(world.clinics["A"]["users"]["clinician"])
     pid = add_patient(world, "A", visits=0)
     assert "Hip extension capacity by hip angle" not in clinician.get(f"/patients/{pid}/evaluation").text
+
+
+def test_evaluation_page_links_each_source_to_the_paper(world) -> None:
+    clinician = world.login(world.clinics["A"]["users"]["clinician"])
+    pid = add_patient(world, "A", visits=2)
+    sources = clinician.get(f"/api/patients/{pid}/evaluation").json()["sources"]
+    page = clinician.get(f"/patients/{pid}/evaluation").text
+    assert sources
+    for s in sources:
+        assert s["link"] == (f"https://doi.org/{s['doi']}" if s["doi"] else s["url"])
+        entry = page[page.index(f'id="src-{s["id"]}"') :].split("</li>", 1)[0]
+        assert f'<a href="{escape(s["link"])}"' in entry, s["id"]

@@ -58,6 +58,11 @@ class Reference(_Data):
     def complete(self) -> bool:
         return self.incomplete is None and not self.missing()
 
+    @property
+    def link(self) -> str | None:
+        """The address a reader opens: the DOI through its resolver (stable), else the URL."""
+        return f"https://doi.org/{self.doi}" if self.doi else self.url
+
     def short(self) -> str:
         first = self.authors.split(",")[0].split(" ")[0]
         return f"{first} {self.year}" if self.year else first

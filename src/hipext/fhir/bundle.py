@@ -50,8 +50,7 @@ class _Builder(Builder):
             if ref is None:
                 cited.append(f"[{sid}]")
                 continue
-            link = f" doi:{ref.doi}" if ref.doi else (f" {ref.url}" if ref.url else "")
-            cited.append(f"[{sid}] {ref.citation}{link}")
+            cited.append(f"[{sid}] {ref.citation}{f' {ref.link}' if ref.link else ''}")
         return ("Sources: " + " ".join(cited)) if cited else ""  # incomplete records are not cited
 
     # -- resources ---------------------------------------------------------------------------------------------

@@ -13,15 +13,13 @@ import re
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from hipext.care.models import Dose
-from hipext.document import Evaluation
 from hipext.reports.pdf import Letterhead, render_pdf
 from hipext.store import repo
-from hipext.store.models import Clinic, Patient, ProgramOverride
+from hipext.store.models import Clinic, Patient
 from hipext.web.deps import AsOfDep, AuditDep, CurrentUser, FormDep, PatientDep, SessionDep, WriterUser, evaluation_of
+from hipext.web.http import content_disposition
 
 router = APIRouter(include_in_schema=False)
 DOCUMENTS = {"summary": "summary", "full": "full", "home-program": "home_program"}
@@ -32,28 +30,6 @@ def letterhead(request: Request, clinic: Clinic | None) -> Letterhead | None:
     if clinic is None:
         return None
     return Letterhead(clinic.name, request.app.state.settings.clinic_contact)
-
-
-def applied(evaluation: Evaluation, overrides: list[ProgramOverride]) -> Evaluation:
-    """The evaluation with the clinician's program changes in force (removed exercises out, dose values replaced),
-    the latest change per exercise and field; a change the typed dose refuses is left out, as the program page does.
-    (Issue 11's `care.overrides.apply` replaces this once it is on main.)"""
-    if evaluation.program is None or not overrides:
-        return evaluation
-    latest = {(o.exercise_id, o.field): o for o in overrides}
-    exercises = []
-    for x in evaluation.program.exercises:
-        include = latest.get((x.exercise, "include"))
-        if include is not None and include.new_value == "no":
-            continue
-        changes = {f: o.new_value for (e, f), o in latest.items() if e == x.exercise and f != "include"}
-        if changes:
-            try:
-                x = x.model_copy(update={"dose": Dose.model_validate({**x.dose.model_dump(), **changes})})
-            except ValidationError:
-                pass
-        exercises.append(x)
-    return evaluation.model_copy(update={"program": evaluation.program.model_copy(update={"exercises": exercises})})
 
 
 def _pdf(request: Request, db: Session, row: Patient, document: str, as_of: dt.date | None,
@@ -70,7 +46,7 @@ def _pdf(request: Request, db: Session, row: Patient, document: str, as_of: dt.d
 
 def _attachment(pdf: bytes, filename: str) -> Response:
     return Response(pdf, media_type="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store",
+        "Content-Disposition": content_disposition(filename), "Cache-Control": "no-store",
         "X-Content-Type-Options": "nosniff"})
 
 
