@@ -50,6 +50,17 @@ class _Context:
         vitals = latest.vitals if latest else None
         self.vitals = vitals.model_dump() if vitals else {}
         self.pregnancy = h.pregnancy
+        self.responses = latest.exercise_responses if latest else []
+
+    def _tolerated(self) -> bool:
+        """The latest visit's exercise responses show the load was tolerated (pain-monitoring model): every exercise
+        done, pain during it within the acceptable zone, and back to baseline by the next morning."""
+        zone = data.pain_model()["model"]["acceptable_max"]
+        rated = [r for r in self.responses if r.pain_during is not None]
+        return bool(rated) and all(
+            r.completed and r.pain_during is not None and r.pain_during <= zone
+            and (r.pain_next_morning is None or r.pain_baseline is None or r.pain_next_morning <= r.pain_baseline)
+            for r in rated)
 
     def _vital(self, name: str) -> float | None:
         value = self.vitals.get(name)
@@ -100,6 +111,8 @@ class _Context:
                 return False
             if key == "weeks_postpartum_below" and not ((w := self._weeks("weeks_postpartum")) is not None
                                                         and w < want):
+                return False
+            if key == "loading_tolerated" and self._tolerated() != want:
                 return False
             if key == "pelvic_girdle_pain" and not (self.pregnancy and self.pregnancy.pelvic_girdle_pain) == want:
                 return False
