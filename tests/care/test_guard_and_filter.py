@@ -228,3 +228,16 @@ def test_phase_above_the_screening_ceiling_is_a_contradiction() -> None:
     s, plan, doc = run(case)
     assert s.max_phase == "protect" and plan.program.phase == "protect"
     assert find_contradictions(dict(doc, program=dict(doc["program"], phase="restore")), s)
+
+
+def test_rules_fire_on_what_the_words_mean_not_on_substrings() -> None:
+    """No over-referral: an incomplete tear is not a complete one; a knee arthroscopy is not a hip arthroscopy; an
+    adult with closed growth plates and a pop is a strain, not an apophyseal avulsion."""
+    today = dt.date(2026, 11, 20)
+    assert screen(_history_case(conditions=["incomplete_tear"]), today=today).decision == "proceed"
+    assert screen(_history_case(conditions=["complete_tear"]), today=today).decision == "refer"
+    knee = screen(_history_case(surgery={"procedure": "knee arthroscopy", "date": "2026-11-01"}), today=today)
+    assert [f.rule for f in knee.findings] == ["other_surgery"]
+    pop = {"onset": {"date": "2026-11-18", "mechanism": "sprint, felt a pop"}, "presentation": ["ischial_pain"]}
+    assert screen(_history_case(**pop, growth_plates="closed"), today=today).decision == "proceed"
+    assert screen(_history_case(**pop, growth_plates="open"), today=today).decision == "refer"

@@ -97,6 +97,8 @@ class _Context:
                 return False
             if key == "not_red_flags" and any(norm(k) in self.flags for k in want):
                 return False
+            if key == "not_terms" and any(t in x for t in want for x in self.terms):
+                return False
             if key == "mechanism" and not any(has_word(self.mechanism, w) for w in want):
                 return False
             if key == "immature_age_max" and not self._immature(want):
