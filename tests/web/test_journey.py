@@ -279,6 +279,7 @@ def test_care_loop_in_chromium(server: str, browser) -> None:
 
     with j.step("give the patient their link", page):
         page.goto(patient_url)
+        page.check("#link-form input[value=lefs]")  # the questionnaire the patient is asked to fill in
         page.click("#create-link")
         link = page.locator("#patient-link").get_attribute("href")
         assert re.search(r"/p/[A-Za-z0-9_-]{43,}$", link)
@@ -290,14 +291,17 @@ def test_care_loop_in_chromium(server: str, browser) -> None:
         j.check_axe(patient, "patient home page")
         expect(patient.locator(".exercise").first).to_be_visible()
         patient.fill("#date", (today - dt.timedelta(days=2)).isoformat())
-        patient.fill("#pain_during", "3")
-        patient.fill("#pain_next_morning", "2")
+        # Each exercise is rated on its own (a whole-session rating would be copied into none of them).
+        first_pain = patient.locator("#exercise-log input[name$='.pain_during']").first
+        rated = first_pain.get_attribute("name").split(".")[1]
+        first_pain.fill("3")
+        patient.locator("#exercise-log input[name$='.pain_next_morning']").first.fill("2")
         patient.click("#log-session")
         expect(patient.locator("#saved")).to_be_visible()
         patient.fill("#date", (today - dt.timedelta(days=1)).isoformat())
-        patient.fill("#pain_during", "2")
+        patient.locator("#exercise-log input[name$='.pain_during']").first.fill("2")
         patient.click("#log-session")
-        patient.locator("input[name=pain_next_morning].tiny").first.fill("1")
+        patient.locator("form.inline input.tiny").first.fill("1")
         patient.locator("form.inline button").first.click()
         expect(patient.locator("#saved")).to_be_visible()
 
@@ -322,10 +326,14 @@ def test_care_loop_in_chromium(server: str, browser) -> None:
         page.goto(f"{patient_url}/visits/new")
         expect(page.locator("table.responses tbody tr").first).to_be_visible()
         expect(page.locator("#from-patient")).to_contain_text("LEFS")
-        # The patient's session pain is shown for the whole session, never copied into an exercise's row.
+        # The pain the patient gave an exercise lands on that exercise's row, and on no other.
         expect(page.locator("#session-summary")).to_contain_text("highest pain during a session 3/10")
-        expect(page.locator("[name='er.0.pain_during']")).to_have_value("")
-        page.fill("[name='er.0.pain_during']", "3")  # the clinician asks which exercise it concerned
+        row = page.locator(f"table.responses tr:has(input[value='{rated}'])")
+        expect(row.locator("input[name$='.pain_during']")).to_have_value("3")
+        others = page.locator(f"table.responses tbody tr:not(:has(input[value='{rated}'])) input[name$='.pain_during']")
+        for i in range(others.count()):
+            expect(others.nth(i)).to_have_value("")
+        page.fill("[name='er.0.pain_during']", "3")
         page.fill("[name='er.0.pain_baseline']", "2")
         page.fill("[name='er.0.rpe']", "6")
         page.fill("[name='visit.date']", today.isoformat())

@@ -19,8 +19,9 @@ def clinician(world):
     return c
 
 
-def _link(world, clinician, pid: int) -> str:
-    page = clinician.post(f"/patients/{pid}/links", data={"csrf_token": clinician.token}).text
+def _link(world, clinician, pid: int, questionnaires: tuple[str, ...] = ("lefs", "psfs")) -> str:
+    data = {"csrf_token": clinician.token, "questionnaires": list(questionnaires)}
+    page = clinician.post(f"/patients/{pid}/links", data=data).text
     return re.search(r'id="patient-link" href="(?:https?://[^/]+)?(/p/[^"]+)"', page).group(1)
 
 
@@ -30,6 +31,8 @@ def test_a_patient_completed_lefs_lands_in_the_visit_and_is_scored(world, clinic
     patient = world.client()
     home = patient.get(link).text
     assert f'href="{link}/q/lefs"' in home and f'href="{link}/q/psfs"' in home
+    assert f'href="{link}/q/visa_h"' not in home  # only those the clinician assigned
+    assert patient.get(f"{link}/q/visa_h").status_code == 404
     form = patient.get(f"{link}/q/lefs").text
     token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
     assert "Any of your usual work, housework, or school activities" in form

@@ -230,6 +230,8 @@ class PatientLink(Base):
     created_at: Mapped[dt.datetime]
     expires_at: Mapped[dt.datetime]
     revoked_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    # The questionnaires the clinician asked the patient to fill in through this link (test ids, in order).
+    questionnaires_json: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
 
 
 class SessionLog(Base):
@@ -246,6 +248,9 @@ class SessionLog(Base):
     pain_during: Mapped[float | None] = mapped_column(Float, nullable=True)
     pain_next_morning: Mapped[float | None] = mapped_column(Float, nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Each exercise's own entry: {exercise id: {completed, pain_during, pain_next_morning}}. The session's
+    # pain_during / pain_next_morning are the highest of these (or the patient's rating of the whole session).
+    exercises_json: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[dt.datetime]
 
 

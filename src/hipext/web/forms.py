@@ -82,6 +82,12 @@ FIELD_LABELS = {
     "patient.activity_level": "Activity level",
     "patient.training_status": "Training status",
     "patient.goals": "Goals",
+    "patient.residence": "Lives in",
+    "history.growth_plates": "Growth plates",
+    "history.pregnancy.weeks_pregnant": "Pregnant: weeks of gestation",
+    "history.pregnancy.weeks_postpartum": "After birth: weeks since the birth",
+    "history.pregnancy.delivery": "Birth",
+    "history.pregnancy.pelvic_girdle_pain": "Pelvic girdle pain",
     "history.involved_side": "Involved side",
     "history.presentation": "Presentation",
     "history.conditions": "Conditions",
@@ -93,6 +99,8 @@ FIELD_LABELS = {
     "history.surgery.side": "Surgery: side",
     "history.surgery.date": "Surgery: date",
     "history.surgery.restrictions_weeks": "Surgery: precautions (weeks)",
+    **{f"history.surgery.restrictions[{i}].{k}": f"Restriction {i + 1}: {w}"
+       for i in range(3) for k, w in (("kind", "limit"), ("value", "value"), ("until", "until"))},
     "reason": "Reason for the correction",
     "_general": "The form",
 }
@@ -106,6 +114,25 @@ OBSERVATIONS = literal_values(case_model.Observation)
 ACTIVITY_LEVELS = literal_values(case_model.ActivityLevel)
 INVOLVED_SIDES = literal_values(case_model.InvolvedSide)
 RESTRICTION_KINDS = literal_values(case_model.Restriction.model_fields["kind"].annotation)
+# Each restriction kind as a surgeon writes it, with the unit its value takes (degrees for the angle limits).
+RESTRICTION_LABELS = {
+    "hip_flexion_max_deg": "Hip flexion no more than (°)",
+    "hip_adduction_max_deg": "Hip adduction no more than (°)",
+    "hip_internal_rotation_max_deg": "Hip internal rotation no more than (°)",
+    "hip_extension_max_deg": "Hip extension no more than (°)",
+    "hip_external_rotation_max_deg": "Hip external rotation no more than (°)",
+    "knee_extension_with_hip_flexion": "No knee extension with the hip flexed",
+    "weight_bearing": "Weight bearing (e.g. toe_touch, partial, as_tolerated)",
+    "no_resisted_hamstring": "No resisted hamstring work",
+    "no_resisted_hip_extension": "No resisted hip extension",
+    "no_eccentric": "No eccentric work",
+    "no_impact": "No impact",
+    "no_maximal_testing": "No maximal testing",
+    "no_prone": "No lying face down (prone)",
+}
+RESIDENCES = [("community", "At home (community)"), ("care_home", "Care home")]
+GROWTH_PLATES = [("unknown", "Not known"), ("open", "Open (still growing)"), ("closed", "Closed (fully grown)")]
+DELIVERIES = [("", "—"), ("vaginal", "Vaginal"), ("caesarean", "Caesarean")]
 
 
 def clean(v: Any) -> str:
@@ -141,6 +168,7 @@ def patient_from_form(form: dict[str, str]) -> dict[str, Any]:
         "height_m",
         "activity_level",
         "training_status",
+        "residence",
     ):
         v = clean(form.get(f"patient.{k}"))
         if v:
@@ -182,6 +210,12 @@ def history_from_form(form: dict[str, str]) -> dict[str, Any]:
         surgery["restrictions"] = restrictions
     if surgery:
         h["surgery"] = surgery
+    growth = clean(form.get("history.growth_plates"))
+    if growth and growth != "unknown":
+        h["growth_plates"] = growth
+    pregnancy = pregnancy_from_form(form)
+    if pregnancy:
+        h["pregnancy"] = pregnancy
     flags = {}
     for key, _label in screening_questions():
         ans = clean(form.get(f"history.red_flags.{key}"))
@@ -190,6 +224,22 @@ def history_from_form(form: dict[str, str]) -> dict[str, Any]:
     if flags:
         h["red_flags"] = flags
     return h
+
+
+PREGNANCY_FIELDS = ("weeks_pregnant", "weeks_postpartum", "delivery", "pelvic_girdle_pain")
+
+
+def pregnancy_from_form(form: dict[str, str]) -> dict[str, Any]:
+    """Pregnancy or the weeks after birth (`history.pregnancy`); the case names what is missing or contradictory."""
+    p: dict[str, Any] = {}
+    for k in ("weeks_pregnant", "weeks_postpartum", "delivery"):
+        v = clean(form.get(f"history.pregnancy.{k}"))
+        if v:
+            p[k] = v
+    pgp = clean(form.get("history.pregnancy.pelvic_girdle_pain"))
+    if pgp in ("yes", "no"):
+        p["pelvic_girdle_pain"] = pgp == "yes"
+    return p
 
 
 def field_errors(problems: list[dict[str, Any]], visit_field_of: dict[str, str] | None = None) -> dict[str, list[str]]:
@@ -234,8 +284,13 @@ def field_errors(problems: list[dict[str, Any]], visit_field_of: dict[str, str] 
                 "history.surgery.side",
                 "history.surgery.date",
                 "history.surgery.restrictions_weeks",
+                "history.growth_plates",
+                "patient.residence",
             }
+            known |= {f"history.pregnancy.{k}" for k in PREGNANCY_FIELDS}
             known |= {f"history.surgery.restrictions[{i}].{k}" for i in range(3) for k in ("kind", "value", "until")}
+            if probe == "history.pregnancy":  # "give either weeks" belongs to the weeks fields
+                probe = "history.pregnancy.weeks_pregnant"
             while probe and probe not in known:
                 nxt = re.sub(r"(\[\d+\]|\.[^.\[]+)$", "", probe)
                 if nxt == probe:

@@ -26,7 +26,7 @@ from hipext.core.case import Case, age_on
 from hipext.core.errors import CaseInputError
 from hipext.document import document_json
 from hipext.store import repo
-from hipext.store.models import Patient, ProgramOverride, SessionLog, Visit
+from hipext.store.models import Patient, ProgramOverride, Visit
 
 log = logging.getLogger("hipext.web")
 
@@ -376,39 +376,3 @@ def planned_per_week(evaluation: dict[str, Any] | None) -> float | None:
         if isinstance(n, (int, float)):
             return float(n)
     return None
-
-
-# --- adherence -----------------------------------------------------------------------------------------------
-
-
-def adherence(logs: list[SessionLog], today: dt.date, planned_per_week: float | None) -> dict[str, Any]:
-    last14 = [lg for lg in logs if (today - lg.date).days < 14 and lg.completed]
-    done = len(last14)
-    percent = round(100 * done / (2 * planned_per_week)) if planned_per_week else None
-    weeks: dict[str, int] = {}
-    for lg in logs:
-        if lg.completed:
-            wk = (lg.date - dt.timedelta(days=lg.date.weekday())).isoformat()
-            weeks[wk] = weeks.get(wk, 0) + 1
-    return {
-        "done_14d": done,
-        "planned_per_week": planned_per_week,
-        "percent": percent,
-        "weeks": weeks,
-        "total": len(logs),
-    }
-
-
-def responses_from_logs(logs: list[SessionLog], since: dt.date | None) -> dict[str, Any]:
-    """Summary of the patient's home sessions since the last visit, to prefill the follow-up form."""
-    recent = [lg for lg in logs if since is None or lg.date > since]
-    if not recent:
-        return {}
-    during = [lg.pain_during for lg in recent if lg.pain_during is not None]
-    morning = [lg.pain_next_morning for lg in recent if lg.pain_next_morning is not None]
-    return {
-        "pain_during": max(during) if during else None,
-        "pain_next_morning": max(morning) if morning else None,
-        "sessions_done": sum(1 for lg in recent if lg.completed),
-        "count": len(recent),
-    }

@@ -9,7 +9,8 @@ from functools import lru_cache
 from typing import Any
 
 from hipext import evidence
-from hipext.web.forms import FIELD_LABELS, clean, field_errors, split_list
+from hipext.web import response_form, visit_checks
+from hipext.web.forms import FIELD_LABELS, clean, field_errors
 
 SIDES = ("left", "right")
 FORCE_UNITS = ["N", "lbf", "kgf"]  # chosen once per visit
@@ -122,10 +123,6 @@ def measurement_forms() -> list[TestForm]:
 # --- posted form -> case data ----------------------------------------------------------------------------------------
 
 
-def _num_or_text(v: str) -> Any:
-    return v
-
-
 @dataclass
 class VisitBuild:
     visit: dict[str, Any]
@@ -226,35 +223,13 @@ def visit_from_form(form: Any, response_rows: list[str]) -> VisitBuild:
                 sides[o] = s
         if sides:
             visit["observation_sides"] = sides
-    responses: list[dict[str, Any]] = []
-    for row_no, ex_id in enumerate(response_rows):
-        pre = f"er.{row_no}."
-        vals = {
-            f: clean(form.get(pre + f))
-            for f in (
-                "pain_during",
-                "pain_next_morning",
-                "pain_baseline",
-                "rpe",
-                "reps_in_reserve",
-                "sessions_done",
-                "sessions_planned",
-                "compensation",
-                "completed",
-            )
-        }
-        if not any(v for f, v in vals.items() if f != "completed"):
-            continue
-        idx = len(responses)
-        r: dict[str, Any] = {"exercise": ex_id, "completed": vals["completed"] in ("on", "yes", "true", "1")}
-        for f, v in vals.items():
-            field_of[f"exercise_responses[{idx}].{f}"] = pre + f
-            if f in ("completed",) or not v:
-                continue
-            r[f] = split_list(v) if f == "compensation" else v
-        responses.append(r)
+    responses, response_fields = response_form.responses_from_form(form, response_rows)
+    field_of |= response_fields
     if responses:
         visit["exercise_responses"] = responses
+    checks, check_fields = visit_checks.checks_from_form(form)
+    visit |= checks
+    field_of |= check_fields
     return VisitBuild(visit, field_of)
 
 
@@ -326,7 +301,7 @@ def field_labels() -> dict[str, str]:
         "visit.notes": "Notes",
         "visit.observations": "Observations",
         "visit._general": "Visit",
-    }
+    } | visit_checks.labels()
     for tf in measurement_forms():
         for side in tf.sides:
             where = f"{tf.name}" + (f" ({side})" if side else "")
@@ -359,14 +334,8 @@ def visit_values(visit: dict[str, Any]) -> dict[str, Any]:
     v["visit.observations"] = list(visit.get("observations") or [])
     for o, side in (visit.get("observation_sides") or {}).items():
         v[f"visit.observation_side.{o}"] = side
-    for k, r in enumerate(visit.get("exercise_responses") or []):
-        for f, x in r.items():
-            if f == "completed":
-                v[f"er.{k}.completed"] = "on" if x else ""
-            elif f == "compensation":
-                v[f"er.{k}.compensation"] = ", ".join(x or [])
-            elif f != "exercise" and x is not None:
-                v[f"er.{k}.{f}"] = f"{x:g}" if isinstance(x, float) else str(x)
+    v |= response_form.response_values(visit.get("exercise_responses") or [])
+    v |= visit_checks.check_values(visit)
     return v
 
 
@@ -390,7 +359,7 @@ def label_problems(problems: list[dict[str, Any]], field_of: dict[str, str] | No
             continue
         target = next(iter(field_errors([pr], field_of)), "")
         red_flag = target.startswith("history.red_flags.")
-        pr["label"] = labels.get(target) or (
+        pr["label"] = labels.get(target) or response_form.field_label(target) or (
             "Screening question: " + target.rsplit(".", 1)[1].replace("_", " ") if red_flag else "The form"
         )
     return problems

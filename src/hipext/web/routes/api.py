@@ -173,13 +173,14 @@ def get_evaluation(row: PatientDep, view: EvaluationDep, db: SessionDep, audit: 
 def get_fhir(row: PatientDep, view: EvaluationDep, db: SessionDep, audit: AuditDep) -> Any:
     from hipext.fhir import bundle_json, to_bundle  # noqa: PLC0415 - optional adapter, loaded when asked for
 
-    audit("fhir.export", row.id, detail="api")
+    as_of = view.model.as_of if view.model is not None else None
+    audit("fhir.export", row.id, detail=f"api, as of {as_of}" if as_of else "api")
     db.commit()
     if view.model is None:
         return _problems(view.problems, view.error or "cannot be evaluated", 409)
     body = bundle_json(to_bundle(parse_case(repo.case_data(row)), view.model))
     # The patient id is free text (any script, quotes, control characters): the header is built to carry any.
-    headers = {"Content-Disposition": content_disposition(f"{row.external_id}-fhir.json")}
+    headers = {"Content-Disposition": content_disposition(f"{row.external_id}-fhir.json"), "X-Hipext-As-Of": str(as_of)}
     return Response(body, media_type="application/fhir+json", headers=headers)
 
 

@@ -10,9 +10,10 @@ from fastapi import APIRouter, BackgroundTasks, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from hipext.care import data as care_data
 from hipext.store import repo
 from hipext.store.models import Clinic, PatientLink, SessionLog
-from hipext.web import services, visit_form
+from hipext.web import home_logs, questionnaire_offer, services
 from hipext.web.deps import FormDep, SessionDep, evaluation_of
 from hipext.web.security import TokenGuesses, anonymous_audit, check_double_submit, client_ip
 
@@ -66,6 +67,15 @@ def _link(request: Request, db: Session, token: str) -> PatientLink:
     raise HTTPException(status_code=404, detail="This link is not valid. Ask your clinic for a new one.")
 
 
+def _home_exercises(request: Request, db: Session, link: PatientLink) -> list[str]:
+    """The ids of the exercises the patient does at home (the log form asks about each)."""
+    row = repo.get_patient(db, link.clinic_id, link.patient_id)
+    if row is None:
+        return []
+    rows = services.program_rows(evaluation_of(request, db, row).data)
+    return [e["id"] for e in rows if e["home"] and not e["removed"]]
+
+
 def _page(
     request: Request,
     db: Session,
@@ -96,9 +106,10 @@ def _page(
         "values": values or {"date": settings.now().date().isoformat()},
         "csrf": csrf,
         "expires_at": link.expires_at,
-        "questionnaires": [t for t in visit_form.measurement_forms() if t.kind == "prom"],
+        "questionnaires": questionnaire_offer.offered(link, row),
         "clinic": db.get(Clinic, link.clinic_id),
         "clinic_contact": settings.clinic_contact,
+        "names": {i: e.name for i, e in care_data.exercises().items()},
     }
     resp = request.app.state.templates.TemplateResponse(request, "home.html", ctx, status_code=status)
     if csrf != request.cookies.get(CSRF_COOKIE):
@@ -112,20 +123,6 @@ def home_program(token: str, request: Request, db: SessionDep) -> Response:
     _audit(db, request, link, "home.view")
     db.commit()
     return _page(request, db, token, link, saved=request.query_params.get("saved") == "1")
-
-
-def _pain(raw: str | None, name: str, errors: dict[str, list[str]]) -> float | None:
-    raw = (raw or "").strip()
-    if not raw:
-        return None
-    try:
-        v = float(raw)
-    except ValueError:
-        v = -1
-    if not 0 <= v <= 10:
-        errors[name] = ["a number from 0 (no pain) to 10 (worst pain)"]
-        return None
-    return v
 
 
 def _alert(request: Request, db: Session, link: PatientLink, background: BackgroundTasks, *,
@@ -177,10 +174,18 @@ def log_session(token: str, request: Request, db: SessionDep, form: FormDep, bac
     except ValueError:
         errors["date"] = ["a date as YYYY-MM-DD"]
         day = today
-    during = _pain(form.get("pain_during"), "pain_during", errors)
-    morning = _pain(form.get("pain_next_morning"), "pain_next_morning", errors)
-    if during is None and "pain_during" not in errors:
-        errors["pain_during"] = ["your pain during the session, 0 to 10"]
+    home_ids = _home_exercises(request, db, link)
+    entries = home_logs.exercise_entries(form, home_ids, errors)
+    # The whole session's rating when the patient gives one (or has no exercises listed), else the worst of the
+    # exercises' own: a summary of the session, never an exercise's entry.
+    during = home_logs.pain(form.get("pain_during"), "pain_during", errors)
+    morning = home_logs.pain(form.get("pain_next_morning"), "pain_next_morning", errors)
+    during = during if during is not None else home_logs.worst(entries, "pain_during")
+    morning = morning if morning is not None else home_logs.worst(entries, "pain_next_morning")
+    if during is None and not any(k.endswith("pain_during") for k in errors):
+        where = f"ex.{home_ids[0]}.pain_during" if home_ids else "pain_during"
+        what = "the exercises" if home_ids else "the session"
+        errors[where] = [f"your pain during {what}, 0 to 10"]
     note = (form.get("note") or "").strip()[:1000] or None
     if errors:
         return _page(request, db, token, link, errors, form, status=422)
@@ -191,10 +196,11 @@ def log_session(token: str, request: Request, db: SessionDep, form: FormDep, bac
             link_id=link.id,
             date=day,
             exercise_id=None,
-            completed=form.get("completed", "yes") != "no",
+            completed=any(e["completed"] for e in entries.values()) if entries else form.get("completed") != "no",
             pain_during=during,
             pain_next_morning=morning,
             note=note,
+            exercises_json=entries or None,
             created_at=settings.now(),
         )
     )
@@ -215,30 +221,36 @@ def log_morning(token: str, log_id: int, request: Request, db: SessionDep, form:
                 background: BackgroundTasks) -> Response:
     link = _link(request, db, token)
     check_double_submit(request.cookies.get(CSRF_COOKIE), form.get("csrf_token"))
-    errors: dict[str, list[str]] = {}
-    morning = _pain(form.get("pain_next_morning"), "pain_next_morning", errors)
     lg = db.get(SessionLog, log_id)
     if lg is None or lg.patient_id != link.patient_id or lg.clinic_id != link.clinic_id:
         raise HTTPException(status_code=404, detail="not found")
-    if errors or morning is None:
+    errors: dict[str, list[str]] = {}
+    entries = dict(lg.exercises_json or {})
+    given = home_logs.exercise_entries(form, list(entries), errors)
+    new = {ex: e["pain_next_morning"] for ex, e in given.items() if e["pain_next_morning"] is not None}
+    session = home_logs.pain(form.get("pain_next_morning"), "pain_next_morning", errors)
+    if errors or (session is None and not new):
         return _page(request, db, token, link, errors or {"pain_next_morning": ["0 to 10"]}, status=422)
-    if lg.pain_next_morning is not None:  # one entry per session: what was recorded stays (the attempt is kept)
-        _audit(
-            db,
-            request,
-            link,
-            "home.log_morning",
-            f"session {lg.date}: next-morning pain already recorded ({lg.pain_next_morning:g}); {morning:g} not stored",
-            outcome="rejected",
-        )
+    # One entry per session and exercise: what was recorded stays (the attempt is kept on the audit log).
+    taken = [ex for ex in new if entries[ex].get("pain_next_morning") is not None]
+    if taken or (session is not None and lg.pain_next_morning is not None):
+        kept = "; ".join(f"{ex.replace('_', ' ')} ({entries[ex]['pain_next_morning']:g}); {new[ex]:g} not stored"
+                         for ex in taken) or f"({lg.pain_next_morning:g}); {session:g} not stored"
+        _audit(db, request, link, "home.log_morning", f"session {lg.date}: next-morning pain already recorded {kept}",
+               outcome="rejected")
         db.commit()
-        errors = {
-            "pain_next_morning": [
-                f"the next-morning pain of {lg.date} is already recorded "
-                f"({lg.pain_next_morning:g}); tell your clinician if it was wrong"
-            ]
-        }
+        recorded = f"{lg.pain_next_morning:g}" if lg.pain_next_morning is not None else "recorded"
+        errors = {"pain_next_morning": [f"the next-morning pain of {lg.date} is already recorded "
+                                        f"({recorded}); tell your clinician if it was wrong"]}
         return _page(request, db, token, link, errors, status=409)
+    if new:
+        lg.exercises_json = {ex: dict(e, pain_next_morning=new.get(ex, e.get("pain_next_morning")))
+                             for ex, e in entries.items()}
+        morning = home_logs.worst(lg.exercises_json, "pain_next_morning")
+    else:
+        morning = session
+    if morning is None:  # unreachable: a rating was given above; kept for the type checker
+        return _page(request, db, token, link, {"pain_next_morning": ["0 to 10"]}, status=422)
     lg.pain_next_morning = morning
     _audit(db, request, link, "home.log_morning", f"session {lg.date}: next-morning pain {morning:g}")
     _alert(request, db, link, background, morning=morning)

@@ -8,7 +8,8 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from hipext.store import repo
-from hipext.web.deps import AuditDep, PatientDep, SessionDep, WriterUser
+from hipext.web import questionnaire_offer
+from hipext.web.deps import AuditDep, PatientDep, RawFormDep, SessionDep, WriterUser
 from hipext.web.http import absolute_url
 from hipext.web.routes.patients import patient_page
 
@@ -16,11 +17,15 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.post("/patients/{pid}/links")
-def link_create(request: Request, p: WriterUser, row: PatientDep, db: SessionDep, audit: AuditDep) -> Response:
+def link_create(
+    request: Request, p: WriterUser, row: PatientDep, db: SessionDep, audit: AuditDep, raw: RawFormDep
+) -> Response:
     token = secrets.token_urlsafe(32)  # 256 bits; only its hash is stored
     settings = request.app.state.settings
     link = repo.create_link(db, row, token, user_id=p.user_id, now=settings.now(), lifetime=settings.link_lifetime)
-    audit("link.create", row.id, detail=f"link {link.id} until {link.expires_at:%Y-%m-%d}")
+    link.questionnaires_json = questionnaire_offer.chosen(raw)  # only those the clinician assigned
+    assigned = ", ".join(link.questionnaires_json) or "no questionnaires"
+    audit("link.create", row.id, detail=f"link {link.id} until {link.expires_at:%Y-%m-%d}; {assigned}")
     db.commit()
     return patient_page(request, p, db, row, new_link_url=absolute_url(request, f"/p/{token}"))
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from hipext import evidence
 from hipext.store import repo
 from hipext.store.models import Patient, ProgramOverride
-from hipext.web import charts, forms, services, visit_form
+from hipext.web import charts, confirm, forms, home_logs, questionnaire_offer, services, visit_form
 from hipext.web.deps import AuditDep, CurrentUser, FormDep, PatientDep, SessionDep, WriterUser, evaluation_of
 from hipext.web.rendering import render
 from hipext.web.security import Principal
@@ -35,7 +35,10 @@ def patient_form_ctx(values: dict[str, Any] | None = None, errors: dict[str, lis
         "errors": errors or {},
         "activity_levels": forms.ACTIVITY_LEVELS,
         "involved_sides": forms.INVOLVED_SIDES,
-        "restriction_kinds": forms.RESTRICTION_KINDS,
+        "restriction_kinds": [(k, forms.RESTRICTION_LABELS.get(k, k)) for k in forms.RESTRICTION_KINDS],
+        "residences": forms.RESIDENCES,
+        "growth_plates": forms.GROWTH_PLATES,
+        "deliveries": forms.DELIVERIES,
         "screening": forms.screening_questions(),
         "n_common": len(forms.COMMON_QUESTIONS),
         "condition_terms": forms.condition_terms(),
@@ -48,22 +51,40 @@ def patient_new_form(request: Request, p: WriterUser) -> Response:
     return render(request, "patient_new.html", patient_form_ctx(values), p)
 
 
+def _patient_warnings(form: dict[str, str], data: dict[str, Any], prefixes: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Unusual values in the parts of the case this form edits (`prefixes`), unless the clinician confirmed them."""
+    found = [w for w in confirm.warnings_of(data) if w["path"].startswith(prefixes)]
+    return [] if confirm.confirmed(form, found) else found
+
+
+def _with_warnings(ctx: dict[str, Any], warnings: list[dict[str, Any]]) -> dict[str, Any]:
+    checks = forms.field_errors(visit_form.label_problems(warnings))
+    return ctx | confirm.context(warnings, checks) | {
+        "errors": {k: [f"please check: {m}" for m in ms] for k, ms in checks.items()},
+        "values": {k: v for k, v in ctx["values"].items() if k not in (confirm.FIELD, confirm.TOKEN)},
+    }
+
+
 @router.post("/patients/new")
 def patient_create(request: Request, p: WriterUser, db: SessionDep, audit: AuditDep, form: FormDep) -> Response:
+    now = request.app.state.settings.now()
+    patient, history = forms.patient_from_form(form), forms.history_from_form(form)
     try:
-        row = services.create_patient(
-            db,
-            p.clinic_id,
-            forms.patient_from_form(form),
-            forms.history_from_form(form),
-            user_id=p.user_id,
-            now=request.app.state.settings.now(),
-        )
+        data = {"hipext_case": 1, "patient": services.with_age(patient, now.date()), "history": history}
+        warnings = _patient_warnings(form, data, ("patient", "history"))
+        if warnings:
+            audit("patient.create", detail=f"{len(warnings)} unusual values shown to confirm", outcome="rejected")
+            db.commit()
+            return render(request, "patient_new.html", _with_warnings(patient_form_ctx(form), warnings), p, status=422)
+        row = services.create_patient(db, p.clinic_id, patient, history, user_id=p.user_id, now=now)
     except services.InputProblems as exc:
         problems = visit_form.label_problems(exc.problems)
         ctx = patient_form_ctx(form, forms.field_errors(problems)) | {"problems": problems}
         return render(request, "patient_new.html", ctx, p, status=422)
     audit("patient.create", row.id)
+    confirmed = [w for w in confirm.warnings_of(repo.case_data(row)) if w["path"].startswith(("patient", "history"))]
+    if confirmed:
+        audit("values.confirmed", row.id, detail=confirm.audit_detail(visit_form.label_problems(confirmed)))
     db.commit()
     return RedirectResponse(f"/patients/{row.id}", status_code=303)
 
@@ -72,6 +93,7 @@ def patient_page(request: Request, p: Principal, db: Session, row: Patient, **ex
     view = evaluation_of(request, db, row)
     ovs = repo.overrides(db, p.clinic_id, row.id)
     logs = repo.session_logs(db, p.clinic_id, row.id)
+    links = repo.links(db, p.clinic_id, row.id)
     now = request.app.state.settings.now()
     ctx = {
         "patient": row,
@@ -83,12 +105,14 @@ def patient_page(request: Request, p: Principal, db: Session, row: Patient, **ex
             repo.history_versions(db, p.clinic_id, row.id),
             repo.visit_versions(db, p.clinic_id, row.id) + repo.patient_versions(db, p.clinic_id, row.id),
         ),
-        "links": repo.links(db, p.clinic_id, row.id),
+        "links": links,
+        "link_questionnaires": questionnaire_offer.questionnaires(),
+        "link_suggested": questionnaire_offer.suggested(row, links),
         "now": now,
         "logs": logs[-20:],
         "pain_chart": charts.pain_chart(logs),
         "program": (view.data or {}).get("program"),
-        "adherence": services.adherence(logs, now.date(), services.planned_per_week(view.data)),
+        "adherence": home_logs.adherence(logs, now.date(), services.planned_per_week(view.data)),
         "evaluation": view.data,
         "history": row.history_json,
     }
@@ -168,15 +192,18 @@ def patient_edit(
 ) -> Response:
     """Correct the patient block: the reason is required and the earlier version stays on record."""
     reason = (form.get("reason") or "").strip()
+    now = request.app.state.settings.now()
+    patient = forms.patient_from_form(form)
     try:
-        changed = services.amend_patient(
-            db,
-            row,
-            forms.patient_from_form(form),
-            reason=reason,
-            user_id=p.user_id,
-            now=request.app.state.settings.now(),
-        )
+        data = dict(repo.case_data(row), patient=services.with_age(patient, now.date()))
+        warnings = _patient_warnings(form, data, ("patient",))
+        if warnings and not services.reason_problems(reason):
+            shown = f"{len(warnings)} unusual values shown to confirm"
+            audit("patient.amend", row.id, detail=shown, outcome="rejected")
+            db.commit()
+            ctx = _with_warnings(patient_form_ctx(form) | {"patient": row}, warnings)
+            return render(request, "patient_edit.html", ctx, p, status=422)
+        changed = services.amend_patient(db, row, patient, reason=reason, user_id=p.user_id, now=now)
     except services.InputProblems as exc:
         audit("patient.amend", row.id, detail=f"{len(exc.problems)} input problems", outcome="rejected")
         db.commit()
@@ -184,6 +211,9 @@ def patient_edit(
         errors |= {"reason": [f"expected {pr['expected']}" for pr in exc.problems if pr["path"] == "reason"]}
         ctx = patient_form_ctx(form, errors) | {"patient": row, "problems": visit_form.label_problems(exc.problems)}
         return render(request, "patient_edit.html", ctx, p, status=422)
+    confirmed = [w for w in confirm.warnings_of(repo.case_data(row)) if w["path"].startswith("patient")]
+    if changed and confirmed:
+        audit("values.confirmed", row.id, detail=confirm.audit_detail(visit_form.label_problems(confirmed)))
     if changed:
         audit("patient.amend", row.id, detail=reason[:200])
     db.commit()

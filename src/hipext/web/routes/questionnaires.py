@@ -7,10 +7,11 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from hipext.store import repo
-from hipext.store.models import QuestionnaireResponse
-from hipext.web import forms, visit_form
+from hipext.store.models import PatientLink, QuestionnaireResponse
+from hipext.web import forms, questionnaire_offer, visit_form
 from hipext.web.deps import RawFormDep, SessionDep
 from hipext.web.routes.home import CSRF_COOKIE, _audit, _link, csrf_token_for
 from hipext.web.security import check_double_submit
@@ -18,13 +19,10 @@ from hipext.web.security import check_double_submit
 router = APIRouter(include_in_schema=False)
 
 
-def questionnaires() -> list[visit_form.TestForm]:
-    """The patient-reported questionnaires the visit form has, in its order."""
-    return [t for t in visit_form.measurement_forms() if t.kind == "prom"]
-
-
-def _questionnaire(test: str) -> visit_form.TestForm:
-    found = next((t for t in questionnaires() if t.id == test), None)
+def _questionnaire(db: Session, link: PatientLink, test: str) -> visit_form.TestForm:
+    """A questionnaire this link offers (404 for any other: the patient fills in what their clinician asked for)."""
+    row = repo.get_patient(db, link.clinic_id, link.patient_id)
+    found = next((t for t in questionnaire_offer.offered(link, row) if t.id == test), None) if row else None
     if found is None:
         raise HTTPException(status_code=404, detail="not found")
     return found
@@ -45,7 +43,7 @@ def _page(
 @router.get("/p/{token}/q/{test}", response_class=HTMLResponse)
 def questionnaire_form(token: str, test: str, request: Request, db: SessionDep) -> Response:
     link = _link(request, db, token)
-    t = _questionnaire(test)
+    t = _questionnaire(db, link, test)
     _audit(db, request, link, "home.questionnaire_view", t.id)
     db.commit()
     return _page(request, token, t, {}, {})
@@ -54,7 +52,7 @@ def questionnaire_form(token: str, test: str, request: Request, db: SessionDep) 
 @router.post("/p/{token}/q/{test}")
 def questionnaire_submit(token: str, test: str, request: Request, db: SessionDep, raw: RawFormDep) -> Response:
     link = _link(request, db, token)
-    t = _questionnaire(test)
+    t = _questionnaire(db, link, test)
     check_double_submit(request.cookies.get(CSRF_COOKIE), str(raw.get("csrf_token") or ""))
     mine = {k: v for k, v in raw.items() if k.startswith(f"m.{t.id}.x.")}  # only this questionnaire's answers
     built = visit_form.visit_from_form(mine, [])

@@ -9,9 +9,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from hipext import evidence
+from hipext.care import data as care_data
 from hipext.store import repo
 from hipext.store.models import Patient, Visit
-from hipext.web import forms, services, visit_form
+from hipext.web import confirm, forms, home_logs, response_form, services, visit_checks, visit_form
 from hipext.web.deps import (
     AuditDep,
     CurrentUser,
@@ -44,6 +45,10 @@ def _history_values(history: dict[str, Any]) -> dict[str, str]:
         for k, x in r.items():
             if x is not None:
                 v[f"history.surgery.restrictions[{i}].{k}"] = str(x)
+    v["history.growth_plates"] = history.get("growth_plates", "unknown")
+    for k, x in (history.get("pregnancy") or {}).items():
+        if x is not None:
+            v[f"history.pregnancy.{k}"] = ("yes" if x else "no") if isinstance(x, bool) else str(x)
     for k, ans in (history.get("red_flags") or {}).items():
         v[f"history.red_flags.{k}"] = "yes" if ans else "no"
     return v
@@ -60,10 +65,15 @@ def _visit_ctx(
     amend: Visit | None = None,
 ) -> dict[str, Any]:
     if amend is None:  # a new visit asks about each exercise of the program as it stands
-        rows = [e for e in services.program_rows(evaluation_of(request, db, row).data) if not e["removed"]]
-    else:  # an amended visit keeps the exercises it recorded responses for
         rows = [
-            {"id": r["exercise"], "exercise": {"name": r["exercise"].replace("_", " ")}}
+            {"id": e["id"], "name": e["exercise"]["name"], "home": e["home"]}
+            for e in services.program_rows(evaluation_of(request, db, row).data)
+            if not e["removed"]
+        ]
+    else:  # an amended visit keeps the exercises it recorded responses for
+        library = care_data.exercises()
+        rows = [
+            {"id": r["exercise"], "name": library[r["exercise"]].name if r["exercise"] in library else r["exercise"]}
             for r in amend.data_json.get("exercise_responses") or []
         ]
     ctx = patient_form_ctx(values, errors)
@@ -74,6 +84,10 @@ def _visit_ctx(
             "observations": forms.OBSERVATIONS,
             "force_units": visit_form.FORCE_UNITS,
             "response_rows": rows,
+            "response_columns": response_form.COLUMNS,
+            "vitals": visit_checks.VITALS,
+            "activity_checks": visit_checks.activity_checks(),
+            "check_answers": visit_checks.CHECK_ANSWERS,
             "problems": problems or [],
             "logs_summary": None,
             "amend": amend,
@@ -102,8 +116,9 @@ def _refused(
     built: visit_form.VisitBuild,
     problems: list[dict[str, Any]],
     amend: Visit | None = None,
+    warnings: list[dict[str, Any]] | None = None,
 ) -> Response:
-    values: dict[str, Any] = {k: str(v) for k, v in raw.items()}
+    values: dict[str, Any] = {k: str(v) for k, v in raw.items() if k not in (confirm.FIELD, confirm.TOKEN)}
     values["visit.observations"] = raw.getlist("visit.observations")
     errors = forms.field_errors(problems, built.field_of)
     for pr in problems:
@@ -111,6 +126,10 @@ def _refused(
             errors["reason"] = [f"expected {pr['expected']}"]
     visit_form.label_problems(problems, built.field_of)
     ctx = _visit_ctx(request, p, db, row, values, errors, problems, amend)
+    if warnings:  # nothing is wrong, but some values are unusual: shown at their fields, to be confirmed
+        checks = forms.field_errors(visit_form.label_problems(warnings, built.field_of), built.field_of)
+        ctx |= confirm.context(warnings, checks)
+        ctx["errors"] = {k: [f"please check: {m}" for m in ms] for k, ms in checks.items()}
     return render(request, "visit_new.html", ctx, p, status=422)
 
 
@@ -132,14 +151,14 @@ def visit_new(request: Request, p: WriterUser, row: PatientDep, db: SessionDep, 
             if k.startswith("m.")
         }
     last = row.active_visits[-1].date if row.active_visits else None
-    summary = services.responses_from_logs(repo.session_logs(db, p.clinic_id, row.id), last)
+    summary = home_logs.since(repo.session_logs(db, p.clinic_id, row.id), last)
     ctx = _visit_ctx(request, p, db, row, values)
+    # Each row is prefilled from what the patient logged for that exercise; a rating given for a whole session
+    # belongs to no single exercise and is shown above the table, never copied into a row.
+    values |= response_form.from_home_logs(summary.get("exercises", {}), ctx["response_rows"])
     for k, row_ex in enumerate(ctx["response_rows"]):
-        # A home session covers every home exercise, so its count applies to each; pain logged for a whole
-        # session belongs to no single exercise and is shown above the table, never copied into a row.
-        home = row_ex["exercise"].get("supervision", "home") == "home"
-        if home and summary.get("sessions_done") is not None:
-            values[f"er.{k}.sessions_done"] = f"{summary['sessions_done']:g}"
+        if row_ex.get("home") and f"er.{k}.sessions_done" not in values and summary.get("sessions_done") is not None:
+            values[f"er.{k}.sessions_done"] = f"{summary['sessions_done']:g}"  # a home session covers each exercise
         values[f"er.{k}.completed"] = "on"
     ctx["logs_summary"] = summary
     ctx["from_patient"] = sorted(completed.values(), key=lambda q: q.submitted_at)
@@ -160,6 +179,13 @@ def visit_create(
         audit("visit.create", row.id, detail=f"{len(problems)} input problems", outcome="rejected")
         db.commit()
         return _refused(request, p, db, row, raw, built, problems)
+    confirmed = confirm.warnings_of(
+        {"hipext_case": 1, "patient": row.patient_json, "history": history, "visits": [built.visit]}
+    )
+    if not confirm.confirmed(raw, confirmed):
+        audit("visit.create", row.id, detail=f"{len(confirmed)} unusual values shown to confirm", outcome="rejected")
+        db.commit()
+        return _refused(request, p, db, row, raw, built, [], warnings=confirmed)
     now = request.app.state.settings.now()
     visit, changed = services.add_visit(db, row, built.visit, user_id=p.user_id, now=now, history=history)
     audit(
@@ -168,6 +194,9 @@ def visit_create(
         detail=f"visit {visit.date}, {len(visit.data_json.get('measurements', []))} measurements"
         + (", history changed (new version kept)" if changed else ""),
     )
+    if confirmed:
+        labelled = visit_form.label_problems(confirmed, built.field_of)
+        audit("values.confirmed", row.id, detail=confirm.audit_detail(labelled))
     db.commit()
     return RedirectResponse(f"/patients/{row.id}/evaluation", status_code=303)
 
@@ -216,6 +245,12 @@ def visit_amend(
         audit("visit.amend", row.id, detail=f"visit {visit.date}: {len(problems)} input problems", outcome="rejected")
         db.commit()
         return _refused(request, p, db, row, raw, built, problems, amend=visit)
+    data = {"hipext_case": 1, "patient": row.patient_json, "history": row.history_json, "visits": [built.visit]}
+    confirmed = confirm.warnings_of(data)
+    if not confirm.confirmed(raw, confirmed):
+        audit("visit.amend", row.id, detail=f"{len(confirmed)} unusual values shown to confirm", outcome="rejected")
+        db.commit()
+        return _refused(request, p, db, row, raw, built, [], amend=visit, warnings=confirmed)
     before = visit.date
     changed = services.amend_visit(
         db,
@@ -228,6 +263,9 @@ def visit_amend(
     )
     if changed:
         audit("visit.amend", row.id, detail=f"visit {before} -> {visit.date}: {form['reason'].strip()[:200]}")
+        if confirmed:
+            labelled = visit_form.label_problems(confirmed, built.field_of)
+            audit("values.confirmed", row.id, detail=confirm.audit_detail(labelled))
     db.commit()
     return RedirectResponse(f"/patients/{row.id}/visits/{visit.id}", status_code=303)
 
