@@ -159,3 +159,38 @@ def test_start_up_against_an_unreachable_database_is_one_clear_line(args: list[s
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
     assert lines[0].startswith("hipext: cannot use the database postgresql+psycopg://hipext@127.0.0.1:9/clinic")
+
+
+def _body_routes(routes: list) -> list:
+    """Every route of the app that accepts a body (routers included into the app are walked too)."""
+    from fastapi.routing import APIRoute
+
+    found = []
+    for r in routes:
+        inner = getattr(r, "original_router", None)
+        if inner is not None:
+            found += _body_routes(inner.routes)
+        elif isinstance(r, APIRoute) and r.methods - {"GET", "HEAD", "OPTIONS"}:
+            found.append(r)
+    return found
+
+
+def test_every_route_that_takes_a_body_has_its_limit_and_refuses_more(world) -> None:
+    """Each route is listed in web/limits.py (not left to the catch-all), and a body one byte over its limit is
+    refused with 413 before it is read, whoever sends it."""
+    import re
+
+    from hipext.web.limits import DEFAULT_LIMITS, BodyLimit
+
+    limits = BodyLimit(None)
+    routes = _body_routes(world.app.routes)
+    assert len(routes) >= 25  # forms, uploads, the API: the walk found them
+    c = world.client()
+    for route in routes:
+        path = re.sub(r"\{[^}]+\}", "1", route.path)
+        entry = next(i for i, (pattern, _) in enumerate(DEFAULT_LIMITS) if re.search(pattern, path))
+        assert DEFAULT_LIMITS[entry][0], f"{route.path} has no entry of its own in web/limits.py"
+        limit = limits.limit_for(path)
+        for method in route.methods - {"GET", "HEAD", "OPTIONS"}:
+            r = c.request(method, path, content=b"x" * (limit + 1), headers={"content-type": "application/json"})
+            assert r.status_code == 413, f"{method} {route.path}: {r.status_code}"

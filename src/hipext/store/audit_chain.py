@@ -16,13 +16,13 @@ import hmac
 import json
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
@@ -34,8 +34,17 @@ GENESIS = "0" * 64
 UNKEYED = "none"
 # A row written more than this long before the database recorded it was backdated.
 BACKDATE_TOLERANCE = dt.timedelta(minutes=5)
-HEADS = AuditHead.__table__
-EVENTS = AuditEvent.__table__
+
+
+def _table(model: type[AuditHead] | type[AuditEvent]) -> Table:
+    """A declarative model's Table (typed as the wider FromClause), for Core statements on a Session or Connection."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+HEADS = _table(AuditHead)
+EVENTS = _table(AuditEvent)
 
 
 # --- keys ---------------------------------------------------------------------------------------------------------
@@ -96,7 +105,8 @@ def _at(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
-def link_hash(key: bytes | None, prev: str, chain: int, seq: int, row: dict[str, Any]) -> str:
+def link_hash(key: bytes | None, prev: str, chain: int, seq: int, row: Mapping[Any, Any]) -> str:
+    """The link of a row (a dict, or a result row's mapping, whose keys may also be its columns)."""
     fields = [chain, seq] + [_at(row["at"]) if f == "at" else row.get(f) for f in CHAINED_FIELDS]
     message = (prev + "\n" + json.dumps(fields, ensure_ascii=True, separators=(",", ":"))).encode()
     if key is None:

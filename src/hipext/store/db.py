@@ -16,6 +16,10 @@ from hipext.store.audit_chain import sqlite_path
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 DEFAULT_SQLITE_URL = "sqlite:///hipext.sqlite3"
+# The longest a request waits for a pooled connection or for SQLite's write lock before it gets a 503 "busy" (the
+# web app answers it): both are held for milliseconds, so waiting this long means the server is overloaded.
+DB_WAIT_S = float(os.environ.get("HIPEXT_DB_WAIT_S", "10"))
+POOL_SIZE = int(os.environ.get("HIPEXT_DB_POOL_SIZE", "20"))
 
 
 def database_url(url: str | None = None) -> str:
@@ -45,16 +49,24 @@ def private_sqlite_file(path: Path) -> None:
             f.chmod(0o600)
 
 
-def make_engine(url: str | None = None, *, schema: str | None = None, pool_size: int = 20) -> Engine:
-    """Create an engine. `schema` puts every table in one PostgreSQL schema (used by tests and benchmarks)."""
+def make_engine(
+    url: str | None = None, *, schema: str | None = None, pool_size: int = POOL_SIZE, wait_s: float = DB_WAIT_S
+) -> Engine:
+    """Create an engine. `schema` puts every table in one PostgreSQL schema (used by tests and benchmarks).
+
+    The pool is bounded (`pool_size` connections, as many again in bursts) and a checkout waits at most `wait_s`.
+    A request holds a connection only while one of its steps runs (hipext.web.security.get_db), so the web app's
+    few worker threads never need more than a handful."""
     url = database_url(url)
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"pool_timeout": wait_s}
     if url.startswith("sqlite"):
         path = sqlite_path(url)
         if path is not None:
             private_sqlite_file(path)
-        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
-        if ":memory:" not in url:
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": wait_s}
+        if ":memory:" in url:
+            del kwargs["pool_timeout"]  # a single shared connection, no queue
+        else:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size)
         engine = create_engine(url, **kwargs)
 
@@ -65,7 +77,7 @@ def make_engine(url: str | None = None, *, schema: str | None = None, pool_size:
             if ":memory:" not in url:
                 cur.execute("PRAGMA journal_mode=WAL")
                 cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={int(wait_s * 1000)}")
             cur.close()
 
         return engine
@@ -75,6 +87,11 @@ def make_engine(url: str | None = None, *, schema: str | None = None, pool_size:
         kwargs["connect_args"]["options"] = f"-csearch_path={schema}"
     # No pre-ping (a round trip per request); recycle instead so a restarted server is picked up.
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, **kwargs)
+
+
+def is_lock_timeout(exc: BaseException) -> bool:
+    """SQLite gave up waiting for its write lock (busy_timeout): the database is busy, not broken."""
+    return "database is locked" in str(getattr(exc, "orig", exc))
 
 
 def shown_url(url: str) -> str:

@@ -30,13 +30,14 @@ def _normalise(code: str) -> str:
     return "".join(ch for ch in code if ch.isalnum()).lower()
 
 
-def verify_totp(user: User, secret: str, code: str, now: dt.datetime) -> bool:
-    """Check a 6-digit code for `secret` (the current 30-second step or the one either side, for clock drift) and,
-    when it is good, remember its step on the user so the same code cannot be used again."""
+def verify_totp(user: User, code: str, now: dt.datetime) -> bool:
+    """Check a 6-digit code for the user's secret (enabled, or pending while it is set up) at the current 30-second
+    step or the one either side (clock drift) and, when it is good, remember its step on the user so the same code
+    cannot be used again. No secret: False."""
     code = _normalise(code)
-    if len(code) != 6 or not code.isdigit():
+    if not user.totp_secret or len(code) != 6 or not code.isdigit():
         return False
-    totp = pyotp.TOTP(secret)
+    totp = pyotp.TOTP(user.totp_secret)
     step = int(now.timestamp()) // totp.interval
     for candidate in (step, step - 1, step + 1):
         if candidate <= (user.totp_last_step or -1):

@@ -53,12 +53,17 @@ class Verdict:
 def _locked_rows(s: Session, keys: list[str], now: dt.datetime) -> dict[str, Throttle]:
     dialect = s.get_bind().dialect.name
     make = pg_insert if dialect == "postgresql" else sqlite_insert
-    for key in sorted(keys):  # one order everywhere: no deadlock between two multi-key attempts
-        # A write first: on SQLite it takes the database's write lock before anything is read.
-        s.execute(make(Throttle).values(key=key, failures=0.0, updated_at=now).on_conflict_do_nothing())
     stmt = select(Throttle).where(Throttle.key.in_(keys)).order_by(Throttle.key).with_for_update()
-    rows = s.scalars(stmt.execution_options(populate_existing=True))
-    return {r.key: r for r in rows}
+    rows: dict[str, Throttle] = {}
+    while True:
+        for key in sorted(set(keys) - set(rows)):  # one order everywhere: no deadlock between two multi-key attempts
+            # A write first: on SQLite it takes the database's write lock before anything is read.
+            s.execute(make(Throttle).values(key=key, failures=0.0, updated_at=now).on_conflict_do_nothing())
+        rows = {r.key: r for r in s.scalars(stmt.execution_options(populate_existing=True))}
+        if len(rows) == len(set(keys)):
+            return rows
+        # PostgreSQL: a concurrent success deleted a row after our insert found it there; make it again. (Each
+        # round waits for the deleting transaction, so this ends.)
 
 
 def attempt(s: Session, keys: dict[str, Policy], now: dt.datetime) -> Verdict:

@@ -16,12 +16,16 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as DatabaseBusy
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hipext import __version__
 from hipext.reports.capacity_charts import task_bars_svg, torque_angle_svg
 from hipext.reports.qr import qr_svg
 from hipext.store import make_engine, migrate, session_factory
+from hipext.store.db import is_lock_timeout
 from hipext.web.config import Settings
 from hipext.web.hashing import Busy, PasswordWorkers
 from hipext.web.http import json_safe
@@ -128,7 +132,7 @@ def create_app(
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code in (403, 404):
-            audit_denial(request, exc.status_code)
+            await run_in_threadpool(audit_denial, request, exc.status_code)
         if request.url.path.startswith("/api"):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
         resp = error_page(request, exc.status_code, str(exc.detail) if exc.status_code != 404 else None)
@@ -137,12 +141,19 @@ def create_app(
 
     @app.exception_handler(Busy)
     async def _busy(request: Request, exc: Busy) -> Response:
-        message = "The server is busy checking other sign-ins. Try again in a moment."
-        if request.url.path.startswith("/api"):
-            return JSONResponse({"detail": message}, status_code=503, headers={"Retry-After": "1"})
-        resp = error_page(request, 503, message)
-        resp.headers["Retry-After"] = "1"
-        return resp
+        return busy(request, "The server is busy checking other sign-ins. Try again in a moment.")
+
+    @app.exception_handler(DatabaseBusy)
+    async def _db_busy(request: Request, exc: Exception) -> Response:
+        # No connection free, or SQLite's write lock not granted, within DB_WAIT_S: a 503 to retry, never a hang.
+        log.warning("database busy on %s %s: %s", request.method, request.url.path, exc)
+        return busy(request, "The server is busy. Try again in a moment.")
+
+    @app.exception_handler(OperationalError)
+    async def _operational(request: Request, exc: OperationalError) -> Response:
+        if is_lock_timeout(exc):
+            return await _db_busy(request, exc)
+        return await _crash(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
@@ -242,6 +253,14 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def busy(request: Request, message: str) -> Response:
+    if request.url.path.startswith("/api"):
+        return JSONResponse({"detail": message}, status_code=503, headers={"Retry-After": "1"})
+    resp = error_page(request, 503, message)
+    resp.headers["Retry-After"] = "1"
+    return resp
 
 
 def error_page(request: Request, status: int, message: str | None) -> Response:

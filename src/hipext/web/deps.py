@@ -24,6 +24,7 @@ from hipext.web.security import (
     client_ip,
     csrf_checked,
     current_principal,
+    end_transaction,
     get_db,
     pending_principal,
     writer,
@@ -40,6 +41,7 @@ PendingUser = Annotated[Principal, Depends(pending_principal)]  # signed in, a s
 def _patient(pid: int, p: CurrentUser, db: SessionDep) -> Patient:
     """The patient of the path's `pid`, only if they belong to the user's clinic (404 otherwise)."""
     row = repo.get_patient(db, p.clinic_id, pid)
+    end_transaction(db)  # the route runs on another hop (maybe after reading a form): hold no connection meanwhile
     if row is None:
         raise HTTPException(status_code=404, detail="not found")
     return row
@@ -124,7 +126,9 @@ def evaluation_of(
 
 
 def _evaluation(request: Request, row: PatientDep, db: SessionDep, as_of: AsOfDep = None) -> services.EvaluationView:
-    return evaluation_of(request, db, row, as_of)
+    view = evaluation_of(request, db, row, as_of)
+    end_transaction(db)
+    return view
 
 
 EvaluationDep = Annotated[services.EvaluationView, Depends(_evaluation)]

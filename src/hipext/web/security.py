@@ -6,12 +6,15 @@ import datetime as dt
 import hmac
 import secrets
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
+import anyio
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from hipext.store import repo, throttle
 from hipext.store.models import User, WebSession
@@ -21,6 +24,7 @@ SESSION_COOKIE = "hipext_session"
 LOGIN_CSRF_COOKIE = "hipext_login_csrf"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 WRITER_ROLES = frozenset({"admin", "clinician"})
+T = TypeVar("T")
 
 
 class LoginRequired(Exception):
@@ -65,14 +69,39 @@ def settings_of(request: Request) -> Settings:
 
 
 async def get_db(request: Request) -> AsyncIterator[Session]:
-    """The request's database session. Async so it costs no thread hop; creating and closing a session does no I/O
-    beyond returning a connection to the pool (route functions doing the queries run in the thread pool)."""
+    """The request's database session. Creating and closing it does no I/O; a connection is taken from the pool
+    only by a query, and given back when its transaction ends.
+
+    Rule: a request never holds a connection while it waits (for a worker thread, the network, a password check,
+    another connection). Every database step therefore ends its transaction before it returns: `db_step` for the
+    steps of async code, `end_transaction` at the end of sync dependencies, a commit in routes. Otherwise requests
+    that hold connections while queued for the worker threads can take the whole pool, and the threads then block
+    waiting for a connection that only a queued request can give back (the 30 s hang of issue 12)."""
     s = request.app.state.sessionmaker()
     try:
         yield s
     finally:
-        s.rollback()
+        if s.in_transaction():  # a step that failed: rolled back off the event loop, even if the client has gone
+            with anyio.CancelScope(shield=True):
+                await run_in_threadpool(s.close)
         s.close()
+
+
+def end_transaction(s: Session) -> None:
+    """Give the connection back to the pool (a commit: objects already loaded stay readable)."""
+    s.commit()
+
+
+async def db_step(s: Session, fn: Callable[..., T], *args: object) -> T:
+    """Run one database step on a worker thread and end its transaction there, so nothing blocks the event loop
+    and no connection is held while the request goes on waiting."""
+
+    def step() -> T:
+        result = fn(*args)
+        end_transaction(s)
+        return result
+
+    return await run_in_threadpool(step)
 
 
 def client_ip(request: Request) -> str | None:
@@ -218,21 +247,19 @@ def _bearer_principal(request: Request, s: Session) -> Principal | None:
     return Principal(user=user, session=None, via_bearer=True)
 
 
-async def optional_principal(request: Request, s: Session = Depends(get_db)) -> Principal | None:
-    # One or two primary-key lookups: done on the event loop, cheaper than a hop to the thread pool.
+def _lookup_principal(request: Request, s: Session) -> Principal | None:
     if request.url.path.startswith("/api") and request.headers.get("authorization"):
-        p = _bearer_principal(request, s)
-    else:
-        p = _session_principal(request, s)
-    # End the read transaction: the connection goes back to the pool while the request waits for a worker thread.
-    s.commit()
-    return p
+        return _bearer_principal(request, s)
+    return _session_principal(request, s)
+
+
+async def optional_principal(request: Request, s: Session = Depends(get_db)) -> Principal | None:
+    return await db_step(s, _lookup_principal, request, s)
 
 
 async def pending_principal(request: Request, s: Session = Depends(get_db)) -> Principal:
     """A session half-way through signing in (password checked, second factor due or to be set up), or a full one."""
-    p = _session_principal(request, s, ("totp", "enrol", "full"))
-    s.commit()
+    p = await db_step(s, _session_principal, request, s, ("totp", "enrol", "full"))
     if p is None:
         raise LoginRequired()
     request.state.principal = p

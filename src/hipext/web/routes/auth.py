@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from hipext.store import repo, second_factor, throttle
 from hipext.store.models import User, WebSession
@@ -29,6 +28,7 @@ from hipext.web.security import (
     check_csrf,
     check_double_submit,
     client_ip,
+    db_step,
     end_session,
     start_session,
 )
@@ -173,9 +173,9 @@ async def login(request: Request, db: SessionDep, form: FormDep) -> Response:
     try:
         check_double_submit(request.cookies.get(LOGIN_CSRF_COOKIE), form.get("csrf_token") or "")
     except HTTPException:
-        await run_in_threadpool(_csrf_failed, request, db, username)
+        await db_step(db, _csrf_failed, request, db, username)
         raise
-    attempt = await run_in_threadpool(_count_attempt, request, db, username)
+    attempt = await db_step(db, _count_attempt, request, db, username)
     if not attempt.verdict.allowed:
         resp = _login_page(request, "Too many attempts. Try again in a little while.", 429, username)
         resp.headers["Retry-After"] = str(attempt.verdict.retry_seconds)
@@ -183,9 +183,9 @@ async def login(request: Request, db: SessionDep, form: FormDep) -> Response:
     try:
         ok = await request.app.state.passwords.verify(attempt.password_hash, form.get("password") or "")
     except Busy:
-        await run_in_threadpool(_give_back, request, db, attempt)  # not the user's fault: the attempt is not counted
+        await db_step(db, _give_back, request, db, attempt)  # not the user's fault: the attempt is not counted
         raise
-    return await run_in_threadpool(_finish, request, db, attempt, ok and attempt.password_hash is not None)
+    return await db_step(db, _finish, request, db, attempt, ok and attempt.password_hash is not None)
 
 
 # --- second factor ------------------------------------------------------------------------------------------------
@@ -209,7 +209,7 @@ def totp_check(request: Request, p: PendingUser, db: SessionDep, form: FormDep) 
     now = settings.now()
     code = (form.get("code") or "").strip()
     how = "totp"
-    ok = second_factor.verify_totp(user, user.totp_secret or "", code, now)
+    ok = second_factor.verify_totp(user, code, now)
     if not ok and len(code) > 8:
         ok, how = second_factor.use_recovery_code(db, user, code, now), "recovery code"
     actor = f"user:{user.username}"

@@ -12,7 +12,6 @@ import secrets
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import delete, select
-from starlette.concurrency import run_in_threadpool
 
 from hipext.store import repo, second_factor, throttle
 from hipext.store.models import PasswordReset, RecoveryCode, User, WebSession
@@ -22,12 +21,14 @@ from hipext.web.http import absolute_url
 from hipext.web.rendering import render
 from hipext.web.security import (
     SESSION_COOKIE,
+    LoginRequired,
     Principal,
     TokenGuesses,
     anonymous_audit,
     check_csrf,
     check_double_submit,
     client_ip,
+    db_step,
     start_session,
 )
 
@@ -75,6 +76,14 @@ def _enrolling(p: Principal) -> Principal:
     return p
 
 
+def _own_row(db: SessionDep, p: Principal) -> User:
+    """The signed-in user's row, read in this step. Gone meanwhile (an administrator removed it): signed out."""
+    user = db.get(User, p.user_id)
+    if user is None:
+        raise LoginRequired()
+    return user
+
+
 def _end_sessions(db: SessionDep, user_id: int, keep: str | None = None) -> None:
     stmt = delete(WebSession).where(WebSession.user_id == user_id)
     if keep:
@@ -86,15 +95,15 @@ async def _current_password_ok(request: Request, db: SessionDep, p: Principal, p
     """Re-authentication, throttled like a sign-in of this account from this address."""
     settings = request.app.state.settings
     keys = {f"login-pair:{p.username.casefold()}|{client_ip(request) or '-'}": settings.login_pair}
-    verdict = await run_in_threadpool(throttle.attempt, db, keys, settings.now())
+    verdict = await db_step(db, throttle.attempt, db, keys, settings.now())
     if not verdict.allowed:
         raise HTTPException(
             429, "Too many wrong passwords. Try again later.", headers={"Retry-After": str(verdict.retry_seconds)}
         )
-    user = await run_in_threadpool(db.get, User, p.user_id)
+    user = await db_step(db, db.get, User, p.user_id)
     ok = await request.app.state.passwords.verify(user.password_hash if user else None, password)
     if ok:
-        await run_in_threadpool(lambda: throttle.succeeded(db, keys, reset=set(keys), now=settings.now()))
+        await db_step(db, lambda: throttle.succeeded(db, keys, reset=set(keys), now=settings.now()))
     return ok
 
 
@@ -109,8 +118,7 @@ def password_form(request: Request, p: CurrentUser) -> Response:
 @router.post("/account/password")
 async def password_change(request: Request, p: CurrentUser, db: SessionDep, form: FormDep) -> Response:
     check_csrf(p, form.get("csrf_token") or "")
-    user = await run_in_threadpool(db.get, User, p.user_id)
-    assert user is not None
+    user = await db_step(db, _own_row, db, p)
     errors = _new_password_errors(user, form.get("new_password") or "", form.get("confirm_password") or "")
     if not await _current_password_ok(request, db, p, form.get("current_password") or ""):
         errors["current_password"] = ["your current password"]
@@ -119,14 +127,14 @@ async def password_change(request: Request, p: CurrentUser, db: SessionDep, form
     new_hash = await request.app.state.passwords.hash(form["new_password"])
 
     def store() -> None:
-        fresh = db.get(User, p.user_id)
+        fresh = _own_row(db, p)
         fresh.password_hash = new_hash
         fresh.password_changed_at = request.app.state.settings.now()
         _end_sessions(db, fresh.id, keep=p.session.id if p.session else None)
         _audit(db, request, fresh, "auth.password_change", p.label, "other sessions ended")
         db.commit()
 
-    await run_in_threadpool(store)
+    await db_step(db, store)
     return RedirectResponse("/account?changed=password", status_code=303)
 
 
@@ -136,8 +144,7 @@ async def password_change(request: Request, p: CurrentUser, db: SessionDep, form
 @router.get("/account/totp", response_class=HTMLResponse)
 def totp_setup(request: Request, p: PendingUser, db: SessionDep) -> Response:
     _enrolling(p)
-    user = db.get(User, p.user_id)
-    assert user is not None
+    user = _own_row(db, p)
     if user.has_totp:
         return RedirectResponse("/account", status_code=303)
     if not user.totp_secret:  # a pending secret survives a reload of this page
@@ -157,12 +164,12 @@ async def totp_enable(request: Request, p: PendingUser, db: SessionDep, form: Fo
     password_ok = await _current_password_ok(request, db, p, form.get("password") or "")
 
     def enable() -> Response:
-        user = db.get(User, p.user_id)
+        user = _own_row(db, p)
         now = request.app.state.settings.now()
         errors: dict[str, list[str]] = {}
         if not password_ok:
             errors["password"] = ["your current password"]
-        if not user.totp_secret or not second_factor.verify_totp(user, user.totp_secret, form.get("code") or "", now):
+        if not second_factor.verify_totp(user, form.get("code") or "", now):
             errors["code"] = ["the 6-digit code your authenticator app shows now"]
         if errors:
             db.commit()  # keeps a used code's time step, if the code was right and the password was not
@@ -187,7 +194,7 @@ async def totp_enable(request: Request, p: PendingUser, db: SessionDep, form: Fo
         db.commit()
         return resp
 
-    return await run_in_threadpool(enable)
+    return await db_step(db, enable)
 
 
 @router.post("/account/totp/disable")
@@ -196,13 +203,11 @@ async def totp_disable(request: Request, p: CurrentUser, db: SessionDep, form: F
     password_ok = await _current_password_ok(request, db, p, form.get("password") or "")
 
     def disable() -> Response:
-        user = db.get(User, p.user_id)
+        user = _own_row(db, p)
         settings = request.app.state.settings
         if settings.require_admin_totp and user.role == "admin":
             raise HTTPException(403, "administrators must keep a second factor in this deployment")
-        code_ok = user.has_totp and second_factor.verify_totp(
-            user, user.totp_secret, form.get("code") or "", settings.now()
-        )
+        code_ok = user.has_totp and second_factor.verify_totp(user, form.get("code") or "", settings.now())
         if not (password_ok and code_ok):
             db.commit()
             raise HTTPException(403, "your current password and a current code are needed to turn this off")
@@ -212,7 +217,7 @@ async def totp_disable(request: Request, p: CurrentUser, db: SessionDep, form: F
         db.commit()
         return RedirectResponse("/account", status_code=303)
 
-    return await run_in_threadpool(disable)
+    return await db_step(db, disable)
 
 
 # --- admin-initiated reset ----------------------------------------------------------------------------------------
@@ -301,21 +306,21 @@ def reset_form(token: str, request: Request, db: SessionDep) -> Response:
 @router.post("/reset/{token}")
 async def reset_submit(token: str, request: Request, db: SessionDep, form: FormDep) -> Response:
     check_double_submit(request.cookies.get(RESET_CSRF_COOKIE), form.get("csrf_token"))
-    reset, user = await run_in_threadpool(_reset, request, db, token)
+    reset, user = await db_step(db, _reset, request, db, token)
     errors = _new_password_errors(user, form.get("new_password") or "", form.get("confirm_password") or "")
     now = request.app.state.settings.now()
     if user.has_totp:  # the link alone does not get past a second factor
         code = form.get("code") or ""
-        ok = await run_in_threadpool(
+        ok = await db_step(  # committed at once: a recovery code is used up even if the rest fails
+            db,
             lambda: (
-                second_factor.verify_totp(user, user.totp_secret, code, now)
+                second_factor.verify_totp(user, code, now)
                 or second_factor.use_recovery_code(db, user, code, now)
             )
         )
         if not ok:
             errors["code"] = ["a current code from your authenticator app, or a recovery code"]
     if errors:
-        await run_in_threadpool(db.commit)
         return _reset_page(request, user, errors, 422)
     new_hash = await request.app.state.passwords.hash(form["new_password"])
 
@@ -333,5 +338,5 @@ async def reset_submit(token: str, request: Request, db: SessionDep, form: FormD
         )
         db.commit()
 
-    await run_in_threadpool(store)
+    await db_step(db, store)
     return RedirectResponse("/login?reset=1", status_code=303)

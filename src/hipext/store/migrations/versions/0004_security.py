@@ -7,6 +7,7 @@ Revises: 0003
 """
 
 import os
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -40,7 +41,7 @@ def upgrade() -> None:
         sa.Column("seq", sa.Integer, nullable=False),
         sa.Column("hash", sa.String(64), nullable=False),
     )
-    new_columns = [
+    new_columns: list[sa.Column[Any]] = [
         sa.Column("chain", sa.Integer, nullable=True),
         sa.Column("seq", sa.Integer, nullable=True),
         sa.Column("hash", sa.String(64), nullable=True),
