@@ -17,10 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hipext import app as hipext_app
-from hipext.care import data as care_data
-from hipext.care.dose_words import instructions
-from hipext.care.models import PrescribedExercise, Screening
-from hipext.care.overrides import INCLUDE, Override, blocked_reason, editable_fields
+from hipext.care.overrides import Override
 from hipext.caseio import parse_case
 from hipext.core.case import Case, age_on
 from hipext.core.errors import CaseInputError
@@ -308,71 +305,3 @@ def amend_patient(
     if clean["id"] != row.external_id and repo.patient_by_external_id(db, row.clinic_id, clean["id"]):
         raise InputProblems(_duplicate_id(clean["id"]))
     return repo.amend_patient(db, row, clean, reason=reason.strip(), user_id=user_id, now=now)
-
-
-# --- program and overrides -----------------------------------------------------------------------------------------
-
-
-def program_rows(evaluation: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """The applied program's exercises as table rows: dose values by field (from the typed dose), which of them the
-    clinician set, and exercises the clinician removed (kept as rows so the page says so)."""
-    ev = evaluation or {}
-    edits = [e for e in ev.get("clinician_edits") or [] if e["state"] == "applied"]
-    by_key = {(e["override"]["exercise"], e["override"]["field"]): e["override"] for e in edits}
-    fields = editable_fields()
-    rows = []
-    for ex in (ev.get("program") or {}).get("exercises") or []:
-        dose = {f: ex["dose"][f] for f in fields if ex["dose"].get(f) not in (None, "")}
-        over = {f: o for (i, f), o in by_key.items() if i == ex["exercise"] and f != INCLUDE}
-        added = (ex["exercise"], INCLUDE) in by_key
-        typed = PrescribedExercise.model_validate(ex)  # the applied exercise: its wording follows the edits
-        rows.append(
-            {
-                "id": ex["exercise"],
-                "exercise": ex,
-                "dose": dose,
-                "overridden": over,
-                "removed": False,
-                "added": added,
-                "instructions": instructions(typed),
-                "home": typed.supervision == "home",
-            }
-        )
-    library = care_data.exercises()
-    for (i, f), o in by_key.items():
-        if f == INCLUDE and o["value"] == "no":
-            name = library[i].name if i in library else i
-            rows.append(
-                {
-                    "id": i,
-                    "exercise": {"name": name},
-                    "dose": {},
-                    "overridden": {INCLUDE: o},
-                    "removed": True,
-                    "added": False,
-                    "instructions": "",
-                    "home": False,
-                }
-            )
-    return rows
-
-
-def picker(evaluation: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Every library exercise for the add-an-exercise picker, the ones screening blocked disabled with the reason."""
-    screening = (
-        Screening.model_validate((evaluation or {})["screening"]) if (evaluation or {}).get("screening") else None
-    )
-    out = []
-    for ex in sorted(care_data.exercises().values(), key=lambda e: e.name):
-        why = blocked_reason(ex, screening) if screening else None
-        out.append({"id": ex.id, "name": ex.name, "family": ex.family.replace("_", " "), "blocked": why})
-    return out
-
-
-def planned_per_week(evaluation: dict[str, Any] | None) -> float | None:
-    """Sessions a week the program asks for, from the typed dose (None when the dose model has no such number)."""
-    for ex in ((evaluation or {}).get("program") or {}).get("exercises") or []:
-        n = ex["dose"].get("sessions_per_week")
-        if isinstance(n, (int, float)):
-            return float(n)
-    return None

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from hipext.store import repo
 from hipext.store.models import PatientLink
-from hipext.web import attention, services
+from hipext.web import attention, program_view
 from hipext.web.deps import AuditDep, CurrentUser, SessionDep, evaluation_of, today
 from hipext.web.rendering import render
 
@@ -34,7 +34,7 @@ def attention_rows(request: Request, db: SessionDep, clinic_id: int) -> list[dic
         if row is None:
             continue
         view = evaluation_of(request, db, row)
-        planned = services.planned_per_week(view.data)
+        planned = program_view.planned_per_week(view.model)
         found = attention.flags(repo.session_logs(db, clinic_id, pid), case=repo.case_data(row),
                                 planned_per_week=planned, today=day, since=since.date())
         if found:

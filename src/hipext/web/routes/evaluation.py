@@ -11,7 +11,7 @@ from markupsafe import Markup
 
 from hipext.store import repo
 from hipext.store.models import Patient, ProgramOverride
-from hipext.web import charts, services
+from hipext.web import charts, program_view, services
 from hipext.web.deps import AsOfDep, AuditDep, CurrentUser, PatientDep, SessionDep, today
 from hipext.web.rendering import render
 
@@ -67,7 +67,7 @@ def _evaluation_body(
         "problems": view.problems,
         "latest": [r for r in model.results if r.date == model.evaluated_visit] or model.results if model else [],
         "lsi_targets": charts.lsi_targets(view.data),
-        "rows": {r["id"]: r for r in services.program_rows(view.data)},
+        "rows": {r.id: r for r in program_view.rows(model)},
         "strength_svg": charts.strength_chart(latest),
         "lsi_svg": charts.lsi_chart(latest, charts.lsi_targets(view.data)),
         "lsi_time_svg": charts.lsi_over_time_chart(ev.get("results", []), charts.lsi_targets(view.data)),

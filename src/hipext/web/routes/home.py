@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from hipext.care import data as care_data
 from hipext.store import repo
 from hipext.store.models import Clinic, PatientLink, SessionLog
-from hipext.web import home_logs, questionnaire_offer, services
+from hipext.web import home_logs, program_view, questionnaire_offer
 from hipext.web.deps import FormDep, SessionDep, evaluation_of
 from hipext.web.security import TokenGuesses, anonymous_audit, check_double_submit, client_ip
 
@@ -72,8 +72,7 @@ def _home_exercises(request: Request, db: Session, link: PatientLink) -> list[st
     row = repo.get_patient(db, link.clinic_id, link.patient_id)
     if row is None:
         return []
-    rows = services.program_rows(evaluation_of(request, db, row).data)
-    return [e["id"] for e in rows if e["home"] and not e["removed"]]
+    return [e.id for e in program_view.current(evaluation_of(request, db, row).model) if e.home]
 
 
 def _page(
@@ -91,14 +90,14 @@ def _page(
     if row is None:
         raise HTTPException(status_code=404, detail="not found")
     view = evaluation_of(request, db, row)
-    exercises = services.program_rows(view.data)
+    exercises = program_view.current(view.model)
     logs = repo.session_logs(db, link.clinic_id, row.id)
     csrf = csrf_token_for(request)
     ctx = {
         "user": None,
         "token": token,
-        "exercises": [e for e in exercises if not e["removed"] and e["home"]],
-        "with_therapist": [e for e in exercises if not e["removed"] and not e["home"]],
+        "exercises": [e for e in exercises if e.home],
+        "with_therapist": [e for e in exercises if not e.home],
         "ev": view.data,
         "logs": list(reversed(logs[-14:])),
         "errors": errors or {},

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from hipext import evidence
 from hipext.store import repo
 from hipext.store.models import Patient, ProgramOverride
-from hipext.web import charts, confirm, forms, home_logs, questionnaire_offer, services, visit_form
+from hipext.web import charts, confirm, forms, home_logs, program_view, questionnaire_offer, services, visit_form
 from hipext.web.deps import AuditDep, CurrentUser, FormDep, PatientDep, SessionDep, WriterUser, evaluation_of
 from hipext.web.rendering import render
 from hipext.web.security import Principal
@@ -111,9 +111,8 @@ def patient_page(request: Request, p: Principal, db: Session, row: Patient, **ex
         "now": now,
         "logs": logs[-20:],
         "pain_chart": charts.pain_chart(logs),
-        "program": (view.data or {}).get("program"),
-        "adherence": home_logs.adherence(logs, now.date(), services.planned_per_week(view.data)),
-        "evaluation": view.data,
+        "adherence": home_logs.adherence(logs, now.date(), program_view.planned_per_week(view.model)),
+        "evaluation": view.model,
         "history": row.history_json,
     }
     ctx.update(extra)

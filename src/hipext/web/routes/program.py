@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from hipext.care.overrides import INCLUDE, editable_fields, parse_value
 from hipext.store import repo
 from hipext.store.models import Patient
-from hipext.web import services
+from hipext.web import program_view
 from hipext.web.deps import (
     AuditDep,
     CurrentUser,
@@ -30,17 +30,18 @@ router = APIRouter(include_in_schema=False)
 
 def _program_ctx(request: Request, db: Session, row: Patient) -> dict[str, Any]:
     view = evaluation_of(request, db, row)
-    ev = view.data or {}
+    ev = view.model
     return {
         "patient": row,
-        "ev": view.data,
+        "ev": ev,
         "error": view.error,
-        "program": ev.get("program"),
-        "exercises": services.program_rows(view.data),
-        "pending": [e for e in ev.get("clinician_edits") or [] if e["state"] != "applied"],
+        "program": ev.program if ev else None,
+        "exercises": program_view.rows(ev),
+        "edits": ev.clinician_edits if ev else [],
+        "pending": [s for s in ev.clinician_edits if s.state != "applied"] if ev else [],
         "overrides": list(reversed(repo.overrides(db, row.clinic_id, row.id))),
         "dose_fields": editable_fields(),
-        "library": services.picker(view.data),
+        "library": program_view.picker(ev),
     }
 
 
@@ -55,8 +56,8 @@ def _override_problems(ctx: dict[str, Any], ex_id: str, field: str, value: str, 
     """Every problem of a program edit, named by the field the clinician sees."""
     errors: dict[str, list[str]] = {}
     library = {e["id"]: e for e in ctx["library"]}
-    in_program = {e["id"] for e in ctx["exercises"] if not e["removed"]}
-    if not ctx["program"] or not ctx["program"]["exercises"]:
+    in_program = {e.id for e in ctx["exercises"] if not e.removed}
+    if not ctx["program"] or not ctx["program"].exercises:
         errors.setdefault("exercise_id", []).append("there is no prescribed program to change yet")
     elif ex_id not in library and ex_id not in in_program:
         errors.setdefault("exercise_id", []).append("an exercise from the list")
@@ -96,14 +97,12 @@ def program_override(
         db.commit()
         return render(request, "program.html", ctx, p, status=422)
     # The engine's value, so a later change by the engine shows the edit as stale instead of silently dropping it.
-    edits = {
-        (e["override"]["exercise"], e["override"]["field"]): e for e in (ctx["ev"] or {}).get("clinician_edits", [])
-    }
-    current = next((e for e in ctx["exercises"] if e["id"] == ex_id and not e["removed"]), None)
+    edits = {(s.override.exercise, s.override.field): s for s in ctx["edits"]}
+    current = next((e for e in ctx["exercises"] if e.id == ex_id and not e.removed), None)
     engine = (
-        edits[(ex_id, field)]["engine_value_now"]
+        edits[(ex_id, field)].engine_value_now
         if (ex_id, field) in edits
-        else (None if current is None else current["dose"].get(field))
+        else (None if current is None else current.dose.get(field))
     )
     repo.add_override(
         db,
@@ -129,9 +128,9 @@ def handout(
     db.commit()
     ctx = {
         "patient": row,
-        "ev": view.data,
-        "program": (view.data or {}).get("program"),
-        "exercises": [e for e in services.program_rows(view.data) if not e["removed"]],
+        "ev": view.model,
+        "program": view.model.program if view.model else None,
+        "exercises": program_view.current(view.model),
         "error": view.error,
         "today": today(request),
     }

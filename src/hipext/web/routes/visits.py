@@ -12,7 +12,7 @@ from hipext import evidence
 from hipext.care import data as care_data
 from hipext.store import repo
 from hipext.store.models import Patient, Visit
-from hipext.web import confirm, forms, home_logs, response_form, services, visit_checks, visit_form
+from hipext.web import confirm, forms, home_logs, program_view, response_form, services, visit_checks, visit_form
 from hipext.web.deps import (
     AuditDep,
     CurrentUser,
@@ -65,11 +65,8 @@ def _visit_ctx(
     amend: Visit | None = None,
 ) -> dict[str, Any]:
     if amend is None:  # a new visit asks about each exercise of the program as it stands
-        rows = [
-            {"id": e["id"], "name": e["exercise"]["name"], "home": e["home"]}
-            for e in services.program_rows(evaluation_of(request, db, row).data)
-            if not e["removed"]
-        ]
+        rows = [{"id": e.id, "name": e.name, "home": e.home}
+                for e in program_view.current(evaluation_of(request, db, row).model)]
     else:  # an amended visit keeps the exercises it recorded responses for
         library = care_data.exercises()
         rows = [
