@@ -307,8 +307,10 @@ def local_client(workers: int | None = None) -> Any:
     from dask.distributed import Client, LocalCluster
 
     n = workers or os.cpu_count() or 1
+    # No dashboard; the scheduler's own HTTP server (health, metrics) still starts, on 8787 unless told otherwise,
+    # and warns when that port is taken (another cluster, a parallel test): a free loopback port instead.
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=logging.ERROR)
+                           scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}, silence_logs=logging.ERROR)
     return Client(cluster)
 
 

@@ -5,8 +5,11 @@ One local cluster serves the whole module (its start-up is the slow part); every
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import shutil
+import socket
+import warnings
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -29,7 +32,8 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def cluster():
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc, \
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}) as lc, \
             Client(lc, timeout="60s") as client:
         yield client
 
@@ -160,7 +164,18 @@ def test_unfinished_chunks_become_error_rows_not_a_hang(study, cluster):
 
 
 def test_local_cluster_default_runs(tmp_path):
-    """The default path: a local cluster started and closed by run_batch (two workers here to stay bounded)."""
+    """The default path: a local cluster started and closed by run_batch (two workers here to stay bounded). It
+    needs no fixed port: with Dask's usual 8787 taken (another cluster, a parallel run) it starts without a word."""
     write_gait_c3d(tmp_path / "a.c3d")
-    rows = run_batch(collect([str(tmp_path / "a.c3d")], side="l", muscles=False), workers=2)
+    taken = socket.socket()
+    with contextlib.suppress(OSError):  # already taken by someone else is as good
+        taken.bind(("", 8787))
+        taken.listen()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            rows = run_batch(collect([str(tmp_path / "a.c3d")], side="l", muscles=False), workers=2)
+    finally:
+        taken.close()
     assert rows[0]["error"] is None
+    assert not [w for w in caught if "8787" in str(w.message)]
