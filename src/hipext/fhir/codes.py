@@ -75,7 +75,7 @@ RESULT_INTERPRETATION = {"positive": ("POS", "Positive"), "negative": ("NEG", "N
 
 # Return-to-activity criterion status -> goal-achievement code (None: leave achievementStatus out).
 ACHIEVEMENT_BY_STATUS = {"met": ("achieved", "Achieved"), "not_met": ("in-progress", "In Progress"),
-                         "not_yet_measured": None}
+                         "not_yet_measured": None, "not_assessable": None}
 
 VERDICT_DISPLAY = {
     "real_change": "Real change (beyond the MDC or MCID)",
