@@ -63,6 +63,11 @@ def test_case_gives_expected_results(case_file):
     statements = " ".join(f["statement"] for f in doc["findings"])
     for text in expected.get("findings_contain", []):
         assert text in statements, f"finding containing {text!r} missing"
+    # Warnings: exactly those expected (a case without `warnings` must raise none), each at its field path.
+    want = expected.get("warnings", [])
+    assert [w["path"] for w in doc["warnings"]] == [w["path"] for w in want], doc["warnings"]
+    for got, w in zip(doc["warnings"], want, strict=True):
+        assert w["message"] in got["message"], f"{w['path']}: {got['message']!r}"
 
 
 @pytest.mark.parametrize("case_file", GOOD, ids=lambda p: p.stem)
@@ -81,5 +86,11 @@ def test_bad_input_exits_2_listing_every_problem(case_file, cli):
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert "Traceback" not in proc.stderr
-    for path in expected_for(case_file)["problems"]:
-        assert f"error: {path}" in proc.stderr, f"{path} not reported:\n{proc.stderr}"
+    expected = expected_for(case_file)
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    for want in expected["problems"]:
+        path, says = (want["path"], want["expected"]) if isinstance(want, dict) else (want, "")
+        assert any(line.startswith(f"error: {path}") and says in line for line in lines), \
+            f"{path} ({says!r}) not reported:\n{proc.stderr}"
+    if "count" in expected:  # exactly these problems: nothing reported twice, nothing spurious
+        assert len(lines) == expected["count"], proc.stderr

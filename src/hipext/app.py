@@ -19,10 +19,11 @@ from hipext.care.overrides import apply as apply_overrides
 from hipext.care.plan import plan_care
 from hipext.care.screening import screen
 from hipext.core.case import Case, age_on
+from hipext.core.consistency import warnings as case_warnings
 from hipext.core.evaluation import Finding, Result
 from hipext.core.interpret import age_group, evaluated_visit_date, interpret
 from hipext.core.measures import STANDARD_GRAVITY
-from hipext.document import Evaluation, PatientSummary, SourceRef
+from hipext.document import CaseWarning, Evaluation, PatientSummary, SourceRef
 from hipext.evidence.models import Evidence
 
 
@@ -148,7 +149,8 @@ def _evaluate(case: Case, as_of: dt.date | None, overrides: Sequence[Override]) 
     plan = plan_care(case, results, findings, screening, today=as_of, edit=edit if overrides else None)
     evaluation = Evaluation(
         hipext_version=__version__, as_of=as_of, evaluated_visit=evaluated_visit_date(case),
-        patient=patient_summary(case), screening=screening, results=results, findings=findings,
+        patient=patient_summary(case), warnings=[CaseWarning.of(p) for p in case_warnings(case, results)],
+        screening=screening, results=results, findings=findings,
         capacity=capacity_section(case, results, ev),
         program=plan.program, progression=plan.progression, follow_up=plan.follow_up,
         return_to_activity=plan.return_to_activity, aftercare=plan.aftercare, education=plan.education,

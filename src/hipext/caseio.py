@@ -11,7 +11,10 @@ from pydantic import ValidationError
 
 from hipext import evidence
 from hipext.care.data import activity_checks, red_flag_questions
+from hipext.core import consistency
 from hipext.core.case import Case, Measurement
+from hipext.core.consistency import Parts
+from hipext.core.consistency import check_measurement as check_measurement
 from hipext.core.errors import CaseInputError, Problem
 
 _EXPECTED = {
@@ -63,48 +66,6 @@ def problems_from(exc: ValidationError, prefix: tuple[Any, ...] = ()) -> list[Pr
     return problems
 
 
-def check_measurement(m: Measurement, where: str) -> list[Problem]:
-    """What a test needs is data (protocols.yaml); this is the one generic check of it."""
-    protocols = evidence.load().protocols
-    proto = protocols.get(m.test)
-    if proto is None:
-        near = sorted(p for p in protocols if p.split("_")[0] == m.test.split("_")[0])
-        hint = f" (similar: {', '.join(near)})" if near else ""
-        return [Problem(f"{where}.test", m.test, f"a known test id{hint}; `hipext evidence list` shows them")]
-    problems = []
-    for need in proto.requires:
-        options = need.split("|")
-        if all(getattr(m, f) is None for f in options):
-            problems.append(Problem(f"{where}.{options[0]}", None, f"{' or '.join(options)} for test {m.test}"))
-    if proto.bilateral and m.side is None:
-        problems.append(Problem(f"{where}.side", None, f"left or right for test {m.test}"))
-    if not proto.bilateral and m.side is not None:
-        problems.append(Problem(f"{where}.side", m.side, f"no side: {m.test} is not a one-side test"))
-    if proto.kind == "pain" and m.value is not None and not 0 <= m.value <= 10:
-        problems.append(Problem(f"{where}.value", m.value, "a pain rating from 0 to 10"))
-    if proto.kind == "prom" and proto.instrument and m.items is not None:
-        problems += _check_items(m, proto.instrument, where)
-    return problems
-
-
-def _check_items(m: Measurement, instrument: str, where: str) -> list[Problem]:
-    rule = evidence.load().proms[instrument]
-    problems = []
-    for k, v in (m.items or {}).items():
-        if not isinstance(k, int) or not 1 <= k <= rule.items:
-            problems.append(Problem(f"{where}.items", k, f"item numbers 1-{rule.items} for {rule.name}"))
-            continue
-        if v is None:
-            continue
-        allowed = rule.item_allowed_values.get(k)
-        top = rule.item_max_overrides.get(k, rule.item_max)
-        if allowed is not None and v not in allowed:
-            problems.append(Problem(f"{where}.items.{k}", v, f"one of {allowed}"))
-        elif not rule.item_min <= v <= top:
-            problems.append(Problem(f"{where}.items.{k}", v, f"a response from {rule.item_min:g} to {top:g}"))
-    return problems
-
-
 class _CaseLoader(evidence._Loader):
     """YAML without implicit timestamps: dates stay text so a bad date is reported, not a crash."""
 
@@ -130,26 +91,37 @@ def _check_activity_checks(case: Case) -> list[Problem]:
 
 
 def parse_case(data: Any) -> Case:
-    """Validate a case given as plain data. Raises CaseInputError listing every problem."""
+    """Validate a case given as plain data. Raises CaseInputError listing every problem at once.
+
+    When the schema fails somewhere, the consistency checks still run on every part that validated on its own
+    (`Parts.from_raw`), so a pain score of 12 or an impossible date is listed with the schema errors, not after.
+    """
     if not isinstance(data, dict):
         raise CaseInputError([Problem("", type(data).__name__, "a mapping with hipext_case, patient, visits")])
     try:
         case = Case.model_validate(data)
     except ValidationError as exc:
         problems = problems_from(exc)
-        # Schema errors stop here, but still report unknown tests in measurements that parsed.
         problems += _unknown_tests_in_raw(data, {p.path for p in problems})
-        raise CaseInputError(problems) from None
-    problems = _check_red_flags(case) + _check_activity_checks(case)
-    for i, visit in enumerate(case.visits):
-        for j, m in enumerate(visit.measurements):
-            problems += check_measurement(m, f"visits[{i}].measurements[{j}]")
+        raise CaseInputError(_unique(problems + consistency.errors(Parts.from_raw(data)))) from None
+    problems = _check_red_flags(case) + _check_activity_checks(case) + consistency.errors(Parts.of(case))
     if problems:
         raise CaseInputError(problems)
     return case
 
 
+def _unique(problems: list[Problem]) -> list[Problem]:
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for p in problems:
+        if (p.path, p.expected) not in seen:
+            seen.add((p.path, p.expected))
+            out.append(p)
+    return out
+
+
 def _unknown_tests_in_raw(data: dict[str, Any], already: set[str]) -> list[Problem]:
+    """Unknown test ids in measurements that did not validate (those that did are checked with the rest)."""
     protocols = evidence.load().protocols
     out = []
     visits = data.get("visits")
@@ -158,9 +130,17 @@ def _unknown_tests_in_raw(data: dict[str, Any], already: set[str]) -> list[Probl
         for j, m in enumerate(ms if isinstance(ms, list) else []):
             path = f"visits[{i}].measurements[{j}].test"
             if isinstance(m, dict) and isinstance(m.get("test"), str) and m["test"] not in protocols:
-                if path not in already:
+                if path not in already and not _validates(m):
                     out.append(Problem(path, m["test"], "a known test id; `hipext evidence list` shows them"))
     return out
+
+
+def _validates(m: dict[str, Any]) -> bool:
+    try:
+        Measurement.model_validate(m)
+    except ValidationError:
+        return False
+    return True
 
 
 def read_case_file(path: str | Path) -> Case:

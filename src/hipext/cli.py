@@ -100,6 +100,8 @@ def evaluate(
         typer.echo(f"{case_file}: {len(exc.problems)} problem(s) in the case file:", err=True)
         _fail([str(p) for p in exc.problems])
     evaluation = evaluate_as_of(case, day)
+    for w in evaluation.warnings:  # also in the document; said here so a terminal user sees them
+        typer.echo(f"warning: {w.path}: got {w.value!r}; {w.message[0].lower()}{w.message[1:]}", err=True)
     if format is ReportFormat.pdf:
         from hipext.reports.pdf import render_pdf
 

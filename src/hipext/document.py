@@ -22,6 +22,7 @@ from hipext.care.models import (
     Screening,
 )
 from hipext.care.overrides import OverrideStatus
+from hipext.core.errors import Problem
 from hipext.core.evaluation import Finding, Result
 
 
@@ -43,6 +44,18 @@ class PatientSummary(_Out):
     involved_side: str
 
 
+class CaseWarning(_Out):
+    """An entry that is possible but unusual: the clinician confirms it (`hipext.core.consistency`)."""
+
+    path: str = Field(description="The field as written in the case, e.g. visits[0].measurements[2].trials_n[1].")
+    value: float | int | str | bool | None
+    message: str = Field(description="What a usual entry looks like and what to check.")
+
+    @classmethod
+    def of(cls, problem: Problem) -> CaseWarning:
+        return cls(path=problem.path, value=problem.as_dict()["value"], message=f"Expected {problem.expected}.")
+
+
 class SourceRef(_Out):
     id: str
     citation: str
@@ -59,6 +72,9 @@ class Evaluation(_Out):
     )
     evaluated_visit: dt.date | None
     patient: PatientSummary
+    warnings: list[CaseWarning] = Field(
+        default_factory=list, description="Entries that are possible but unusual: confirm them before acting on the "
+        "evaluation. Impossible entries are errors instead, and no document is made.")
     screening: Screening | None = Field(default=None, description="Runs first; its decisions bind everything after.")
     results: list[Result]
     findings: list[Finding]

@@ -69,6 +69,9 @@ def test_case_file(path: Path) -> None:
     for name, status in (exp.get("criteria_status") or {}).items():
         crit = {c.name: c for c in plan.return_to_activity.criteria}
         assert crit[name].status == status
+    for cid, status in (exp.get("criteria_status_by_id") or {}).items():
+        got = {c.status for c in plan.return_to_activity.criteria if c.id == cid}
+        assert got == {status}, (cid, got)
     for text in exp.get("education_contains", []):
         assert text.lower() in plan.education.text.lower(), text
     if "follow_up_retest" in exp:

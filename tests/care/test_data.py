@@ -193,3 +193,26 @@ def test_wording_considers_and_never_diagnoses() -> None:
     assert all(t.count("diagnos") == t.count("not a diagnosis") for t in texts)
     considerations = read_yaml("care/aftercare.yaml")["considerations"]
     assert all(c["consider"].startswith("Consider") for c in considerations)
+
+
+def test_every_screening_question_has_plain_wording() -> None:
+    """Each red-flag key a rule reads is asked in plain words (forms and exports read them), and no wording is stale."""
+    from hipext.care import data as care_data
+
+    assert set(care_data.red_flag_text()) == set(care_data.red_flag_questions())
+    assert all(q.strip().endswith("?") for q in care_data.red_flag_text().values())
+
+
+def test_every_rule_source_resolves_and_stops_only_known_considerations() -> None:
+    from hipext import evidence
+    from hipext.care import data as care_data
+
+    refs = evidence.load().references
+    considerations = {c["id"] for c in care_data.aftercare()["considerations"]}
+    for rule in care_data.rules():
+        cited = [*rule["sources"], rule["source"]] + [t["source"] for t in rule["triggers"] if "source" in t]
+        assert not [s for s in cited if s not in refs], rule["id"]
+        assert set(rule.get("stops", [])) <= considerations, rule["id"]
+        assert rule["level"] in ("verified", "secondary", "clinical_default")
+    for rec in care_data.precautions().values():
+        assert rec["source"] in refs

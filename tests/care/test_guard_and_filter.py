@@ -98,14 +98,25 @@ def test_shared_test_and_exercise_id_is_blocked_in_both_lists() -> None:
     assert "single_leg_bridge" in s.blocked_tests and "single_leg_bridge" in s.blocked_exercises
 
 
-def test_monitoring_switches_the_cardiopulmonary_rule_off() -> None:
+def test_monitoring_opens_maximal_tests_for_a_known_stable_condition_only() -> None:
     base = {"hipext_case": 1, "patient": {"id": "x", "age": 70, "sex": "male", "body_mass_kg": 80},
             "history": {"comorbidities": ["coronary_artery_disease"]}}
     s = screen(Case.model_validate(base), today=dt.date(2026, 11, 20))
     assert s.decision == "modify" and "hhd_hip_extension_prone_knee_flexed" in s.blocked_tests
     base["history"]["red_flags"] = {"exertion_monitoring_available": True}
     s = screen(Case.model_validate(base), today=dt.date(2026, 11, 20))
-    assert s.decision == "proceed" and s.blocked_tests == []
+    assert s.decision == "modify" and s.blocked_tests == [] and s.limits.supervised
+    assert [f.rule for f in s.findings] == ["cardiopulmonary_monitored"]
+    # New, unevaluated exertional chest pain: monitoring on site does not make it safe.
+    base["history"]["red_flags"] = {"exertion_monitoring_available": True, "exertional_chest_pain": True}
+    s = screen(Case.model_validate(base), today=dt.date(2026, 11, 20))
+    assert s.decision == "refer" and s.limits.block_all
+    base["history"]["red_flags"] = {"exertional_chest_pain": True, "cardiac_condition_stable_managed": True}
+    s = screen(Case.model_validate(base), today=dt.date(2026, 11, 20))
+    assert s.decision == "modify"
+    base["history"]["red_flags"] = {"exertional_chest_pain": True, "cardiac_condition_stable_managed": True,
+                                    "exertional_symptoms_new_or_unevaluated": True}
+    assert screen(Case.model_validate(base), today=dt.date(2026, 11, 20)).decision == "refer"
 
 
 def test_surgeon_can_lift_a_default_and_planned_surgery_is_not_post_operative() -> None:
@@ -162,3 +173,71 @@ def test_plan_is_deterministic_for_the_same_case() -> None:
     _, _, first = run(read_case_file(path))
     _, _, second = run(read_case_file(path))
     assert first == second
+
+
+def _septic_after_injection() -> Case:
+    return Case.model_validate({
+        "hipext_case": 1, "patient": {"id": "x", "age": 67, "sex": "female", "body_mass_kg": 70},
+        "history": {"conditions": ["hip_osteoarthritis"], "medications": ["paracetamol"],
+                    "red_flags": {"fever": True, "recent_joint_injection": True}},
+        "visits": [{"date": "2026-11-20", "measurements": [{"test": "nprs", "context": "worst_24h", "value": 8}]}]})
+
+
+def test_guard_catches_sections_that_contradict_screening() -> None:
+    from hipext.care.guard import find_contradictions
+
+    from .conftest import run
+
+    s, _, doc = run(_septic_after_injection())
+    assert s.decision == "refer_urgent" and "injection_joint_or_tendon" in s.stopped_considerations
+    assert find_contradictions(doc, s) == []
+    bad = dict(doc, aftercare=dict(doc["aftercare"], considerations=[
+        {"id": "injection_joint_or_tendon", "kind": "injection", "consider": "Consider discussing an injection"}]))
+    assert [p for _, p in find_contradictions(bad, s)] == ["aftercare.considerations[0]"]
+    bad = dict(doc, program=dict(doc["program"], phase="strengthen"), return_to_activity=dict(
+        doc["return_to_activity"], ready=True))
+    assert {p for _, p in find_contradictions(bad, s)} == {"program.phase", "return_to_activity.ready"}
+    with pytest.raises(BlockedItemError):
+        assert_nothing_blocked(bad, s)
+
+
+def test_guard_catches_a_blocked_exercise_named_in_words_and_not_an_allowed_one() -> None:
+    from .conftest import run
+
+    case = Case.model_validate({
+        "hipext_case": 1, "patient": {"id": "x", "age": 55, "sex": "female", "body_mass_kg": 70},
+        "history": {"conditions": ["gluteal_tendinopathy"]}, "visits": [{"date": "2026-11-20"}]})
+    s, _, doc = run(case)
+    assert "side_plank" in s.blocked_exercises and "clamshell" in s.blocked_exercises
+    lib = data.exercises()
+    named = dict(doc, education=dict(doc["education"], text=f"Try the {lib['clamshell'].name.lower()} at home."))
+    assert {h[1] for h in find_blocked(named, s)} == {"education.text"}
+    longer = dict(doc, education=dict(doc["education"], text=f"{lib['hip_hitch'].name} twice a day."))
+    assert find_blocked(longer, s) == []
+
+
+def test_phase_above_the_screening_ceiling_is_a_contradiction() -> None:
+    from hipext.care.guard import find_contradictions
+
+    from .conftest import run
+
+    case = Case.model_validate({
+        "hipext_case": 1, "patient": {"id": "x", "age": 41, "sex": "male", "body_mass_kg": 78},
+        "history": {"conditions": ["high_hamstring_tendinopathy"]},
+        "visits": [{"date": "2026-11-20", "measurements": [{"test": "nprs", "context": "worst_24h", "value": 6}]}]})
+    s, plan, doc = run(case)
+    assert s.max_phase == "protect" and plan.program.phase == "protect"
+    assert find_contradictions(dict(doc, program=dict(doc["program"], phase="restore")), s)
+
+
+def test_rules_fire_on_what_the_words_mean_not_on_substrings() -> None:
+    """No over-referral: an incomplete tear is not a complete one; a knee arthroscopy is not a hip arthroscopy; an
+    adult with closed growth plates and a pop is a strain, not an apophyseal avulsion."""
+    today = dt.date(2026, 11, 20)
+    assert screen(_history_case(conditions=["incomplete_tear"]), today=today).decision == "proceed"
+    assert screen(_history_case(conditions=["complete_tear"]), today=today).decision == "refer"
+    knee = screen(_history_case(surgery={"procedure": "knee arthroscopy", "date": "2026-11-01"}), today=today)
+    assert [f.rule for f in knee.findings] == ["other_surgery"]
+    pop = {"onset": {"date": "2026-11-18", "mechanism": "sprint, felt a pop"}, "presentation": ["ischial_pain"]}
+    assert screen(_history_case(**pop, growth_plates="closed"), today=today).decision == "proceed"
+    assert screen(_history_case(**pop, growth_plates="open"), today=today).decision == "refer"

@@ -207,8 +207,11 @@ def test_nprs_carries_loinc_72514_3_and_no_other_loinc_code_is_used():
             else:
                 assert _codes(obs["code"], C.LOINC) == []
         loinc = [c["code"] for c in _walk(bundle, "coding") for c in c if c.get("system") == C.LOINC]
-        # pain; body weight and height (vital signs); exercise activity (responses to exercises)
-        assert set(loinc) <= {"72514-3", "29463-7", "8302-2", "73985-4"}
+        # pain; body weight and height (vital signs); exercise activity (responses to exercises); resting vitals
+        # (blood pressure panel and its components, heart rate, SpO2 and SpO2 by pulse oximetry); pregnancy status
+        # with its answers and gestational age
+        assert set(loinc) <= {"72514-3", "29463-7", "8302-2", "73985-4", "85354-9", "8480-6", "8462-4", "8867-4",
+                              "2708-6", "59408-5", "82810-3", "LA15173-0", "LA26683-5", "11884-4"}
     assert nprs >= 10
 
 
@@ -274,7 +277,8 @@ def test_lsi_observations_derive_from_both_sides():
 
 def test_units_are_ucum():
     allowed = {"N.m", "N", "s", "deg", "{score}", "{#}", "%", "N.m/kg", "kg", "a",
-               "cm", "m", "deg/s", "[lbf_av]", "kgf", "1"}  # the last: units of recorded case fields
+               "cm", "m", "deg/s", "[lbf_av]", "kgf", "1",  # these: units of recorded case fields
+               "mm[Hg]", "/min", "wk"}  # resting vitals (units the R4 vital-signs profiles fix) and pregnancy weeks
     for path in CASE_FILES:
         _, bundle = _export(path)
         for q in _walk(bundle, "valueQuantity") + _walk(bundle, "detailQuantity") + _walk(bundle, "valueAge"):
@@ -386,7 +390,8 @@ def test_goals_carry_the_return_to_activity_targets_and_no_new_numbers():
             else:
                 assert target["detailString"] == c.target
             status = goal.get("achievementStatus", {}).get("coding", [{}])[0].get("code")
-            assert status == {"met": "achieved", "not_met": "in-progress", "not_yet_measured": None}[c.status]
+            assert status == {"met": "achieved", "not_met": "in-progress", "not_yet_measured": None,
+                              "not_assessable": None}[c.status]
     assert lsi_goals >= 10
 
 

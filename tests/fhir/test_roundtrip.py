@@ -187,9 +187,12 @@ EVERY_FIELD = {
                                      {"kind": "weight_bearing", "value": "toe_touch"},
                                      {"kind": "no_impact", "value": True}]},
         "red_flags": {"night_pain": False, "fever": False},
-        "comorbidities": ["asthma"], "medications": ["ibuprofen as needed"]},
+        "comorbidities": ["asthma"], "medications": ["ibuprofen as needed"],
+        "pregnancy": {"weeks_postpartum": 10, "delivery": "caesarean", "pelvic_girdle_pain": True},
+        "growth_plates": "closed"},
     "visits": [
         {"date": "2026-09-01", "notes": "first visit",
+         "vitals": {"systolic_mmhg": 126, "diastolic_mmhg": 78, "heart_rate_bpm": 66, "spo2_percent": 97.5},
          "measurements": [
              {"test": "hhd_hip_extension_prone_knee_flexed", "side": "left", "trials_lbf": [40.5, 41.2],
               "lever_arm_m": 0.37, "fixation": "belt", "device": "MicroFET2", "note": "tester A"},

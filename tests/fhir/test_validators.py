@@ -75,6 +75,14 @@ def test_every_export_meets_every_r4_invariant_with_no_warning(report):
     assert sum(v["resources"] for v in bundles.values()) > 500
 
 
+def test_every_declared_profile_is_met(report):
+    """Body weight and height, blood pressure, heart rate and SpO2 claim their R4 vital-signs profiles; each claim
+    is checked against the profile's StructureDefinition (tests/fhir/test_vitals.py shows a violation is caught)."""
+    bundles = {k: v for k, v in report.items() if k != "(not evaluable)"}
+    assert {k: v["profiles"] for k, v in bundles.items() if v["profiles"]} == {}
+    assert all(v["profiled"] >= 1 for v in bundles.values())  # every export has body weight at least
+
+
 def test_the_validators_catch_a_missing_narrative_an_empty_element_and_a_schema_violation(tmp_path):
     _, bundle = _export(CASE_FILES[0])
     no_text = copy.deepcopy(bundle)

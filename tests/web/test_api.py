@@ -5,14 +5,15 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import yaml
 
 from hipext.app import evaluate_case
-from hipext.caseio import parse_case
+from hipext.caseio import _CaseLoader, parse_case
 from hipext.core.errors import CaseInputError
 from hipext.document import document_json
 from hipext.store import repo
 
-from ..conftest import run_cli
+from ..conftest import CASES, run_cli
 from .conftest import EXAMPLE_HISTORY, EXAMPLE_PATIENT, csrf_of, example_visit
 
 
@@ -97,6 +98,21 @@ def test_stateless_evaluate(world, api) -> None:
     r = api.post("/api/evaluate", json=case)
     assert r.status_code == 422
     assert r.json()["problems"] == _problems(case)
+
+
+def test_stateless_evaluate_lists_schema_and_consistency_problems_together(api) -> None:
+    """The CLI's list, 422, nothing evaluated: a schema error does not hide a pain score of 12 or a duplicate."""
+    case = yaml.load((CASES / "bad" / "schema_and_consistency_together.yaml").read_text(), Loader=_CaseLoader)
+    r = api.post("/api/evaluate", json=case)
+    assert r.status_code == 422
+    assert r.json()["problems"] == _problems(case)
+    paths = {p["path"] for p in r.json()["problems"]}
+    assert {"patient.body_mass_kg", "visits[0].measurements[0].value", "visits[0].measurements[2].test",
+            "history.onset.date", "visits[1].vitals.diastolic_mmhg"} <= paths
+    plausible = yaml.load((CASES / "implausible_trial.yaml").read_text(), Loader=_CaseLoader)
+    r = api.post("/api/evaluate", json=plausible)
+    assert r.status_code == 200  # possible but unusual: evaluated, with the entry to confirm
+    assert [w["path"] for w in r.json()["warnings"]] == ["visits[0].measurements[0].trials_n[1]"]
 
 
 def test_openapi_documents_the_api(world) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
+from html import escape as html_escape
 
 import pytest
 
@@ -341,12 +342,15 @@ def test_an_engine_failure_does_not_lock_the_record(world, clinician) -> None:
 
 
 def test_screening_questions_are_the_ones_screening_reads(world, clinician) -> None:
-    from hipext.care.data import red_flag_questions
+    from hipext.care.data import red_flag_questions, red_flag_text
 
     pid = add_patient(world, "A", visits=0)
     html = clinician.get(f"/patients/{pid}/visits/new").text
     asked = set(re.findall(r'name="history\.red_flags\.([a-z_]+)" value="no"', html))
     assert asked == set(red_flag_questions())
+    # Each is asked in the plain words the data gives, not spelled from its key.
+    for key in red_flag_questions():
+        assert html_escape(red_flag_text()[key], quote=False) in html, key
 
 
 def test_patient_search_by_id_condition_and_goal(world, clinician) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hipext.care import data
 from hipext.care.context import CaseFacts
-from hipext.care.models import Aftercare, Consideration
+from hipext.care.models import Aftercare, Consideration, Screening
 from hipext.care.screening import norm
 
 
@@ -44,17 +46,27 @@ def _holds(when: dict, f: CaseFacts) -> bool:
     return True
 
 
+def allowed(consideration: dict[str, Any], screening: Screening) -> bool:
+    """Screening binds aftercare as it binds the program: a consideration a fired rule makes unsafe or
+    contradictory (`stops`), or one that only fits decisions other than screening's, is never suggested."""
+    if consideration["id"] in screening.stopped_considerations:
+        return False
+    return screening.decision in consideration.get("decisions", DEFAULT_DECISIONS)
+
+
+# Considerations assume the person is being treated; after a referral or deferral the medical step comes first.
+DEFAULT_DECISIONS = ("proceed", "modify")
+
+
 def aftercare(f: CaseFacts) -> Aftercare:
     cfg = data.aftercare()
     mt = cfg["maintenance"]
     items = list(mt["items"])
     lo, hi = mt["sessions_per_week"]
     items.insert(0, f"At discharge: keep {lo}-{hi} sessions a week of the final program (clinical default).")
-    cons = []
-    for c in cfg["considerations"]:
-        if _holds(c["when"], f):
-            cons.append(Consideration(kind=c["kind"], consider=c["consider"], reason=c["reason"],
-                                      sources=list(c["sources"]), level=c["level"]))
+    cons = [Consideration(id=c["id"], kind=c["kind"], consider=c["consider"], reason=c["reason"],
+                          sources=list(c["sources"]), level=c["level"])
+            for c in cfg["considerations"] if allowed(c, f.screening) and _holds(c["when"], f)]
     if f.screening.limits.block_all:
         items = ["No maintenance plan yet: screening asked for medical assessment or deferral first."]
     return Aftercare(maintenance=items, considerations=cons, level=mt["level"],

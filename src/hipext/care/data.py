@@ -47,13 +47,26 @@ def rules() -> list[dict[str, Any]]:
 
 
 @lru_cache(maxsize=1)
+def postop_rules() -> frozenset[str]:
+    """Ids of the post-operative rules (a procedure's precautions, or the fallback for any other surgery)."""
+    return frozenset(r["id"] for r in rules() if r.get("precautions") or r.get("fallback"))
+
+
+@lru_cache(maxsize=1)
 def red_flag_questions() -> frozenset[str]:
     """Every screening question (history.red_flags key) some rule reads; any other key would be ignored."""
     keys: set[str] = set()
     for rule in rules():
         for item in rule.get("triggers", []) + rule.get("unless", []):
             keys.update(item.get("red_flags", []))
+            keys.update(item.get("not_red_flags", []))
     return frozenset(keys)
+
+
+@lru_cache(maxsize=1)
+def red_flag_text() -> dict[str, str]:
+    """Each screening question (history.red_flags key) in plain words."""
+    return dict(_yaml("red_flag_questions"))
 
 
 @lru_cache(maxsize=1)

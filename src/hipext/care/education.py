@@ -126,8 +126,9 @@ def handout(f: CaseFacts, program: Program) -> Education:
     sections: dict[str, str] = {"what": " ".join(cfg["what_they_are"].split())}
     side = f.side
     side_phrase = f"on your {side} side" if side else "today"
+    deciding = list(dict.fromkeys(x.plain for x in s.findings if x.decision == s.decision and x.plain))
     if s.decision in ("refer_urgent", "refer", "defer"):
-        sections["found"] = cfg[s.decision]
+        sections["found"] = " ".join(deciding) if deciding else cfg[s.decision]
         if s.decision == "defer":
             sections["plan"] = cfg["plan"]["none_defer"]
         else:
@@ -142,9 +143,12 @@ def handout(f: CaseFacts, program: Program) -> Education:
             lines.append(cfg["plan"]["none_blocked"])
         lines += _supervision_lines(program, cfg["plan"])
         lines += _later_stages(program, cfg["plan"])
-        if f.case.history.surgery and f.rules & {"posterior_tha", "proximal_hamstring_repair", "other_surgery"}:
+        if f.case.history.surgery and f.rules & data.postop_rules():
             lines.append(cfg["plan"]["postop"])
         sections["plan"] = " ".join(lines)
+        advice = list(dict.fromkeys(x.plain for x in s.findings if x.decision == "modify" and x.plain))
+        if advice:
+            sections["advice"] = " ".join(advice)
         limit_lines = _limits_plain(f, cfg)
         if limit_lines:
             sections["limits"] = " ".join([cfg["limits_intro"], *limit_lines])
@@ -154,8 +158,7 @@ def handout(f: CaseFacts, program: Program) -> Education:
         sections["pain"] = " ".join(pain)
     sections["help"] = " ".join([cfg["help"]["intro"], cfg["help"]["urgent"], cfg["help"]["soon"]])
     faq = cfg["faq"]
-    postop = bool(f.case.history.surgery) and bool(f.rules & {"posterior_tha", "proximal_hamstring_repair",
-                                                               "other_surgery"})
+    postop = bool(f.case.history.surgery) and bool(f.rules & data.postop_rules())
     safe_ctx = ""
     if s.decision in ("refer_urgent", "refer", "defer"):
         safe_ctx = "For you, we wait until a doctor says it is okay."
@@ -178,7 +181,7 @@ def handout(f: CaseFacts, program: Program) -> Education:
     answers = [" ".join(faq[k].format(safe_context=safe_ctx, last_context=last_ctx, back_context=back_ctx,
                                        drive_context=drive_ctx).split()) for k in keys]
     sections["faq"] = " ".join(answers)
-    order = ["what", "found", "plan", "limits", "pain", "help", "faq"]
+    order = ["what", "found", "plan", "advice", "limits", "pain", "help", "faq"]
     text = "\n\n".join(sections[k] for k in order if k in sections)
     grade, method = reading_grade(text)
     return Education(title=cfg["title"], text=text, reading_grade=round(grade, 1), grade_method=method,

@@ -143,6 +143,8 @@ class ScreeningFinding(_Model):
     reason: str
     sources: list[str]
     level: Level
+    plain: str = Field(default="", description="What the patient reads about this finding.")
+    max_phase: Phase | None = Field(default=None, description="Highest program phase this finding allows.")
 
 
 class Alternative(_Model):
@@ -161,6 +163,9 @@ class Screening(_Model):
     limits: Limits
     summary: str
     sources: list[str] = Field(default_factory=list)
+    max_phase: Phase | None = Field(default=None, description="Highest program phase screening allows.")
+    stopped_considerations: list[str] = Field(
+        default_factory=list, description="Aftercare considerations screening makes unsafe or contradictory.")
 
 
 class DoseBasis(_Model):
@@ -280,10 +285,14 @@ class PrescribedExercise(_Model):
         return dose_words.exercise_text(self)
 
 
+# not_assessable: the criterion cannot be judged for this person (e.g. symmetry when both hips are involved).
+CriterionStatus = Literal["met", "not_met", "not_yet_measured", "not_assessable"]
+
+
 class StageCriterion(_Model):
     id: str
     name: str
-    status: Literal["met", "not_met", "not_yet_measured"]
+    status: CriterionStatus
     value: str | None = None
 
 
@@ -360,7 +369,7 @@ class Criterion(_Model):
     id: str = Field(default="", description="Kind of criterion, e.g. strength_symmetry, askling; stages gate on it.")
     name: str
     met: bool
-    status: Literal["met", "not_met", "not_yet_measured"]
+    status: CriterionStatus
     value: str | None
     target: str
     threshold: float | None = Field(default=None, description="Numeric target, where there is one (e.g. LSI %).")
@@ -379,6 +388,7 @@ class ReturnToActivity(_Model):
 
 
 class Consideration(_Model):
+    id: str = Field(default="", description="The consideration's id in aftercare.yaml.")
     kind: Literal["imaging", "injection", "surgical_opinion", "medication_review", "referral"]
     consider: str
     reason: str

@@ -10,8 +10,8 @@ from hipext.care import data
 from hipext.care.context import CaseFacts
 from hipext.care.dosing import start_dose
 from hipext.care.models import Criterion, Dose, Exercise, Phase, PrescribedExercise, Screening, Stage, Supervision
-from hipext.care.screening import _describe
 from hipext.care.stages import exercise_level, matches, reached_stage
+from hipext.care.words import describe as _describe
 
 VERY_HIGH_EMG_BAND = "very_high"
 # Lateral-hip (abductor) exercises join a hip extensor program only when a screening rule or finding asks for them.
@@ -31,7 +31,10 @@ def choose_phase(f: CaseFacts, stage_list: list[Stage]) -> tuple[Phase | None, s
         why = sorted(f.rules & {"acute_hamstring_strain", "acute_gluteal_strain", "severe_pain"}) or [
             "post-operative limits allow no resisted hip extensor work yet"]
         return "protect", "Protect: " + ", ".join(why) + "."
-    active_postop = bool(f.rules & {"posterior_tha", "proximal_hamstring_repair", "other_surgery"})
+    capped = [x for x in s.findings if x.decision != "proceed" and x.max_phase]
+    if s.max_phase == "protect":
+        return "protect", "Protect: " + ", ".join(x.rule for x in capped if x.max_phase == "protect") + "."
+    active_postop = bool(f.rules & data.postop_rules())
     if "proximal_hamstring_repair" in f.rules and lim.eccentric is False:
         return "restore", "Restore: early loading phase after proximal hamstring repair (no eccentric work yet)."
     if f.latest_nprs is not None and f.latest_nprs > pain["safe_max"]:
@@ -41,6 +44,8 @@ def choose_phase(f: CaseFacts, stage_list: list[Stage]) -> tuple[Phase | None, s
         return "restore", "Restore: supervised work in stable positions while movement control is unsafe."
     if active_postop and lim.impact in ("none", None) and "posterior_tha" in f.rules:
         return "restore", "Restore: within post-operative hip precautions."
+    if s.max_phase == "restore":
+        return "restore", "Restore: " + "; ".join(f"{x.rule} allows no heavier phase yet" for x in capped) + "."
     older = f.case.patient.age >= data.rta()["function_norms"]["min_age"]
     if f.function_deficit and (older or f.case.patient.activity_level == "sedentary"):
         return "restore", ("Restore: functional tests are below age norms; build tolerance with task practice "
@@ -81,6 +86,11 @@ def _preferences(f: CaseFacts, phase: Phase) -> dict[str, Any]:
     if f.gluteal_deficit and not f.gluteal_irritable:
         pref["targets"] |= {"gluteus_maximus", "both"}
         pref["primary"] = pref["primary"] or "gluteus_maximus"
+    rules = {r["id"]: r for r in data.rules()}
+    for rid in sorted(f.rules):  # a rule may ask for a muscle group (gluteal tendinopathy: the abductors)
+        for target in rules.get(rid, {}).get("targets", []):
+            pref["targets"].add(target)
+            pref["primary"] = target
     if f.function_deficit or f.sit_to_stand_goal:
         pref["tasks"].add("sit_to_stand")
     if f.function_deficit:
@@ -206,11 +216,16 @@ def precautions_for(ex: Exercise, f: CaseFacts, phase: Phase) -> list[str]:
     if f.lumbar_substitution and "lumbar extension substitution" in ex.compensations:
         out.append("Lumbar extension substitution was seen at this visit: cue a still low back, move from the hip, "
                    "and use a smaller range until it is controlled.")
-    if "cardiopulmonary_limits" in f.rules:
+    if f.rules & BREATH_RULES:
         out.append("No breath-holding; stop for chest pain, unusual breathlessness or dizziness.")
     if ex.note and "placeholder" not in ex.note:
         out.append(ex.note)
     return out
+
+
+# Rules whose limits are about exertion (no breath-holding, stop for cardiopulmonary symptoms).
+BREATH_RULES = frozenset({"cardiopulmonary_limits", "cardiopulmonary_monitored", "resting_blood_pressure_elevated",
+                          "pregnancy"})
 
 
 def _cite(source: str, level: str) -> str:

@@ -48,6 +48,9 @@ def follow_up(f: CaseFacts, phase: Phase | None) -> FollowUp:
                 if "default_weeks" in rec and surg.restrictions_weeks is None:
                     bounds.append(rec["default_weeks"])
             bounds += [(r.until - surg.date).days / 7 for r in surg.restrictions if r.until]
+            early = data.precautions().get("early_postoperative")
+            if early is not None:
+                bounds.append(early["until_week"])
             ahead = sorted(b for b in bounds if b > week)
             if ahead:
                 rescreen_on = surg.date + dt.timedelta(weeks=ahead[0])
@@ -129,8 +132,40 @@ def _crit(cid: str, name: str, met: bool | None, value: str | None, target: str,
                      test=test, sources=sources, level=level, note=note)
 
 
+def _bilateral_criteria(f: CaseFacts, kinds: tuple[str, ...], cid: str, label: str,
+                        results: list[Result]) -> list[Criterion]:
+    """Both hips involved: the other side is no reference, so symmetry never counts as met. A result with a norm for
+    this person is judged against it; any other is 'not assessable', with the reason."""
+    cfg = data.lsi()
+    protocols = evidence.load().protocols
+    out = []
+    seen: set[tuple[str, str | None, str | None]] = set()
+    for r in results:
+        p = protocols.get(r.test)
+        if p is None or p.kind not in kinds or not isinstance(r.value, (int, float)) or \
+                (r.test, r.context, r.side) in seen:
+            continue
+        seen.add((r.test, r.context, r.side))
+        where = f" ({r.side})" if r.side else ""
+        if r.norm.available and r.norm.status is not None:
+            out.append(_crit(cid, f"{label}: {p.name}{where} against norms", not worse_than_norm(r),
+                             f"{r.value:g} {r.unit}", r.norm.statement, r.norm.sources or cfg["sources"],
+                             r.norm.level or cfg["level"], test=r.test))
+        else:
+            out.append(Criterion(
+                id=cid, name=f"{label}: {p.name}{where}", met=False, status="not_assessable",
+                value="not assessable", target=f"limb symmetry at least {cfg['min_percent']:g}% (not usable)",
+                test=r.test, sources=cfg["sources"], level=cfg["level"],
+                note=(f"Both hips are involved: the other side is no healthy reference, so symmetry cannot show "
+                      f"recovery, and hipext has no norm for this test and person ({r.norm.statement or 'none'}). "
+                      "Judge it clinically or against the person's own earlier values.")))
+    return out
+
+
 def _lsi_criteria(f: CaseFacts, kinds: tuple[str, ...], cid: str, label: str,
                   results: list[Result]) -> list[Criterion]:
+    if f.case.history.involved_side == "both":
+        return _bilateral_criteria(f, kinds, cid, label, results)
     cfg = data.lsi()
     protocols = evidence.load().protocols
     out = []
@@ -159,7 +194,7 @@ def rta_criteria(f: CaseFacts) -> tuple[list[Criterion], int]:
     omitted = 0
     lsi = data.lsi()
     # Cardiopulmonary limits shape how hard the person trains, not whether they may return to their activity.
-    open_rules = f.rules - {"cardiopulmonary_limits"}
+    open_rules = f.rules - {"cardiopulmonary_limits", "cardiopulmonary_monitored"}
     crits.append(_crit("screening", "Screening allows full activity", s.decision == "proceed" or (
         s.decision == "modify" and not open_rules), s.decision, "proceed (or only cardiopulmonary effort limits)",
         s.sources or ["hipext_seed"], "secondary"))
@@ -323,9 +358,13 @@ def return_to_activity(f: CaseFacts, crits: list[Criterion], omitted: int) -> Re
     else:
         unmet = [c.name for c in crits if c.status == "not_met"]
         unknown = [c.name for c in crits if c.status == "not_yet_measured"]
+        unassessable = [c.name for c in crits if c.status == "not_assessable"]
         summary = "Not ready."
         if unmet:
             summary += f" Not met: {', '.join(unmet)}."
+        if unassessable:
+            summary += (f" Not assessable: {', '.join(unassessable)} (both hips are involved, so side-to-side "
+                        "symmetry cannot show recovery; the team judges these).")
         if unknown:
             summary += f" Not yet measured: {', '.join(unknown)}."
     if omitted:

@@ -8,70 +8,25 @@ one generic filter, which tests and exercises are blocked.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any
 
 from hipext import evidence
 from hipext.care import data
 from hipext.care.limits import merge, violations
-from hipext.care.models import DECISION_ORDER, Alternative, Limits, Screening, ScreeningFinding
-from hipext.core.case import Case, Restriction
+from hipext.care.models import DECISION_ORDER, Alternative, Limits, Phase, Screening, ScreeningFinding
+from hipext.care.postop import postop_limits, stricter_phase
+from hipext.care.words import current, describe, has_word, norm
+from hipext.core.case import Case
 
-# How a surgeon's restriction in the case file maps onto demand limits (case vocabulary, not clinical numbers).
-_WEIGHT_BEARING = {
-    "none": "none", "nwb": "none", "non_weight_bearing": "none", "non_weightbearing": "none",
-    "toe_touch": "partial", "ttwb": "partial", "tdwb": "partial", "touch_down": "partial", "partial": "partial",
-    "pwb": "partial", "partial_weight_bearing": "partial", "full": "full", "fwb": "full", "wbat": "full",
-    "as_tolerated": "full", "weight_bearing_as_tolerated": "full",
+# Resting vital-sign triggers (latest visit): trigger key -> (vitals field, comparison with the rule's threshold).
+_VITAL_TESTS: dict[str, tuple[str, Any]] = {
+    "systolic_at_least": ("systolic_mmhg", lambda v, t: v >= t),
+    "diastolic_at_least": ("diastolic_mmhg", lambda v, t: v >= t),
+    "systolic_above": ("systolic_mmhg", lambda v, t: v > t),
+    "diastolic_above": ("diastolic_mmhg", lambda v, t: v > t),
+    "heart_rate_above": ("heart_rate_bpm", lambda v, t: v > t),
+    "spo2_below": ("spo2_percent", lambda v, t: v < t),
 }
-_RELEASING = ("false", "no", "allowed", "lifted", "none")
-
-
-def norm(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
-
-
-# Words that turn a recorded condition into a negative or past finding ("cauda_equina_ruled_out",
-# "healed_stress_fracture", "history_of_septic_arthritis"); such entries do not trigger screening rules.
-_NEGATING = {"no", "not", "ruled", "excluded", "resolved", "healed", "previous", "prior", "old", "history"}
-
-
-def _current(terms: list[str]) -> list[str]:
-    return [t for t in terms if not _NEGATING & set(t.split("_"))]
-
-
-def _has_word(text: str, word: str) -> bool:
-    """Whole-word match for short words (so 'tha' is not found in 'pathological'), substring for longer ones."""
-    return word in text.split("_") if len(word) <= 4 else word in text
-
-
-def _restriction_limits(r: Restriction) -> dict[str, Any]:
-    """Limit mapping for one surgeon's restriction; value False / 'allowed' lifts a default of that kind."""
-    v = r.value
-    text = norm(v) if isinstance(v, str) else v
-    if r.kind == "knee_extension_with_hip_flexion":  # value says whether the combination is allowed
-        lifted = text is True or text in ("allowed", "yes", "true")
-    else:  # no_* kinds: value False / 'lifted' / 'allowed' means the surgeon allows it
-        lifted = text is False or text in _RELEASING
-    if r.kind.endswith("_max_deg"):
-        return {r.kind: float(v)} if isinstance(v, (int, float)) and not isinstance(v, bool) else {}
-    if r.kind == "weight_bearing":
-        key = norm(str(v)) if v is not None else "partial"
-        return {"weight_bearing": _WEIGHT_BEARING.get(key, "partial")}
-    table: dict[str, dict[str, Any]] = {
-        "knee_extension_with_hip_flexion": {"hamstring_length": "neutral"},
-        "no_resisted_hamstring": {"hamstring_effort": "none"},
-        "no_resisted_hip_extension": {"resisted": False, "hamstring_effort": "none", "gluteal_effort": "none"},
-        "no_eccentric": {"eccentric": False},
-        "no_impact": {"impact": "none"},
-        "no_maximal_testing": {"effort": "submaximal", "hamstring_effort": "submaximal",
-                               "gluteal_effort": "submaximal"},
-        "no_prone": {"positions_excluded": ["prone"]},
-    }
-    mapping = table[r.kind]
-    if lifted:
-        return {k: None for k in mapping}  # surgeon allows it: removes the default
-    return dict(mapping)
 
 
 class _Context:
@@ -82,13 +37,43 @@ class _Context:
         self.case = case
         self.today = today
         self.flags = {norm(k) for k, v in h.red_flags.items() if v}
-        self.terms = _current([norm(t) for t in h.conditions + h.presentation])
-        self.comorbid = _current([norm(t) for t in h.comorbidities + h.conditions])
+        self.terms = current([norm(t) for t in h.conditions + h.presentation])
+        self.comorbid = current([norm(t) for t in h.comorbidities + h.conditions])
         self.procedure = norm(h.surgery.procedure) if h.surgery else None
         latest = case.latest_visit
         pains = [m.value for m in (latest.measurements if latest else []) if m.test == "nprs" and m.value is not None]
         self.nprs = max(pains) if pains else None
         self.onset = h.onset.date if h.onset else None
+        self.mechanism = norm(h.onset.mechanism) if h.onset and h.onset.mechanism else ""
+        self.age = case.patient.age
+        self.growth_plates = h.growth_plates
+        vitals = latest.vitals if latest else None
+        self.vitals = vitals.model_dump() if vitals else {}
+        self.pregnancy = h.pregnancy
+        self.responses = latest.exercise_responses if latest else []
+
+    def _tolerated(self) -> bool:
+        """The latest visit's exercise responses show the load was tolerated (pain-monitoring model): every exercise
+        done, pain during it within the acceptable zone, and back to baseline by the next morning."""
+        zone = data.pain_model()["model"]["acceptable_max"]
+        rated = [r for r in self.responses if r.pain_during is not None]
+        return bool(rated) and all(
+            r.completed and r.pain_during is not None and r.pain_during <= zone
+            and (r.pain_next_morning is None or r.pain_baseline is None or r.pain_next_morning <= r.pain_baseline)
+            for r in rated)
+
+    def _vital(self, name: str) -> float | None:
+        value = self.vitals.get(name)
+        return float(value) if value is not None else None
+
+    def _immature(self, age_max: float) -> bool:
+        """Growth plates open, or not known to be closed at an age up to the apophyses' published fusion age."""
+        if self.growth_plates == "closed":
+            return False
+        return self.growth_plates == "open" or self.age <= age_max
+
+    def _weeks(self, field: str) -> float | None:
+        return getattr(self.pregnancy, field) if self.pregnancy else None
 
     def holds(self, item: dict[str, Any]) -> bool:
         for key, want in item.items():
@@ -101,7 +86,7 @@ class _Context:
             if key == "comorbidities" and not any(t in x for t in want for x in self.comorbid):
                 return False
             if key == "procedure" and not (
-                self.procedure and any(all(_has_word(self.procedure, w) for w in g) for g in want)):
+                self.procedure and any(all(has_word(self.procedure, w) for w in g) for g in want)):
                 return False
             if key == "surgery" and self.procedure is None:
                 return False
@@ -110,147 +95,50 @@ class _Context:
             if key == "onset_within_days" and not (
                 self.onset is not None and 0 <= (self.today - self.onset).days <= want):
                 return False
+            if key == "not_red_flags" and any(norm(k) in self.flags for k in want):
+                return False
+            if key == "not_terms" and any(t in x for t in want for x in self.terms):
+                return False
+            if key == "mechanism" and not any(has_word(self.mechanism, w) for w in want):
+                return False
+            if key == "immature_age_max" and not self._immature(want):
+                return False
+            if key in _VITAL_TESTS:
+                name, test = _VITAL_TESTS[key]
+                value = self._vital(name)
+                if value is None or not test(value, want):
+                    return False
+            if key == "weeks_pregnant_at_least" and not ((w := self._weeks("weeks_pregnant")) is not None
+                                                         and w >= want):
+                return False
+            if key == "weeks_postpartum_below" and not ((w := self._weeks("weeks_postpartum")) is not None
+                                                        and w < want):
+                return False
+            if key == "loading_tolerated" and self._tolerated() != want:
+                return False
+            if key == "pelvic_girdle_pain" and not (self.pregnancy and self.pregnancy.pelvic_girdle_pain) == want:
+                return False
         return True
+
+    def measured(self, rule: dict[str, Any]) -> str:
+        """The recorded values a vital-sign rule read, for its reason."""
+        keys = {k for t in rule.get("triggers", []) for k in t if k in _VITAL_TESTS}
+        if not keys or not self.vitals:
+            return ""
+        v = self.vitals
+        parts = []
+        if v.get("systolic_mmhg") is not None:
+            parts.append(f"blood pressure {v['systolic_mmhg']}/{v['diastolic_mmhg']} mm Hg")
+        if v.get("heart_rate_bpm") is not None:
+            parts.append(f"heart rate {v['heart_rate_bpm']}/min")
+        if v.get("spo2_percent") is not None:
+            parts.append(f"SpO2 {v['spo2_percent']:g}%")
+        return " Recorded at rest: " + ", ".join(parts) + "."
 
     def fires(self, rule: dict[str, Any]) -> bool:
         if not any(self.holds(t) for t in rule.get("triggers", [])):
             return False
         return not any(self.holds(u) for u in rule.get("unless", []))
-
-
-def _weeks(days: int) -> str:
-    return f"{days / 7:.1f}".rstrip("0").rstrip(".")
-
-
-_POSITION_WORDS = {"supine": "lying flat on the back", "prone": "lying face down", "side_lying": "lying on the side",
-                   "quadruped": "on hands and knees", "kneeling": "kneeling", "seated": "sitting",
-                   "standing": "standing"}
-
-
-def _describe(limits: dict[str, Any]) -> str:
-    words = {
-        "hip_flexion_max_deg": lambda v: f"hip flexion no more than {v:g}°",
-        "hip_adduction_max_deg": lambda v: "no hip adduction past neutral" if v == 0 else f"hip adduction up to {v:g}°",
-        "hip_internal_rotation_max_deg": lambda v: "no hip internal rotation" if v == 0
-        else f"internal rotation up to {v:g}°",
-        "knee_flexion_min_deg": lambda v: f"knee kept bent at least {v:g}°",
-        "hamstring_length": lambda v: "no hip flexion combined with knee extension (hamstrings not lengthened)"
-        if v != "long" else None,
-        "gluteal_length": lambda v: "no deep hip flexion under load (gluteals not lengthened)" if v != "long" else None,
-        "eccentric": lambda v: "no eccentric loading" if v is False else None,
-        "impact": lambda v: {"none": "no impact", "low": "low impact only (no sprinting or jumping)"}.get(v),
-        "load": lambda v: "bodyweight only" if v == "bodyweight" else None,
-        "balance": lambda v: {"none": "no standing balance tasks", "low": "stable, supported positions only"}.get(v),
-        "weight_bearing": lambda v: {"none": "non-weight-bearing", "partial": "partial weight bearing"}.get(v),
-        "hamstring_effort": lambda v: {"none": "no resisted hamstring work",
-                                       "submaximal": "no maximal hamstring effort"}.get(v),
-        "gluteal_effort": lambda v: {"none": "no resisted gluteal work",
-                                     "submaximal": "no maximal gluteal effort"}.get(v),
-        "effort": lambda v: "no maximal effort" if v == "submaximal" else None,
-        "resisted": lambda v: "no resisted hip extension" if v is False else None,
-        "supervised": lambda v: "supervised only" if v else None,
-        "hip_extension_max_deg": lambda v: "no hip extension past neutral" if v == 0
-        else f"hip extension up to {v:g}°",
-        "hip_external_rotation_max_deg": lambda v: "no hip external rotation (leg turned out)" if v == 0
-        else f"external rotation up to {v:g}°",
-        "positions_excluded": lambda v: "not " + " or ".join(_POSITION_WORDS[p] for p in v),
-        "abductor_load": lambda v: {"none": "no hip abductor work",
-                                    "stabilising": "no active or resisted hip abduction exercise"}.get(v),
-        "ischial_compression": lambda v: {
-            "none": "no hip flexion under hamstring load", "low": "hamstring tendon compression kept low "
-            "(little hip flexion under load, no hamstring stretching)",
-            "moderate": "no deep hip flexion under hamstring load and no hamstring stretching"}.get(v),
-        "lateral_hip_compression": lambda v: {
-            "none": "no side-lying or single-leg loading of the outer hip",
-            "low": "no hip adduction across the midline and no side-lying loading",
-            "moderate": "no hip adduction across the midline"}.get(v),
-        "single_leg_stance": lambda v: "no exercise standing on one leg" if v is False else None,
-    }
-    parts = [words[k](v) for k, v in limits.items() if k in words and v is not None]
-    return "; ".join(p for p in parts if p)
-
-
-def _postop(rule: dict[str, Any], case: Case, today: dt.date) -> tuple[dict[str, Any], ScreeningFinding]:
-    """Limits and finding for a post-operative rule: defaults by time since surgery, then the surgeon's orders."""
-    s = case.history.surgery
-    assert s is not None
-    days = (today - s.date).days
-    sources = list(rule["sources"])
-    level = rule["level"]
-    if days < 0:
-        return {}, ScreeningFinding(
-            rule=rule["id"], decision="proceed", action="Surgery is planned, not done; re-screen after it.",
-            reason=f"Surgery date {s.date} is after {today}.", sources=sources, level=level)
-    week = days / 7
-    defaults: dict[str, Any] = {}
-    when = ""
-    rec = data.precautions().get(rule.get("precautions", ""))
-    if rec is not None and "phases" in rec:
-        sources.append(rec["source"])
-        for ph in rec["phases"]:
-            if ph["from_week"] <= week < ph["until_week"]:
-                defaults = dict(ph["limits"])
-                sources.append(ph["source"])
-                level = ph["level"]
-                when = f"{ph['name']}, week {_weeks(days)} after surgery"
-        if not defaults:
-            when = f"week {_weeks(days)}: past the example protocol phases"
-    elif rec is not None:
-        weeks = s.restrictions_weeks if s.restrictions_weeks is not None else rec["default_weeks"]
-        basis = "surgeon's stated period" if s.restrictions_weeks is not None else "default period, upper end"
-        sources.append(rec["source"])
-        end = s.date + dt.timedelta(weeks=weeks)
-        if week < weeks:
-            defaults = dict(rec["limits"])
-            when = f"week {_weeks(days)} of {weeks} ({basis}), until {end}"
-        else:
-            when = f"week {_weeks(days)}: past the {weeks}-week precaution period ({basis}); some surgeons keep them"
-    # The surgeon's explicit restrictions override defaults of the same kind.
-    explicit: dict[str, Any] = {}
-    for r in s.restrictions:
-        if r.until is not None:
-            active = today <= r.until
-        elif s.restrictions_weeks is not None:
-            active = week < s.restrictions_weeks
-        else:
-            active = True
-        if active:
-            explicit.update(_restriction_limits(r))
-    merged = {**defaults, **explicit}
-    merged = {k: v for k, v in merged.items() if v is not None}
-    if explicit:
-        when += ("; " if when else "") + "surgeon's restrictions applied"
-    if not merged:
-        horizon = _longest_default_weeks()
-        if rec is None and not s.restrictions and week >= horizon:
-            return {}, ScreeningFinding(
-                rule=rule["id"], decision="proceed",
-                action="No restrictions recorded; confirm with the surgeon that none remain.",
-                reason=(f"Surgery ('{s.procedure}') was {_weeks(days)} weeks ago, beyond the longest default "
-                        f"precaution period in hipext's evidence files ({horizon:g} weeks)."),
-                sources=sources, level=level)
-        if rec is None and not s.restrictions:
-            return {}, ScreeningFinding(
-                rule=rule["id"], decision="modify",
-                action="Obtain the surgeon's restrictions before loading the operated region.",
-                reason=f"{rule['reason']} No restrictions are recorded for '{s.procedure}'.",
-                sources=sources, level=level)
-        return {}, ScreeningFinding(
-            rule=rule["id"], decision="proceed",
-            action="No post-operative limits are active; confirm with the surgeon.",
-            reason=f"{rule['name']}: {when}.", sources=sources, level=level)
-    return merged, ScreeningFinding(
-        rule=rule["id"], decision="modify",
-        action=f"{rule['action']} Active limits: {_describe(merged)}.",
-        reason=f"{rule['reason']} ({when}).", sources=sorted(set(sources), key=sources.index), level=level)
-
-
-def _longest_default_weeks() -> float:
-    weeks = [0.0]
-    for rec in data.precautions().values():
-        weeks.append(rec.get("default_weeks", 0))
-        weeks += [ph["until_week"] for ph in rec.get("phases", [])]
-    return max(weeks)
 
 
 _ALTERNATIVE_TEXT = {
@@ -300,17 +188,18 @@ def screen(case: Case, *, today: dt.date) -> Screening:
             continue
         if rule.get("precautions") or rule.get("fallback"):
             procedure_matched = True
-            limits, finding = _postop(rule, case, today)
+            limits, finding = postop_limits(rule, case, today)
             findings.append(finding)
             if limits:
                 parts.append((rule["id"], limits))
         else:
             limits = dict(rule.get("limits") or {})
-            detail = _describe({k: v for k, v in limits.items() if k != "block_all"})
+            detail = describe({k: v for k, v in limits.items() if k != "block_all"})
             action = rule["action"] + (f" Active limits: {detail}." if detail and not limits.get("block_all") else "")
             findings.append(ScreeningFinding(rule=rule["id"], decision=rule["decision"], action=action,
-                                             reason=rule["reason"], sources=list(rule["sources"]),
-                                             level=rule["level"]))
+                                             reason=rule["reason"] + ctx.measured(rule),
+                                             sources=list(rule["sources"]), level=rule["level"],
+                                             max_phase=rule.get("max_phase"), plain=rule.get("plain", "")))
             parts.append((rule["id"], limits))
         if findings[-1].decision != "proceed":
             alt_kinds += [k for k in rule.get("alternatives", []) if k not in alt_kinds]
@@ -364,6 +253,13 @@ def screen(case: Case, *, today: dt.date) -> Screening:
     sources: list[str] = []
     for f in findings:
         sources += [s for s in f.sources if s not in sources]
+    acting = [f for f in findings if f.decision != "proceed"]
+    max_phase: Phase | None = None
+    for f in acting:
+        max_phase = stricter_phase(max_phase, f.max_phase)
+    by_id = {r["id"]: r for r in all_rules}
+    stopped = sorted({c for f in acting for c in by_id.get(f.rule, {}).get("stops", [])})
     return Screening(
         decision=decision, findings=findings, blocked_tests=sorted(blocked_t), blocked_exercises=sorted(blocked_ex),
-        alternatives=alternatives, limits=active, summary=summary, sources=sources)
+        alternatives=alternatives, limits=active, summary=summary, sources=sources, max_phase=max_phase,
+        stopped_considerations=stopped)

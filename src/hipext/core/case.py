@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 Side = Literal["left", "right"]
 InvolvedSide = Literal["left", "right", "both", "none"]
@@ -330,15 +330,25 @@ class Case(_Strict):
             return dict(data, patient=dict(patient, age=age_on(born, max(days))))
         return data
 
+    # Where each visit (oldest first) sat in the file, so a problem names the field as the user wrote it.
+    _file_positions: list[int] = PrivateAttr(default_factory=list)
+
     @model_validator(mode="after")
     def _visits_oldest_first(self) -> Case:
         # Clinicians may list visits in any order; everything downstream reads them oldest first.
-        self.visits.sort(key=lambda v: v.date)
+        order = sorted(range(len(self.visits)), key=lambda i: self.visits[i].date)
+        self.visits = [self.visits[i] for i in order]
+        self._file_positions = order
         return self
 
     @property
     def latest_visit(self) -> Visit | None:
         return self.visits[-1] if self.visits else None
+
+    def visit_path(self, k: int) -> str:
+        """The path of `visits[k]` (oldest first) as the user wrote the case: its position in their file."""
+        positions = self._file_positions
+        return f"visits[{positions[k] if k < len(positions) else k}]"
 
 
 Measurement.model_rebuild()

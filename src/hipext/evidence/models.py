@@ -172,6 +172,11 @@ class PromScoring(Cited):
     item_max: float
     item_max_overrides: dict[int, float] = Field(default_factory=dict)
     item_allowed_values: dict[int, list[float]] = Field(default_factory=dict)
+    item_branches: dict[int, dict[str, list[float]]] = Field(
+        default_factory=dict, description="Items answered on one of several branches, each with its own answers "
+        "(VISA item 8: no pain / pain that does not stop / pain that stops training); any branch's answer is valid.")
+    item_branches_source: str | None = None
+    item_branches_level: Level | None = None
     method: Literal["sum", "mean", "hoos_transform", "hoos12_transform"]
     subscales: list[Subscale] = Field(default_factory=list)
     score_min: float

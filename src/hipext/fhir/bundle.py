@@ -20,7 +20,7 @@ from hipext.core.evaluation import Result
 from hipext.document import Evaluation
 from hipext.evidence.models import Protocol
 from hipext.fhir import codes as C
-from hipext.fhir import record
+from hipext.fhir import record, vitals
 from hipext.fhir.builder import NAMESPACE, Builder, Json, quantity, ref, sentence, words
 from hipext.fhir.narrative import narrative
 
@@ -545,7 +545,10 @@ def to_bundle(case: Case, evaluation: Evaluation) -> Json:
         url = record.encounter(b, visit, i, patient)
         encounters.setdefault(visit.date.isoformat(), url)
     latest = encounters.get(evaluation.evaluated_visit.isoformat()) if evaluation.evaluated_visit else None
-    record.vital_signs(b, case, patient, evaluation.as_of, latest)
+    vitals.body_measures(b, case, patient, evaluation.as_of, latest)
+    if case.history.pregnancy is not None:
+        latest_day = case.latest_visit.date if case.latest_visit else evaluation.as_of  # the case dates it so
+        vitals.pregnancy(b, case.history.pregnancy, patient, latest_day)
     devices = b.devices()
     results = evaluation.results
     urls: dict[int, str] = {}
@@ -573,6 +576,7 @@ def to_bundle(case: Case, evaluation: Evaluation) -> Json:
         for ri, done in enumerate(visit.exercise_responses):
             record.exercise_response(b, done, (vi, ri), visit, patient, encounter,
                                      withheld=done.exercise in blocked_exercises)
+        vitals.visit_vitals(b, visit, vi, patient, encounter)
         record.movement(b, visit, vi, patient, encounter)
         record.activity_checks(b, visit, vi, patient, encounter)
         if visit.readiness is not None:

@@ -75,7 +75,7 @@ RESULT_INTERPRETATION = {"positive": ("POS", "Positive"), "negative": ("NEG", "N
 
 # Return-to-activity criterion status -> goal-achievement code (None: leave achievementStatus out).
 ACHIEVEMENT_BY_STATUS = {"met": ("achieved", "Achieved"), "not_met": ("in-progress", "In Progress"),
-                         "not_yet_measured": None}
+                         "not_yet_measured": None, "not_assessable": None}
 
 VERDICT_DISPLAY = {
     "real_change": "Real change (beyond the MDC or MCID)",
@@ -144,7 +144,23 @@ VITAL_SIGNS: dict[str, tuple[str, str, str]] = {  # name -> (profile id, LOINC c
     "blood_pressure": ("bp", "85354-9", "Blood pressure panel with all children optional"),
     "systolic": ("bp", "8480-6", "Systolic blood pressure"),
     "diastolic": ("bp", "8462-4", "Diastolic blood pressure"),
+    "pulse_oximetry": ("oxygensat", "59408-5", "Oxygen saturation in Arterial blood by Pulse oximetry"),
 }
+# Resting vitals of a visit (case `visits[].vitals`): field -> profile name, UCUM code, unit shown. Blood pressure
+# travels as one panel (85354-9) with its systolic and diastolic components.
+VITALS_FIELDS: dict[str, tuple[str, str, str]] = {
+    "heart_rate_bpm": ("heart_rate", "/min", "beats/minute"),
+    "spo2_percent": ("oxygen_saturation", "%", "%"),
+}
+MM_HG = ("mm[Hg]", "mmHg")
+
+# Pregnancy (case `history.pregnancy`): LOINC 82810-3 with the LOINC answers of the IPS pregnancy-status value set;
+# weeks of gestation as LOINC 11884-4 (gestational age, estimated). Weeks since the birth, the delivery and pelvic
+# girdle pain have no code that was checked, so they travel as hipext case fields.
+LOINC_PREGNANCY_STATUS = ("82810-3", "Pregnancy status")
+PREGNANCY_ANSWER = {True: ("LA15173-0", "Pregnant"), False: ("LA26683-5", "Not pregnant")}
+LOINC_GESTATIONAL_AGE = ("11884-4", "Gestational age Estimated")
+EXT_GROWTH_PLATES = f"{BASE}/StructureDefinition/growth-plates"  # EpisodeOfCare: valueCode open|closed
 
 # Foreign bundles: codes other systems use that hipext reads (everything else is listed as skipped).
 LOINC_BODY_WEIGHT = {"29463-7", "3141-9"}  # body weight; body weight measured

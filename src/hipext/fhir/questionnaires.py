@@ -7,7 +7,7 @@ Item texts are the ones the evidence files hold (`item_labels`); an instrument w
 from __future__ import annotations
 
 from hipext import evidence
-from hipext.care.data import red_flag_questions
+from hipext.care.data import red_flag_questions, red_flag_text
 from hipext.evidence.models import Protocol
 from hipext.fhir import codes as C
 from hipext.fhir.builder import Builder, Json, words
@@ -55,7 +55,8 @@ def instrument_questionnaire(b: Builder, proto: Protocol, known: dict[str, str])
 def screening_questionnaire(b: Builder, known: dict[str, str] | None = None) -> str:
     """The screening questions hipext's rules read (history.red_flags), as yes/no items."""
     known = {} if known is None else known
-    items = [{"linkId": q, "text": words(q), "type": "boolean"} for q in sorted(red_flag_questions())]
+    text = red_flag_text()
+    items = [{"linkId": q, "text": text[q], "type": "boolean"} for q in sorted(red_flag_questions())]
     resource: Json = {"resourceType": "Questionnaire", "url": C.Q_SCREENING, "version": b.version,
                       "name": "HipextScreeningQuestions", "title": "Screening questions (red flags)",
                       "status": "active", "subjectType": ["Patient"],

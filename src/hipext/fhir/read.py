@@ -89,6 +89,15 @@ def _fields(resource: Json) -> dict[str, Any]:
     return out
 
 
+def _vitals(r: Json, name: str) -> Json:
+    """A visit's vitals field(s) from its vital-signs Observation (blood pressure: the panel's two components)."""
+    if name != "blood_pressure":
+        return {name: r["valueQuantity"]["value"]}
+    by_code = {(_codes(c.get("code"), C.LOINC) or [None])[0]: c["valueQuantity"]["value"] for c in r["component"]}
+    return {"systolic_mmhg": by_code[C.VITAL_SIGNS["systolic"][1]],
+            "diastolic_mmhg": by_code[C.VITAL_SIGNS["diastolic"][1]]}
+
+
 def _date(text: str | None) -> str | None:
     return text[:10] if isinstance(text, str) and len(text) >= 10 else None
 
@@ -142,6 +151,8 @@ class _Reader:
                 v.setdefault("_activity_checks", []).append((r.get("valueBoolean"), path[3]))
             elif item == "readiness":
                 v["readiness"] = _fields(r)
+            elif item == "vitals":
+                v.setdefault("vitals", {}).update(_vitals(r, path[3]))
             return
         if path[:2] == ["patient", "goals"]:
             self.goals[int(path[2])] = r.get("description", {}).get("text", "")
@@ -154,6 +165,8 @@ class _Reader:
             self.history.setdefault(f"_{key}", {})[int(path[2])] = r.get("code", {}).get("text")
         elif path[:2] == ["history", "medications"]:
             self.history.setdefault("_medications", {})[int(path[2])] = r["medicationCodeableConcept"].get("text")
+        elif path == ["history", "pregnancy"]:
+            self.history["pregnancy"] = _fields(r)
         elif path == ["history", "surgery"]:
             self.history["surgery"] = self.surgery(r)
         elif path == ["history", "red_flags"]:
@@ -233,6 +246,8 @@ class _Reader:
             onset["mechanism"] = how
         if onset:
             self.history["onset"] = onset
+        if plates := _ext(r, C.EXT_GROWTH_PLATES):
+            self.history["growth_plates"] = plates
 
     # -- other systems ----------------------------------------------------------------------------------------
 

@@ -59,7 +59,7 @@ def field_component(b: Builder, name: str, value: Any) -> list[Json]:
     return [{"code": code, "valueString": str(value)}]
 
 
-def _identifier(*where: object) -> list[Json]:
+def identifier(*where: object) -> list[Json]:
     return [{"system": C.SID_RECORD, "value": "/".join(str(w) for w in where)}]
 
 
@@ -93,32 +93,10 @@ def patient(b: Builder, case: Case, age: int) -> str:
 def patient_goals(b: Builder, case: Case, patient_url: str) -> list[str]:
     """The person's own goals, in their words, as Goals they expressed."""
     return [b.add(f"Goal/patient/{i}", {
-            "resourceType": "Goal", "identifier": _identifier("patient", "goals", i), "lifecycleStatus": "active",
+            "resourceType": "Goal", "identifier": identifier("patient", "goals", i), "lifecycleStatus": "active",
             "category": [{"coding": [b.local(C.CS_RECORD, "patient-goal", "The person's own goal")]}],
             "description": {"text": goal}, "subject": ref(patient_url), "expressedBy": ref(patient_url)})
         for i, goal in enumerate(case.patient.goals)]
-
-
-def vital_signs(b: Builder, case: Case, patient_url: str, day: dt.date, encounter: str | None) -> None:
-    """Body weight and height as R4 vital-signs Observations (LOINC codes and units of the R4 profiles)."""
-    p = case.patient
-    values = [("body_weight", {"value": p.body_mass_kg, "unit": "kg", "system": C.UCUM, "code": "kg"},
-               "patient/body_mass_kg")]
-    if p.height_m is not None:
-        values.append(("body_height", {"value": round(p.height_m * 100, 6), "unit": "cm", "system": C.UCUM,
-                                       "code": "cm"}, "patient/height_m"))
-    for name, qty, where in values:
-        profile, loinc, display = C.VITAL_SIGNS[name]
-        obs: Json = {
-            "resourceType": "Observation", "meta": {"profile": [f"http://hl7.org/fhir/StructureDefinition/{profile}"]},
-            "identifier": _identifier(where), "status": "final",
-            "category": [{"coding": [{"system": C.OBS_CATEGORY, "code": "vital-signs", "display": "Vital Signs"}],
-                          "text": "Vital Signs"}],
-            "code": {"coding": [{"system": C.LOINC, "code": loinc, "display": display}], "text": display},
-            "subject": ref(patient_url), "effectiveDateTime": day.isoformat(), "valueQuantity": qty}
-        if encounter:
-            obs["encounter"] = ref(encounter)
-        b.add(f"Observation/{name}", obs)
 
 
 def history(b: Builder, case: Case, patient_url: str, records: Records) -> None:
@@ -128,7 +106,7 @@ def history(b: Builder, case: Case, patient_url: str, records: Records) -> None:
                         ("comorbidity", h.comorbidities)):
         for i, item in enumerate(items):
             conditions.append(b.add(f"Condition/{kind}/{i}", {
-                "resourceType": "Condition", "identifier": _identifier("history", kind, i),
+                "resourceType": "Condition", "identifier": identifier("history", kind, i),
                 "clinicalStatus": {"coding": [{"system": C.CONDITION_CLINICAL, "code": "active", "display": "Active"}]},
                 "category": [{"coding": [b.local(C.CS_HISTORY, kind, kind.capitalize())]}],
                 "code": {"text": item}, "subject": ref(patient_url)}))
@@ -138,6 +116,8 @@ def history(b: Builder, case: Case, patient_url: str, records: Records) -> None:
         episode["extension"].append({"url": C.EXT_ONSET_DATE, "valueDate": h.onset.date.isoformat()})
     if h.onset and h.onset.mechanism:
         episode["extension"].append({"url": C.EXT_ONSET_MECHANISM, "valueString": h.onset.mechanism})
+    if h.growth_plates != "unknown":
+        episode["extension"].append({"url": C.EXT_GROWTH_PLATES, "valueCode": h.growth_plates})
     episode.update({"status": "active", "type": [{"text": "Hip extensor assessment and rehabilitation"}],
                     "patient": ref(patient_url)})
     if conditions:
@@ -145,7 +125,7 @@ def history(b: Builder, case: Case, patient_url: str, records: Records) -> None:
     b.add("EpisodeOfCare", episode)
     for i, med in enumerate(h.medications):
         b.add(f"MedicationStatement/{i}", {
-            "resourceType": "MedicationStatement", "identifier": _identifier("history", "medications", i),
+            "resourceType": "MedicationStatement", "identifier": identifier("history", "medications", i),
             "status": "active", "medicationCodeableConcept": {"text": med}, "subject": ref(patient_url)})
     if h.surgery is not None:
         s = h.surgery
@@ -170,7 +150,7 @@ def history(b: Builder, case: Case, patient_url: str, records: Records) -> None:
         procedure: Json = {"resourceType": "Procedure"}
         if ext:
             procedure["extension"] = ext
-        procedure.update({"identifier": _identifier("history", "surgery"), "status": "completed",
+        procedure.update({"identifier": identifier("history", "surgery"), "status": "completed",
                           "code": {"text": s.procedure}, "subject": ref(patient_url),
                           "performedDateTime": s.date.isoformat()})
         if s.side:
@@ -179,7 +159,7 @@ def history(b: Builder, case: Case, patient_url: str, records: Records) -> None:
     if h.red_flags:
         q = screening_questionnaire(b, records.questionnaires)
         b.add("QuestionnaireResponse/screening", {
-            "resourceType": "QuestionnaireResponse", "identifier": _identifier("history", "red_flags")[0],
+            "resourceType": "QuestionnaireResponse", "identifier": identifier("history", "red_flags")[0],
             "questionnaire": q, "status": "completed", "subject": ref(patient_url),
             "item": [{"linkId": k, "text": words(k), "answer": [{"valueBoolean": v}]} for k, v in
                      h.red_flags.items()]})
@@ -190,7 +170,7 @@ def encounter(b: Builder, visit: Visit, index: int, patient_url: str) -> str:
     if visit.notes:
         resource["extension"] = [{"url": C.EXT_VISIT_NOTE, "valueString": visit.notes}]
     resource.update({
-        "identifier": _identifier("visits", index), "status": "finished",
+        "identifier": identifier("visits", index), "status": "finished",
         # Encounter.class is required; the case does not say whether the visit was ambulatory, inpatient or
         # virtual, so the code is marked absent rather than guessed.
         "class": {"extension": [{"url": C.EXT_DATA_ABSENT, "valueCode": "unknown"}]},
@@ -210,7 +190,7 @@ def measurement_record(b: Builder, m: Measurement, where: tuple[int, int], visit
                              "valueString": json.dumps(m.device_metrics.model_dump(mode="json", exclude_none=True),
                                                        sort_keys=True)}]
     obs.update({
-        "identifier": _identifier("visits", where[0], "measurements", where[1]), "status": "final",
+        "identifier": identifier("visits", where[0], "measurements", where[1]), "status": "final",
         "category": [{"coding": [{"system": C.OBS_CATEGORY, "code": C.CATEGORY_BY_KIND[proto.kind],
                                   "display": C.CATEGORY_BY_KIND[proto.kind].capitalize()}]}],
         "code": {"coding": [b.test_coding(proto)], "text": proto.name + (f" ({words(m.context)})"
@@ -249,7 +229,7 @@ def questionnaire_response(b: Builder, m: Measurement, where: tuple[int, int], v
     response: Json = {"resourceType": "QuestionnaireResponse"}
     if withheld:
         response["meta"] = _tag_withheld(b)
-    response.update({"identifier": _identifier("visits", where[0], "measurements", where[1])[0],
+    response.update({"identifier": identifier("visits", where[0], "measurements", where[1])[0],
                      "questionnaire": canonical, "status": "completed", "subject": ref(patient_url),
                      "encounter": ref(encounter_url), "authored": visit.date.isoformat()})
     if items:
@@ -280,7 +260,7 @@ def exercise_response(b: Builder, r: ExerciseResponse, where: tuple[int, int], v
         else:
             comps += field_component(b, key, value)
     obs.update({
-        "identifier": _identifier("visits", where[0], "exercise_responses", where[1]), "status": "final",
+        "identifier": identifier("visits", where[0], "exercise_responses", where[1]), "status": "final",
         "category": [{"coding": [{"system": C.OBS_CATEGORY, "code": "activity", "display": "Activity"}]}],
         "code": {"coding": [{"system": C.LOINC, "code": C.LOINC_EXERCISE_ACTIVITY[0],
                              "display": C.LOINC_EXERCISE_ACTIVITY[1]},
@@ -296,7 +276,7 @@ def exercise_response(b: Builder, r: ExerciseResponse, where: tuple[int, int], v
 def movement(b: Builder, visit: Visit, index: int, patient_url: str, encounter_url: str) -> None:
     for i, finding in enumerate(visit.observations):
         obs: Json = {
-            "resourceType": "Observation", "identifier": _identifier("visits", index, "observations", i),
+            "resourceType": "Observation", "identifier": identifier("visits", index, "observations", i),
             "status": "final",
             "category": [{"coding": [{"system": C.OBS_CATEGORY, "code": "exam", "display": "Exam"}]}],
             "code": {"coding": [b.local(C.CS_RECORD, "movement-observation", "Observed movement finding")],
@@ -312,7 +292,7 @@ def movement(b: Builder, visit: Visit, index: int, patient_url: str, encounter_u
     extra_sides = {k: v for k, v in visit.observation_sides.items() if k not in visit.observations}
     if extra_sides:  # sides given for observations not listed: kept as recorded
         b.add(f"Observation/{visit.date}/movement-sides", {
-            "resourceType": "Observation", "identifier": _identifier("visits", index, "observation_sides"),
+            "resourceType": "Observation", "identifier": identifier("visits", index, "observation_sides"),
             "status": "final", "code": {"coding": [b.local(C.CS_RECORD, "observation-sides",
                                                            "Sides of observed movement findings")]},
             "subject": ref(patient_url), "encounter": ref(encounter_url),
@@ -324,7 +304,7 @@ def activity_checks(b: Builder, visit: Visit, index: int, patient_url: str, enco
     """Activities tried at the visit and whether they were pain-free: one yes/no Observation each."""
     for key, pain_free in visit.activity_checks.items():
         b.add(f"Observation/{visit.date}/activity/{key}", {
-            "resourceType": "Observation", "identifier": _identifier("visits", index, "activity_checks", key),
+            "resourceType": "Observation", "identifier": identifier("visits", index, "activity_checks", key),
             "status": "final",
             "category": [{"coding": [{"system": C.OBS_CATEGORY, "code": "exam", "display": "Exam"}]}],
             "code": {"coding": [b.local(C.CS_RECORD, "activity-check", "Activity tried at the visit"),
@@ -341,7 +321,7 @@ def readiness(b: Builder, r: Readiness, visit: Visit, index: int, patient_url: s
         if value is not None and value != []:
             comps += field_component(b, key, value)
     obs: Json = {
-        "resourceType": "Observation", "identifier": _identifier("visits", index, "readiness"), "status": "final",
+        "resourceType": "Observation", "identifier": identifier("visits", index, "readiness"), "status": "final",
         "category": [{"coding": [{"system": C.OBS_CATEGORY, "code": "survey", "display": "Survey"}]}],
         "code": {"coding": [b.local(C.CS_RECORD, "readiness", "Readiness to return to activity")],
                  "text": "Readiness to return to activity"},
@@ -354,5 +334,5 @@ def readiness(b: Builder, r: Readiness, visit: Visit, index: int, patient_url: s
 
 
 __all__ = ["MEASUREMENT_FIELDS", "Records", "encounter", "exercise_response", "field_component", "history",
-           "measurement_record", "movement", "patient", "patient_goals", "questionnaire_response", "readiness",
-           "vital_signs"]
+           "identifier", "measurement_record", "movement", "patient", "patient_goals", "questionnaire_response",
+           "readiness"]

@@ -12,49 +12,30 @@ from typing import Any
 
 from hipext.core import case as case_model
 
-# Screening questions asked at every new visit (answers go to history.red_flags). The keys are those the screening
-# rules read (data/care/screening_rules.yaml); these labels only phrase the common ones for the clinician.
-QUESTION_LABELS = {
-    "saddle_anaesthesia": "Numbness in the saddle area",
-    "bladder_or_bowel_change": "New bladder or bowel change",
-    "bilateral_leg_weakness": "Weakness in both legs",
-    "suspected_fracture": "Fall or trauma with a suspected fracture",
-    "unable_to_bear_weight": "Unable to bear weight",
-    "fever": "Fever",
-    "systemically_unwell": "Feeling systemically unwell",
-    "hot_swollen_joint": "Hot, swollen joint",
-    "calf_swelling": "Calf swelling",
-    "calf_tenderness": "Calf tenderness",
-    "history_of_cancer": "History of cancer",
-    "night_pain": "Pain at night",
-    "unexplained_weight_loss": "Unexplained weight loss",
-    "severe_pain_with_movement": "Severe pain with movement",
-    "unsafe_movement_control": "Unsafe movement control (neurological)",
-    "falls_risk": "At risk of falls",
-    "exertional_chest_pain": "Chest pain on exertion",
-    "exertional_breathlessness": "Breathlessness on exertion",
-    "exertion_monitoring_available": "Exertion can be monitored (e.g. supervised, with ECG)",
-}
-COMMON_QUESTIONS = [k for k in QUESTION_LABELS if k != "exertion_monitoring_available"]
+# Screening questions asked first at every new visit (answers go to history.red_flags); the wording of every
+# question is the one data/care/red_flag_questions.yaml gives, the same the FHIR questionnaire carries.
+COMMON_QUESTIONS = [
+    "saddle_anaesthesia", "bladder_or_bowel_change", "bilateral_leg_weakness", "suspected_fracture",
+    "unable_to_bear_weight", "fever", "systemically_unwell", "hot_swollen_joint", "calf_swelling", "calf_tenderness",
+    "history_of_cancer", "night_pain", "unexplained_weight_loss", "severe_pain_with_movement",
+    "unsafe_movement_control", "falls_risk", "exertional_chest_pain", "exertional_breathlessness",
+    "exertional_symptoms_new_or_unevaluated",
+]
 
 
 @lru_cache(maxsize=1)
 def screening_questions() -> list[tuple[str, str]]:
-    """Every red-flag key the screening rules read (the only keys a case may carry), the common ones first."""
-    try:
-        from hipext.care import data as care_data  # noqa: PLC0415
+    """Every red-flag key the screening rules read (the only keys a case may carry) with its plain question, the
+    common ones first, then in the order the rules read them."""
+    from hipext.care import data as care_data  # noqa: PLC0415
 
-        ordered: list[str] = []
-        for rule in care_data.rules():
-            for item in (rule.get("triggers") or []) + (rule.get("unless") or []):
-                ordered += [k for k in item.get("red_flags") or [] if k not in ordered]
-        known = set(care_data.red_flag_questions()) if hasattr(care_data, "red_flag_questions") else set(ordered)
-        keys = [k for k in COMMON_QUESTIONS if k in known] + [
-            k for k in ordered if k in known and k not in COMMON_QUESTIONS
-        ]
-    except Exception:  # noqa: BLE001 - the form still asks the common questions
-        keys = list(COMMON_QUESTIONS)
-    return [(k, QUESTION_LABELS.get(k, k.replace("_", " ").capitalize())) for k in keys]
+    text = care_data.red_flag_text()
+    known = care_data.red_flag_questions()
+    ordered: list[str] = [k for k in COMMON_QUESTIONS if k in known]
+    for rule in care_data.rules():
+        for item in (rule.get("triggers") or []) + (rule.get("unless") or []):
+            ordered += [k for k in item.get("red_flags") or [] if k in known and k not in ordered]
+    return [(k, text[k]) for k in ordered]
 
 
 @lru_cache(maxsize=1)
