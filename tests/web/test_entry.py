@@ -10,7 +10,7 @@ import pytest
 
 from hipext.store import repo
 
-from .conftest import csrf_of
+from .conftest import EXAMPLE_HISTORY, add_patient, csrf_of, example_visit
 
 HHD = "hhd_hip_extension_prone_knee_flexed"
 
@@ -103,3 +103,25 @@ def test_problem_summaries_use_the_clinicians_labels_not_internal_paths(world, c
                                               "patient.date_of_birth": "1970-01-01", "patient.sex": "x",
                                               "patient.body_mass_kg": "70", "history.involved_side": "left"})
     assert "<strong>Sex</strong>" in r.text
+
+
+def test_a_visit_is_checked_against_the_whole_record_it_joins(world, clinician) -> None:
+    """A baseline entered late (dated before the injury, with a visit after it stored) is a valid record: checked
+    alone, the onset looked 'after the latest visit' and the visit was refused. A visit that would make the record
+    contradict itself is refused with the problem named, and nothing is stored."""
+    today = dt.date.today()
+    history = dict(EXAMPLE_HISTORY, onset={"date": (today - dt.timedelta(days=20)).isoformat()})
+    pid = add_patient(world, "A", visits=1, history=history)  # the stored visit is 14 days ago, after the onset
+    clinician.headers["X-CSRF-Token"] = clinician.token
+    baseline = example_visit((today - dt.timedelta(days=60)).isoformat())
+    r = clinician.post(f"/api/patients/{pid}/visits", json=baseline)
+    assert r.status_code == 201, r.text
+    evaluation = clinician.get(f"/api/patients/{pid}/evaluation")
+    assert evaluation.status_code == 200
+    assert any("onset" in w["message"] for w in evaluation.json()["warnings"])  # to confirm, not to refuse
+    twice = example_visit((today - dt.timedelta(days=7)).isoformat())
+    twice["measurements"].append(dict(twice["measurements"][0]))
+    r = clinician.post(f"/api/patients/{pid}/visits", json=twice)
+    assert r.status_code == 422 and "visits[0].measurements" in r.text
+    with world.session() as s:
+        assert len(repo.get_patient(s, world.clinics["A"]["id"], pid).active_visits) == 2

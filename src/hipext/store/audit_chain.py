@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
@@ -125,6 +125,18 @@ def _ensure_head(s: Session | Connection, chain: int) -> None:
     s.execute(make(HEADS).values(chain=chain, seq=0, hash=GENESIS).on_conflict_do_nothing())
 
 
+# Built once, run with parameters: making and cache-keying these statements for every row cost more CPU than running
+# them (2.1 ms -> 0.8 ms per audited request on SQLite, issue 12).
+_BUMP = (
+    update(HEADS)
+    .where(HEADS.c.chain == bindparam("chain_"))
+    .values(seq=HEADS.c.seq + 1)
+    .returning(HEADS.c.seq, HEADS.c.hash)
+)
+_SET_HEAD = update(HEADS).where(HEADS.c.chain == bindparam("chain_")).values(hash=bindparam("hash_"))
+_INSERT = insert(EVENTS)
+
+
 def append(s: Session | Connection, row: dict[str, Any]) -> None:
     """Insert one audit row as the next link of its clinic's chain, in the caller's transaction.
 
@@ -132,18 +144,21 @@ def append(s: Session | Connection, row: dict[str, Any]) -> None:
     read, so concurrent writers queue instead of forking the chain.
     """
     chain = row.get("clinic_id") or 0
-    bump = update(HEADS).where(HEADS.c.chain == chain).values(seq=HEADS.c.seq + 1).returning(HEADS.c.seq, HEADS.c.hash)
-    head = s.execute(bump).first()
+    if isinstance(s, Session):
+        s.flush()  # rows the event refers to (a patient just created) are written first
+        conn = s.connection()
+    else:
+        conn = s
+    head = conn.execute(_BUMP, {"chain_": chain}).first()
     if head is None:
-        _ensure_head(s, chain)
-        head = s.execute(bump).first()
+        _ensure_head(conn, chain)
+        head = conn.execute(_BUMP, {"chain_": chain}).first()
     assert head is not None
     seq, prev = head
-    bind = s.get_bind() if isinstance(s, Session) else s
-    key = current_key(_url(bind))
+    key = current_key(_url(conn))
     digest = link_hash(key, prev, chain, seq, row)
-    s.execute(insert(EVENTS).values(**row, chain=chain, seq=seq, hash=digest, key_id=key_id(key)))
-    s.execute(update(HEADS).where(HEADS.c.chain == chain).values(hash=digest))
+    conn.execute(_INSERT, {**row, "chain": chain, "seq": seq, "hash": digest, "key_id": key_id(key)})
+    conn.execute(_SET_HEAD, {"chain_": chain, "hash_": digest})
 
 
 # --- verification -------------------------------------------------------------------------------------------------

@@ -20,10 +20,12 @@ from hipext import app as hipext_app
 from hipext.care.overrides import Override
 from hipext.caseio import parse_case
 from hipext.core.case import Case, age_on
+from hipext.core.case import Visit as CaseVisit
 from hipext.core.errors import CaseInputError
 from hipext.document import document_json
 from hipext.store import repo
 from hipext.store.models import Patient, ProgramOverride, Visit
+from hipext.web.record_check import whole_after
 
 log = logging.getLogger("hipext.web")
 
@@ -200,6 +202,21 @@ def with_age(patient: dict[str, Any], today: dt.date) -> dict[str, Any]:
     return patient if patient.get("age") not in (None, "") else patient | {"age": age_on(born, today)}
 
 
+def _checked(written: dict[str, Any], row: Patient, **write: Any) -> tuple[Case, CaseVisit | None]:
+    """The record as it would stand after the write, validated whole (raises InputProblems with the problems the
+    write brings in); when the record has problems of its own, the written part is validated alone."""
+    case, visit, problems = whole_after(row, **write)
+    if problems:
+        raise InputProblems([p.as_dict() for p in problems])
+    if case is None:
+        try:
+            case = parse_case(written)
+        except CaseInputError as exc:
+            raise InputProblems([p.as_dict() for p in exc.problems]) from None
+        visit = case.visits[0] if case.visits else None
+    return case, visit
+
+
 def _duplicate_id(external_id: Any) -> list[dict[str, Any]]:
     return [{"path": "patient.id", "value": external_id, "expected": "an id not used by another patient"}]
 
@@ -241,25 +258,16 @@ def add_visit(
     """Validate a visit (with the history as it now stands, when given) and store it (raises InputProblems).
 
     Returns the stored visit and whether the history changed (a changed history is kept as a new version)."""
-    try:
-        case = parse_case(
-            {
-                "hipext_case": 1,
-                "patient": row.patient_json,
-                "history": row.history_json if history is None else history,
-                "visits": [visit],
-            }
-        )
-    except CaseInputError as exc:
-        raise InputProblems([p.as_dict() for p in exc.problems]) from None
+    written = {"hipext_case": 1, "patient": row.patient_json,
+               "history": row.history_json if history is None else history, "visits": [visit]}
+    case, checked = _checked(written, row, history=history, visit=visit)
+    assert checked is not None
     changed = False
     if history is not None:
         changed = repo.update_patient(
             db, row, row.patient_json, case.history.model_dump(mode="json", exclude_none=True), now=now, user_id=user_id
         )
-    stored = repo.add_visit(
-        db, row, case.visits[0].model_dump(mode="json", exclude_none=True), user_id=user_id, now=now
-    )
+    stored = repo.add_visit(db, row, checked.model_dump(mode="json", exclude_none=True), user_id=user_id, now=now)
     return stored, changed
 
 
@@ -276,13 +284,10 @@ def amend_visit(
     db: Session, row: Patient, visit: Visit, data: dict[str, Any], *, reason: str, user_id: int, now: dt.datetime
 ) -> bool:
     """Validate the corrected visit like a new one and keep it as a new version (raises InputProblems)."""
-    try:
-        case = parse_case(
-            {"hipext_case": 1, "patient": row.patient_json, "history": row.history_json, "visits": [data]}
-        )
-    except CaseInputError as exc:
-        raise InputProblems([p.as_dict() for p in exc.problems]) from None
-    clean = case.visits[0].model_dump(mode="json", exclude_none=True)
+    written = {"hipext_case": 1, "patient": row.patient_json, "history": row.history_json, "visits": [data]}
+    _, checked = _checked(written, row, visit=data, replacing=visit)
+    assert checked is not None
+    clean = checked.model_dump(mode="json", exclude_none=True)
     return repo.amend_visit(db, row, visit, clean, reason=reason, user_id=user_id, now=now)
 
 
