@@ -125,3 +125,25 @@ def test_a_visit_is_checked_against_the_whole_record_it_joins(world, clinician) 
     assert r.status_code == 422 and "visits[0].measurements" in r.text
     with world.session() as s:
         assert len(repo.get_patient(s, world.clinics["A"]["id"], pid).active_visits) == 2
+
+
+def test_a_problem_only_the_whole_record_shows_comes_back_on_the_form(world, clinician, monkeypatch) -> None:
+    """The store re-checks a visit against the whole record; what it refuses is shown on the form (422, the
+    clinician's entries kept), never a server error, and nothing is stored."""
+    from hipext.core.errors import Problem
+    from hipext.web import services
+
+    pid = add_patient(world, "A", visits=1)
+    refused = Problem("visits[0].date", "x", "a date that fits the stored visits")
+    monkeypatch.setattr(services, "whole_after", lambda row, **write: (None, None, [refused]))
+    form = {"csrf_token": clinician.token, "visit.date": dt.date.today().isoformat(), "visit.force_unit": "N",
+            f"m.{HHD}.right.trial1": "200", f"m.{HHD}.right.lever_arm_m": "0.36", f"m.{HHD}.right.fixation": "belt"}
+    r = clinician.post(f"/patients/{pid}/visits/new", data=form, follow_redirects=False)
+    assert r.status_code == 422 and "a date that fits the stored visits" in r.text and 'value="200"' in r.text
+    with world.session() as s:
+        row = repo.get_patient(s, world.clinics["A"]["id"], pid)
+        assert len(row.active_visits) == 1
+        vid = row.active_visits[0].id
+    r = clinician.post(f"/patients/{pid}/visits/{vid}/amend", data=dict(form, reason="typo in the date"),
+                       follow_redirects=False)
+    assert r.status_code == 422 and "a date that fits the stored visits" in r.text

@@ -184,7 +184,12 @@ def visit_create(
         db.commit()
         return _refused(request, p, db, row, raw, built, [], warnings=confirmed)
     now = request.app.state.settings.now()
-    visit, changed = services.add_visit(db, row, built.visit, user_id=p.user_id, now=now, history=history)
+    try:  # checked again against the whole stored record, which the form's own check does not see
+        visit, changed = services.add_visit(db, row, built.visit, user_id=p.user_id, now=now, history=history)
+    except services.InputProblems as exc:
+        audit("visit.create", row.id, detail=f"{len(exc.problems)} input problems", outcome="rejected")
+        db.commit()
+        return _refused(request, p, db, row, raw, built, exc.problems)
     audit(
         "visit.create",
         row.id,
@@ -249,15 +254,14 @@ def visit_amend(
         db.commit()
         return _refused(request, p, db, row, raw, built, [], amend=visit, warnings=confirmed)
     before = visit.date
-    changed = services.amend_visit(
-        db,
-        row,
-        visit,
-        built.visit,
-        reason=form["reason"].strip(),
-        user_id=p.user_id,
-        now=request.app.state.settings.now(),
-    )
+    try:
+        changed = services.amend_visit(db, row, visit, built.visit, reason=form["reason"].strip(),
+                                       user_id=p.user_id, now=request.app.state.settings.now())
+    except services.InputProblems as exc:
+        audit("visit.amend", row.id, detail=f"visit {visit.date}: {len(exc.problems)} input problems",
+              outcome="rejected")
+        db.commit()
+        return _refused(request, p, db, row, raw, built, exc.problems, amend=visit)
     if changed:
         audit("visit.amend", row.id, detail=f"visit {before} -> {visit.date}: {form['reason'].strip()[:200]}")
         if confirmed:
