@@ -36,7 +36,7 @@ def ten_visit_case() -> dict:
     visits = []
     for i in range(10):
         visit = copy.deepcopy(base)
-        visit["date"] = (dt.date(2026, 6, 1) + dt.timedelta(weeks=2 * i)).isoformat()
+        visit["date"] = (dt.date(2026, 10, 27) + dt.timedelta(weeks=2 * i)).isoformat()  # after the onset
         for m in visit["measurements"]:
             if "trials_n" in m:
                 m["trials_n"] = [round(x * (0.8 + 0.02 * i), 1) for x in m["trials_n"]]
@@ -49,9 +49,10 @@ def ten_visit_case() -> dict:
 
 def n_visit_case(n: int) -> dict:
     case = ten_visit_case()
-    last = case["visits"][-1]
-    case["visits"] = [dict(copy.deepcopy(last), date=(dt.date(2010, 1, 4) + dt.timedelta(days=7 * i)).isoformat())
+    last, first = case["visits"][-1], dt.date(2010, 1, 4)
+    case["visits"] = [dict(copy.deepcopy(last), date=(first + dt.timedelta(days=7 * i)).isoformat())
                       for i in range(n)]
+    case["history"]["onset"]["date"] = (first - dt.timedelta(days=7)).isoformat()  # a consistent case: onset first
     return case
 
 
