@@ -6,7 +6,9 @@ import datetime as dt
 import hashlib
 from typing import Any
 
-from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy import String, cast, delete, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload
 
 from hipext.store import audit_chain
@@ -20,6 +22,7 @@ from hipext.store.models import (
     ProgramOverride,
     QuestionnaireResponse,
     SessionLog,
+    StoredEvaluation,
     User,
     Visit,
     VisitVersion,
@@ -159,6 +162,7 @@ def amend_patient(
     row.body_mass_kg = patient["body_mass_kg"]
     row.patient_json = patient
     row.updated_at = now
+    forget_evaluation(s, row)
     s.add(
         PatientVersion(
             clinic_id=row.clinic_id,
@@ -201,6 +205,7 @@ def update_patient(
     row.patient_json = patient
     row.history_json = history
     row.updated_at = now
+    forget_evaluation(s, row)
     if changed:
         s.add(
             HistoryVersion(
@@ -234,6 +239,7 @@ def add_visit(
     )
     s.add(v)
     row.updated_at = now
+    forget_evaluation(s, row)
     s.flush()
     s.add(_visit_version(v, None, user_id, now))
     s.refresh(row, ["visits"])
@@ -262,6 +268,7 @@ def amend_visit(
     v.date = dt.date.fromisoformat(visit["date"])
     v.data_json = visit
     row.updated_at = now
+    forget_evaluation(s, row)
     s.add(_visit_version(v, reason, user_id, now))
     s.flush()
     s.refresh(row, ["visits"])
@@ -274,6 +281,7 @@ def void_visit(s: Session, row: Patient, v: Visit, *, reason: str, user_id: int,
     v.void_reason = reason
     v.voided_by = user_id
     row.updated_at = now
+    forget_evaluation(s, row)
 
 
 def visit_versions(s: Session, clinic_id: int, patient_id: int) -> list[VisitVersion]:
@@ -294,6 +302,50 @@ def case_data(row: Patient) -> dict[str, Any]:
         "history": dict(row.history_json),
         "visits": [dict(v.data_json) for v in row.active_visits],
     }
+
+
+# --- stored evaluations ------------------------------------------------------------------------------------------
+
+
+def forget_evaluation(s: Session, row: Patient) -> None:
+    """The record is changing: its stored evaluation goes, in the same transaction as the change (the key check on
+    reading would refuse it anyway; this keeps no evaluation of a record that no longer exists)."""
+    s.execute(delete(StoredEvaluation).where(StoredEvaluation.patient_id == row.id))
+
+
+def stored_evaluation(s: Session, clinic_id: int, patient_id: int) -> StoredEvaluation | None:
+    return s.scalar(
+        select(StoredEvaluation).where(
+            StoredEvaluation.patient_id == patient_id, StoredEvaluation.clinic_id == clinic_id
+        )
+    )
+
+
+def save_evaluation(
+    s: Session,
+    patient_id: int,
+    clinic_id: int,
+    *,
+    version: str,
+    record_key: str,
+    as_of: dt.date,
+    document: str,
+    now: dt.datetime,
+) -> None:
+    """Keep the record's evaluation (replacing the one stored before, whatever its keys)."""
+    values = {
+        "patient_id": patient_id,
+        "clinic_id": clinic_id,
+        "version": version,
+        "record_key": record_key,
+        "as_of": as_of,
+        "document": document,
+        "computed_at": now,
+    }
+    make = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = make(StoredEvaluation).values(**values)
+    changed = {k: stmt.excluded[k] for k in values if k != "patient_id"}
+    s.execute(stmt.on_conflict_do_update(index_elements=["patient_id"], set_=changed))
 
 
 # --- program overrides ------------------------------------------------------------------------------------------
@@ -333,6 +385,7 @@ def add_override(
         created_at=now or utcnow(),
     )
     s.add(o)
+    forget_evaluation(s, row)
     s.flush()
     return o
 

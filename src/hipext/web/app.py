@@ -32,6 +32,7 @@ from hipext.web.http import json_safe
 from hipext.web.limits import BodyLimit
 from hipext.web.security import AnonymousAuditBound, LoginRequired
 from hipext.web.services import EvaluationCache
+from hipext.web.stored_evaluations import Keeper
 
 HERE = Path(__file__).parent
 log = logging.getLogger("hipext.web")
@@ -84,6 +85,7 @@ def create_app(
         anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         await anyio.to_thread.run_sync(_warm_up)
         yield
+        app.state.evaluations.shutdown()
         app.state.passwords.shutdown()
         engine.dispose()
 
@@ -105,6 +107,7 @@ def create_app(
     app.state.health_limiter = anyio.CapacityLimiter(2)
     app.state.anonymous_audit = AnonymousAuditBound()
     app.state.cache = EvaluationCache(settings.cache_bytes)
+    app.state.evaluations = Keeper(app.state.sessionmaker)  # stores evaluations with their records
     app.state.fragments = EvaluationCache(settings.cache_bytes // 4)  # rendered page fragments, keyed by their inputs
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["version"] = __version__

@@ -8,6 +8,7 @@ A route states what it needs in its signature (`row: PatientDep, audit: AuditDep
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -16,8 +17,8 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from hipext.store import repo
-from hipext.store.models import Patient
-from hipext.web import services
+from hipext.store.models import Patient, ProgramOverride
+from hipext.web import services, stored_evaluations
 from hipext.web.security import (
     Principal,
     admin,
@@ -110,19 +111,46 @@ AsOfDep = Annotated[
 
 
 def evaluation_of(
-    request: Request, db: Session, row: Patient, as_of: dt.date | None = None
+    request: Request,
+    db: Session,
+    row: Patient,
+    as_of: dt.date | None = None,
+    override_rows: Sequence[ProgramOverride] | None = None,
 ) -> services.EvaluationView:
-    """The patient's stored case and the clinician's program edits, evaluated through `hipext.app.evaluate_case`
-    (cached: it is pure)."""
+    """The patient's stored case and the clinician's program edits, evaluated through `hipext.app.evaluate_case`.
+    As of the latest visit (the default) it is the evaluation stored with the record while it is current
+    (`stored_evaluations`); as of another date it is computed (and kept in memory: it is pure)."""
     state = request.app.state
+    settings = state.settings
+    if override_rows is None:
+        override_rows = repo.overrides(db, row.clinic_id, row.id)
+    overrides = services.care_overrides(override_rows)
+    if as_of is None:
+        return stored_evaluations.default_evaluation(
+            db,
+            state.evaluations,
+            row,
+            today=today(request),
+            overrides=overrides,
+            cache=state.cache,
+            evaluator=settings.evaluator,
+            now=settings.now(),
+        )
     return services.evaluate_data(
         repo.case_data(row),
         as_of=as_of,
         today=today(request),
         cache=state.cache,
-        evaluator=state.settings.evaluator,
-        overrides=services.care_overrides(repo.overrides(db, row.clinic_id, row.id)),
+        evaluator=settings.evaluator,
+        overrides=overrides,
     )
+
+
+def evaluate_saved(request: Request, db: Session, row: Patient) -> None:
+    """After a visit is saved (its transaction committed): compute the record's evaluation now and store it with
+    the record, so the pages and API calls that follow read it instead of computing it."""
+    evaluation_of(request, db, row)
+    end_transaction(db)
 
 
 def _evaluation(request: Request, row: PatientDep, db: SessionDep, as_of: AsOfDep = None) -> services.EvaluationView:

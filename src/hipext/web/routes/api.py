@@ -14,7 +14,17 @@ from hipext.document import Evaluation
 from hipext.store import repo
 from hipext.store.models import Patient
 from hipext.web import services
-from hipext.web.deps import AsOfDep, AuditDep, CsrfUser, CurrentUser, EvaluationDep, PatientDep, SessionDep, WriterUser
+from hipext.web.deps import (
+    AsOfDep,
+    AuditDep,
+    CsrfUser,
+    CurrentUser,
+    EvaluationDep,
+    PatientDep,
+    SessionDep,
+    WriterUser,
+    evaluate_saved,
+)
 from hipext.web.http import StrictJSONRoute, content_disposition, safe_problems
 
 router = APIRouter(prefix="/api", tags=["clinic"], route_class=StrictJSONRoute)
@@ -145,6 +155,7 @@ def add_visit(
         return _problems(exc.problems)
     audit("visit.create", row.id, detail=f"api, visit {v.date}")
     db.commit()
+    evaluate_saved(request, db, row)
     return {"id": v.id, "date": v.date.isoformat(), "patient_id": row.id}
 
 

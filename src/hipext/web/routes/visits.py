@@ -21,6 +21,7 @@ from hipext.web.deps import (
     RawFormDep,
     SessionDep,
     WriterUser,
+    evaluate_saved,
     evaluation_of,
     today,
 )
@@ -200,6 +201,7 @@ def visit_create(
         labelled = visit_form.label_problems(confirmed, built.field_of)
         audit("values.confirmed", row.id, detail=confirm.audit_detail(labelled))
     db.commit()
+    evaluate_saved(request, db, row)
     return RedirectResponse(f"/patients/{row.id}/evaluation", status_code=303)
 
 
@@ -268,6 +270,8 @@ def visit_amend(
             labelled = visit_form.label_problems(confirmed, built.field_of)
             audit("values.confirmed", row.id, detail=confirm.audit_detail(labelled))
     db.commit()
+    if changed:
+        evaluate_saved(request, db, row)
     return RedirectResponse(f"/patients/{row.id}/visits/{visit.id}", status_code=303)
 
 
@@ -292,4 +296,5 @@ def visit_void(
     repo.void_visit(db, row, visit, reason=reason, user_id=p.user_id, now=request.app.state.settings.now())
     audit("visit.void", row.id, detail=f"visit {visit.date}: {reason[:200]}")
     db.commit()
+    evaluate_saved(request, db, row)
     return RedirectResponse(f"/patients/{row.id}", status_code=303)
