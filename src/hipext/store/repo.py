@@ -488,18 +488,44 @@ def audit(
     path; see `audit_chain`)."""
     audit_chain.append(
         s,
-        {
-            "at": now or utcnow(),
-            "clinic_id": clinic_id,
-            "user_id": user_id,
-            "actor": _text(actor, 200) or "-",
-            "action": action[:60],
-            "patient_id": patient_id,
-            "detail": _text(detail, 2000),
-            "ip": _text(ip, 64),
-            "outcome": outcome[:20],
-        },
+        audit_row(
+            action=action,
+            actor=actor,
+            clinic_id=clinic_id,
+            user_id=user_id,
+            patient_id=patient_id,
+            detail=detail,
+            ip=ip,
+            outcome=outcome,
+            now=now,
+        ),
     )
+
+
+def audit_row(
+    *,
+    action: str,
+    actor: str,
+    clinic_id: int | None,
+    user_id: int | None = None,
+    patient_id: int | None = None,
+    detail: str | None = None,
+    ip: str | None = None,
+    outcome: str = "ok",
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """An audit event's fields as stored (text made one printable line, lengths bounded), not yet chained."""
+    return {
+        "at": now or utcnow(),
+        "clinic_id": clinic_id,
+        "user_id": user_id,
+        "actor": _text(actor, 200) or "-",
+        "action": action[:60],
+        "patient_id": patient_id,
+        "detail": _text(detail, 2000),
+        "ip": _text(ip, 64),
+        "outcome": outcome[:20],
+    }
 
 
 def login_failures_since(s: Session, username: str, since: dt.datetime) -> int:

@@ -25,7 +25,9 @@ from hipext import __version__
 from hipext.reports.capacity_charts import task_bars_svg, torque_angle_svg
 from hipext.reports.qr import qr_svg
 from hipext.store import make_engine, migrate, session_factory
+from hipext.store.audit_writer import AuditWriter
 from hipext.store.db import is_lock_timeout
+from hipext.web.audit_gate import AuditGate
 from hipext.web.config import Settings
 from hipext.web.hashing import Busy, PasswordWorkers
 from hipext.web.http import json_safe
@@ -85,6 +87,7 @@ def create_app(
         anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         await anyio.to_thread.run_sync(_warm_up)
         yield
+        app.state.audit_writer.close()  # after the last request: every queued event is written
         app.state.evaluations.shutdown()
         app.state.passwords.shutdown()
         engine.dispose()
@@ -108,6 +111,7 @@ def create_app(
     app.state.anonymous_audit = AnonymousAuditBound()
     app.state.cache = EvaluationCache(settings.cache_bytes)
     app.state.evaluations = Keeper(app.state.sessionmaker)  # stores evaluations with their records
+    app.state.audit_writer = AuditWriter(engine)  # group commit of read events (Auditor.view)
     app.state.fragments = EvaluationCache(settings.cache_bytes // 4)  # rendered page fragments, keyed by their inputs
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["version"] = __version__
@@ -125,6 +129,7 @@ def create_app(
         app.include_router(router)
     app.add_api_route("/health", health, include_in_schema=False)
 
+    app.add_middleware(AuditGate)  # inside the error handlers' middleware: it sees every response start
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)  # outermost: a 413 gets the headers too
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Query, Request
 from sqlalchemy.orm import Session
@@ -18,7 +18,7 @@ from starlette.datastructures import FormData
 
 from hipext.store import repo
 from hipext.store.models import Patient, ProgramOverride
-from hipext.web import services, stored_evaluations
+from hipext.web import audit_gate, services, stored_evaluations
 from hipext.web.security import (
     Principal,
     admin,
@@ -77,19 +77,29 @@ class Auditor:
     def __call__(
         self, action: str, patient_id: int | None = None, detail: str | None = None, outcome: str = "ok"
     ) -> None:
+        repo.audit(self.db, **self._fields(action, patient_id, detail, outcome))
+
+    def view(self, action: str, patient_id: int | None = None, detail: str | None = None) -> None:
+        """A read of patient data, on a request that writes nothing else: the event goes to the process's audit
+        writer (group commit) instead of the request's transaction, and the response waits until it is committed
+        (`hipext.web.audit_gate`), so no response is ever seen without its event."""
+        state = self.request.app.state
+        future = state.audit_writer.submit(repo.audit_row(**self._fields(action, patient_id, detail, "ok")))
+        audit_gate.hold(self.request, future)
+
+    def _fields(self, action: str, patient_id: int | None, detail: str | None, outcome: str) -> dict[str, Any]:
         p = self.principal
-        repo.audit(
-            self.db,
-            action=action,
-            actor=p.label + (" (api token)" if p.via_bearer else ""),
-            clinic_id=p.clinic_id,
-            user_id=p.user_id,
-            patient_id=patient_id,
-            detail=detail,
-            ip=client_ip(self.request),
-            outcome=outcome,
-            now=self.request.app.state.settings.now(),
-        )
+        return {
+            "action": action,
+            "actor": p.label + (" (api token)" if p.via_bearer else ""),
+            "clinic_id": p.clinic_id,
+            "user_id": p.user_id,
+            "patient_id": patient_id,
+            "detail": detail,
+            "ip": client_ip(self.request),
+            "outcome": outcome,
+            "now": self.request.app.state.settings.now(),
+        }
 
 
 async def _auditor(request: Request, db: SessionDep, p: CurrentUser) -> Auditor:  # no I/O: no thread hop

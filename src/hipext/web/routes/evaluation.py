@@ -23,7 +23,7 @@ def evaluation_page(
 ) -> Response:
     ovs = repo.overrides(db, p.clinic_id, row.id)
     view = evaluation_of(request, db, row, as_of, ovs)
-    audit("evaluation.view", row.id, detail=f"as of {as_of}" if as_of else None)
+    audit.view("evaluation.view", row.id, detail=f"as of {as_of}" if as_of else None)
     db.commit()
     day = today(request)
     data = repo.case_data(row)

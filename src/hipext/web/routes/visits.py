@@ -217,7 +217,7 @@ def visit_view(
     vid: int, request: Request, p: CurrentUser, row: PatientDep, db: SessionDep, audit: AuditDep
 ) -> Response:
     visit = _visit_of(row, vid)
-    audit("visit.view", row.id, detail=f"visit {visit.date}")
+    audit.view("visit.view", row.id, detail=f"visit {visit.date}")
     db.commit()
     names = {pr.id: pr.name for pr in evidence.load().protocols.values()}
     versions = [v for v in repo.visit_versions(db, p.clinic_id, row.id) if v.visit_id == visit.id]
