@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
@@ -28,25 +29,30 @@ log = logging.getLogger("hipext.store")
 _STOP = object()
 
 
-class AuditWriter:
-    """One writer thread; `submit(row)` returns a future that completes when the row is committed."""
+MAX_BATCH = 500  # events per transaction (a bound on one statement's size, not on what is written)
 
-    def __init__(self, engine: Engine, max_batch: int = 500) -> None:
+
+class AuditWriter:
+    """One writer thread; `submit(row)` returns a future that completes when the row is committed.
+
+    `engine` is asked for each batch (the app may replace its engine). After `close()`, the next `submit` starts a
+    new thread: an app whose lifespan ended and that is served again (tests) keeps auditing."""
+
+    def __init__(self, engine: Callable[[], Engine], max_batch: int = MAX_BATCH) -> None:
         self.engine = engine
         self.max_batch = max_batch
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="hipext-audit-writer", daemon=True)
         self._lock = threading.Lock()
-        self._closed = False
-        self._thread.start()
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
         self.batches = 0  # how many transactions were written (tests, the benchmark)
         self.events = 0
 
     def submit(self, row: dict[str, Any]) -> Future[None]:
         fut: Future[None] = Future()
         with self._lock:
-            if self._closed:
-                raise RuntimeError("the audit writer is closed")
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="hipext-audit-writer", daemon=True)
+                self._thread.start()
             self._queue.put((row, fut))
         return fut
 
@@ -71,7 +77,7 @@ class AuditWriter:
 
     def _write(self, batch: list[tuple[dict[str, Any], Future[None]]]) -> None:
         try:
-            with self.engine.begin() as conn:
+            with self.engine().begin() as conn:
                 audit_chain.append_many(conn, [row for row, _ in batch])
         except Exception as exc:  # noqa: BLE001 - every waiting request learns its event was not written
             log.error("audit batch of %d events not written: %s", len(batch), exc)
@@ -83,11 +89,11 @@ class AuditWriter:
         for _, fut in batch:
             fut.set_result(None)
 
-    def close(self, timeout: float | None = 30) -> None:
-        """Stop taking events, write every one already queued, and stop the thread."""
+    def close(self, timeout: float | None = None) -> None:
+        """Write every event already queued, then stop the thread (the app's shutdown, after its last request)."""
         with self._lock:
-            if self._closed:
+            thread, self._thread = self._thread, None
+            if thread is None:
                 return
-            self._closed = True
             self._queue.put(_STOP)
-        self._thread.join(timeout)
+        thread.join(timeout)

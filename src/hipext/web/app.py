@@ -110,8 +110,8 @@ def create_app(
     app.state.health_limiter = anyio.CapacityLimiter(2)
     app.state.anonymous_audit = AnonymousAuditBound()
     app.state.cache = EvaluationCache(settings.cache_bytes)
-    app.state.evaluations = Keeper(app.state.sessionmaker)  # stores evaluations with their records
-    app.state.audit_writer = AuditWriter(engine)  # group commit of read events (Auditor.view)
+    app.state.evaluations = Keeper(lambda: app.state.sessionmaker)  # stores evaluations with their records
+    app.state.audit_writer = AuditWriter(lambda: app.state.engine)  # group commit of read events (Auditor.view)
     app.state.fragments = EvaluationCache(settings.cache_bytes // 4)  # rendered page fragments, keyed by their inputs
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["version"] = __version__
@@ -287,11 +287,13 @@ def _warm_up() -> None:
     from hipext.app import evaluate_case
     from hipext.core.case import Case
     from hipext.web.demo import demo_cases
+    from hipext.web.stored_evaluations import evaluation_version
 
     today = dt.date(2026, 1, 1)
     try:
         case = next(c for c in demo_cases(today) if c.get("visits"))
         evaluate_case(Case.model_validate(case), as_of=today)
+        evaluation_version()  # hashes the data files and the engine's source once, before the first stored read
     except Exception:  # noqa: BLE001 - a warm-up must never stop the server; the request path reports errors
         logging.getLogger(__name__).warning("warm-up evaluation failed", exc_info=True)
 

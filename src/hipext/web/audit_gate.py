@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from concurrent.futures import Future
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import Request
 
-log = logging.getLogger("hipext.web")
 KEY = "hipext_audit_pending"
 
 
@@ -57,5 +56,5 @@ async def _unavailable(scope: dict, send: Any) -> None:
     else:
         body, kind = b"The audit log could not be written. Try again in a moment.", b"text/plain; charset=utf-8"
     headers = [(b"content-type", kind), (b"content-length", str(len(body)).encode()), (b"retry-after", b"1")]
-    await send({"type": "http.response.start", "status": 503, "headers": headers})
+    await send({"type": "http.response.start", "status": HTTPStatus.SERVICE_UNAVAILABLE, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -38,6 +38,7 @@ log = logging.getLogger("hipext.web")
 # The code an evaluation document comes from: a change to any of it (an upgrade) makes stored documents stale.
 ENGINE_PACKAGES = ("core", "care", "evidence", "biomech")
 ENGINE_MODULES = ("app.py", "document.py", "caseio.py")
+MAX_PENDING = 256  # evaluations waiting to be stored; beyond this the next reader recomputes instead
 
 
 @lru_cache(maxsize=1)
@@ -82,10 +83,10 @@ class Keeper:
     changing): storing from the request's own thread could wait on itself. A store that fails, or one dropped
     because too many are waiting, costs only a recomputation by the next reader."""
 
-    def __init__(self, sessions: sessionmaker[Session], max_pending: int = 256) -> None:
-        self.sessions = sessions
+    def __init__(self, sessions: Callable[[], sessionmaker[Session]], max_pending: int = MAX_PENDING) -> None:
+        self.sessions = sessions  # asked at each store: the app may replace its sessionmaker
         self.max_pending = max_pending
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hipext-evaluations")
+        self._pool: ThreadPoolExecutor | None = None
         self._pending = 0
         self._lock = threading.Lock()
 
@@ -102,11 +103,13 @@ class Keeper:
             if self._pending >= self.max_pending:
                 return
             self._pending += 1
-        self._pool.submit(self._store, row.id, row.clinic_id, values)
+            if self._pool is None:  # first use, or served again after a shutdown
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hipext-evaluations")
+            self._pool.submit(self._store, row.id, row.clinic_id, values)
 
     def _store(self, patient_id: int, clinic_id: int, values: dict[str, Any]) -> None:
         try:
-            with self.sessions() as s:
+            with self.sessions()() as s:
                 repo.save_evaluation(s, patient_id, clinic_id, **values)
                 s.commit()
         except SQLAlchemyError:  # busy, or the patient's record went away: the next reader computes it again
@@ -116,11 +119,18 @@ class Keeper:
                 self._pending -= 1
 
     def flush(self) -> None:
-        """Wait until every evaluation handed over so far is stored (tests; shutdown)."""
-        self._pool.submit(lambda: None).result()
+        """Wait until every evaluation handed over so far is stored (tests)."""
+        with self._lock:
+            pool = self._pool
+        if pool is not None:
+            pool.submit(lambda: None).result()
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=True)
+        """Store what is waiting, then stop the thread (the app's shutdown)."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
 
 
 def default_evaluation(
