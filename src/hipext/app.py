@@ -180,18 +180,24 @@ def _evaluate(case: Case, as_of: dt.date | None, overrides: Sequence[Override]) 
 def drop_sources(node: Any, ids: set[str]) -> None:
     """Remove the given ids from every `sources` list in a document, in place (models, dicts and lists)."""
     if isinstance(node, BaseModel):
-        for name in type(node).model_fields:
-            value = getattr(node, name)
+        # A model's fields are its __dict__ (pydantic v2); reading it directly skips a property per node, and
+        # scalars are skipped without a call: this walk covers the whole document on every evaluation.
+        for name, value in list(node.__dict__.items()):
             if name == "sources" and isinstance(value, list) and all(isinstance(v, str) for v in value):
-                setattr(node, name, [v for v in value if v not in ids])
-            else:
+                if any(v in ids for v in value):
+                    setattr(node, name, [v for v in value if v not in ids])
+            elif isinstance(value, _CONTAINERS):
                 drop_sources(value, ids)
     elif isinstance(node, dict):
         for k, v in node.items():
             if k == "sources" and isinstance(v, list):
                 node[k] = [x for x in v if x not in ids]
-            else:
+            elif isinstance(v, _CONTAINERS):
                 drop_sources(v, ids)
     elif isinstance(node, list):
         for v in node:
-            drop_sources(v, ids)
+            if isinstance(v, _CONTAINERS):
+                drop_sources(v, ids)
+
+
+_CONTAINERS = (BaseModel, dict, list)

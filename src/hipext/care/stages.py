@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from hipext.care import data
-from hipext.care.models import Criterion, Exercise, Stage, StageCriterion
+from hipext.care.models import Criterion, Demands, Exercise, Stage, StageCriterion, Tags
 from hipext.care.screening import norm
 from hipext.core.case import Case
 
@@ -28,10 +28,17 @@ def goal_activity(case: Case) -> dict[str, Any]:
 
 
 def _field(ex: Exercise, name: str) -> Any:
-    for holder in (ex.demands, ex.tags, ex):
-        if name in type(holder).model_fields:
-            return getattr(holder, name)
-    raise KeyError(f"unknown exercise field {name!r} in a selector")
+    where = _HOLDER.get(name)
+    if where is None:
+        raise KeyError(f"unknown exercise field {name!r} in a selector")
+    return getattr(ex if where == "" else getattr(ex, where), name)
+
+
+# Where a selector's field lives: the exercise's demands, its tags, or the exercise itself (first match wins),
+# worked out once rather than by looking up each model's fields on every selector test.
+_HOLDER: dict[str, str] = {}
+for _where, _model in (("", Exercise), ("tags", Tags), ("demands", Demands)):  # reversed: demands win
+    _HOLDER.update(dict.fromkeys(_model.model_fields, _where))
 
 
 def matches(ex: Exercise, selector: dict[str, list[Any]]) -> bool:
