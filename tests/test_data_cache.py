@@ -54,7 +54,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _evaluate_copy(pkg: Path, cache: Path) -> dict:
     env = dict(os.environ, PYTHONPATH=str(pkg), HIPEXT_CACHE_DIR=str(cache))
-    out = subprocess.run([sys.executable, "-m", "hipext", "evaluate", str(ROOT / "examples" / "athlete-hamstring.yaml")],
+    case = ROOT / "examples" / "athlete-hamstring.yaml"
+    out = subprocess.run([sys.executable, "-m", "hipext", "evaluate", str(case)],
                          env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout)

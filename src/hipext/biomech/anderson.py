@@ -115,7 +115,7 @@ def select_group(*, sex: str, age: int) -> tuple[AndersonParameters, list[str]]:
     s = _normalise_sex(sex)
     if not isinstance(age, numbers.Real) or not (1 <= float(age) <= 120):  # numpy's numbers are Real too
         raise ValueError(f"age: got {age!r}; expected years between 1 and 120")
-    age = float(age)  # type: ignore[assignment]
+    age = float(age)
     caveats: list[str] = []
     data = load_yaml(DATA_FILE)
     group = _age_group(data["age_groups"], age, caveats)

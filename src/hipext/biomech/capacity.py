@@ -220,7 +220,8 @@ def _peak_isometric_per_mgh(params: anderson.AndersonParameters) -> tuple[float,
     Depends on the group only (the person's scale multiplies it), so it is searched once per group and process.
     """
     theta = [math.radians(d) for d in _linspace(*PEAK_SEARCH_DEG)]
-    t = [params.torque_per_mgh(x) for x in theta]
+    isometric = params.velocity_factor(0.0)  # torque_per_mgh(x) is active(x) * this, the same arithmetic
+    t = [params.active_torque_per_mgh(x) * isometric for x in theta]
     i = t.index(max(t))
     return t[i], theta[i]
 
