@@ -40,18 +40,29 @@ def patient_summary(case: Case) -> PatientSummary:
 
 def cited_sources(document: Any) -> list[str]:
     """Every source id under any `sources` key, in order of first appearance."""
+    return list(_source_lists(document)[0])
+
+
+def _source_lists(document: Any) -> tuple[dict[str, None], list[tuple[tuple[Any, ...], list[Any]]]]:
+    """The source ids cited anywhere in a dumped document (ordered), and where each `sources` list is: the path
+    of keys and indexes to the container that holds it, with the list."""
     found: dict[str, None] = {}
+    lists: list[tuple[tuple[Any, ...], list[Any]]] = []
+    path: list[Any] = []
 
     def walk(x: dict[str, Any] | list[Any]) -> None:  # recurses into containers only: most values are scalars
         for k, v in (x.items() if isinstance(x, dict) else enumerate(x)):
             if k == "sources" and isinstance(v, list):
                 found.update((s, None) for s in v if isinstance(s, str))
+                lists.append((tuple(path), v))
             elif isinstance(v, (dict, list)):
+                path.append(k)
                 walk(v)
+                path.pop()
 
     if isinstance(document, (dict, list)):
         walk(document)
-    return list(found)
+    return found, lists
 
 
 def capacity_section(case: Case, results: list[Result], ev: Evidence) -> dict[str, Any] | None:
@@ -158,14 +169,17 @@ def _evaluate(case: Case, as_of: dt.date | None, overrides: Sequence[Override]) 
     )
     doc = evaluation.model_dump(mode="json")
     assert_nothing_blocked(doc, screening)  # fail closed: a blocked id anywhere is a bug, never output
-    cited = cited_sources(doc)
+    found, lists = _source_lists(doc)
+    cited = list(found)
     unknown = [sid for sid in cited if sid not in ev.references]
     if unknown:  # a data bug; tests walk every shipped case for it
         raise KeyError(f"source ids not in any bibliography: {unknown}")
     # Only complete records justify anything a clinician reads; the others stay in the data, marked incomplete.
     incomplete = {sid for sid in cited if not ev.references[sid].complete}
     if incomplete:
-        drop_sources(evaluation, incomplete)
+        at = [p for p, ids in lists if any(isinstance(i, str) and i in incomplete for i in ids)]
+        if not _drop_sources_at(evaluation, at, incomplete):
+            drop_sources(evaluation, incomplete)
     refs = []
     for sid in cited:
         if sid in incomplete:
@@ -175,6 +189,30 @@ def _evaluate(case: Case, as_of: dt.date | None, overrides: Sequence[Override]) 
                               doi=ref.doi, url=ref.url, link=ref.link))
     evaluation.sources = refs
     return evaluation
+
+
+def _drop_sources_at(root: BaseModel, paths: list[tuple[Any, ...]], ids: set[str]) -> bool:
+    """`drop_sources` on the `sources` lists at these paths of the dumped document only, found in the model by
+    the same keys and indexes (the dump mirrors the model: no aliases, serializers or excluded fields carry
+    sources). False when a path does not lead through fields, dicts and lists: the caller then walks it all."""
+    for path in paths:
+        node: Any = root
+        try:
+            for step in path:
+                node = node.__dict__[step] if isinstance(node, BaseModel) else node[step]
+        except (KeyError, IndexError, TypeError, AttributeError):
+            return False
+        if isinstance(node, BaseModel):
+            value = node.__dict__.get("sources")
+            if not isinstance(value, list):
+                return False
+            if all(isinstance(v, str) for v in value):
+                setattr(node, "sources", [v for v in value if v not in ids])
+        elif isinstance(node, dict) and isinstance(node.get("sources"), list):
+            node["sources"] = [x for x in node["sources"] if x not in ids]
+        else:
+            return False
+    return True
 
 
 def drop_sources(node: Any, ids: set[str]) -> None:
