@@ -207,7 +207,7 @@ def _drop_sources_at(root: BaseModel, paths: list[tuple[Any, ...]], ids: set[str
             if not isinstance(value, list):
                 return False
             if all(isinstance(v, str) for v in value):
-                setattr(node, "sources", [v for v in value if v not in ids])
+                node.sources = [v for v in value if v not in ids]  # type: ignore[attr-defined]
         elif isinstance(node, dict) and isinstance(node.get("sources"), list):
             node["sources"] = [x for x in node["sources"] if x not in ids]
         else:
