@@ -175,7 +175,8 @@ def _evaluate(case: Case, as_of: dt.date | None, overrides: Sequence[Override]) 
     if unknown:  # a data bug; tests walk every shipped case for it
         raise KeyError(f"source ids not in any bibliography: {unknown}")
     # Only complete records justify anything a clinician reads; the others stay in the data, marked incomplete.
-    incomplete = {sid for sid in cited if not ev.references[sid].complete}
+    complete = _complete_ids(ev)
+    incomplete = {sid for sid in cited if sid not in complete}
     if incomplete:
         at = [p for p, ids in lists if any(isinstance(i, str) and i in incomplete for i in ids)]
         if not _drop_sources_at(evaluation, at, incomplete):
@@ -189,6 +190,18 @@ def _evaluate(case: Case, as_of: dt.date | None, overrides: Sequence[Override]) 
                               doi=ref.doi, url=ref.url, link=ref.link))
     evaluation.sources = refs
     return evaluation
+
+
+_COMPLETE: list[tuple[Evidence, frozenset[str]]] = []
+
+
+def _complete_ids(ev: Evidence) -> frozenset[str]:
+    """Ids of the complete bibliography records, worked out once per loaded evidence base."""
+    if _COMPLETE and _COMPLETE[0][0] is ev:
+        return _COMPLETE[0][1]
+    ids = frozenset(sid for sid, ref in ev.references.items() if ref.complete)
+    _COMPLETE[:] = [(ev, ids)]
+    return ids
 
 
 def _drop_sources_at(root: BaseModel, paths: list[tuple[Any, ...]], ids: set[str]) -> bool:

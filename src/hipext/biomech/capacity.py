@@ -22,8 +22,8 @@ CURVE_VELOCITY_DEG_S = 60.0
 CHECKS_FILE = "trial_checks.yaml"
 FULL_CAPACITY_PERCENT = 100.0  # by definition: a task cannot use more than the maximum
 ShareStatus = Literal["plausible", "estimate", "implausible"]
-PEAK_SEARCH_DEG = (-20.0, 120.0, 1401)  # hip flexion range and grid of the peak isometric torque search
-ECCENTRIC_SEARCH_RAD_S = (0.0, 8.0, 1601)  # eccentric speeds searched for the curve's peak
+PEAK_SEARCH_DEG = (-20, 120, 1401)  # hip flexion range and grid of the peak isometric torque search
+ECCENTRIC_SEARCH_RAD_S = (0, 8, 1601)  # eccentric speeds searched for the curve's peak
 
 if TYPE_CHECKING:
     import numpy as np
@@ -209,6 +209,7 @@ class PersonCapacity:
 
 def _linspace(start: float, stop: float, num: int) -> list[float]:
     """numpy.linspace in plain floats, the same arithmetic (start + i * step, the end point exact)."""
+    start, stop = float(start), float(stop)
     step = (stop - start) / (num - 1)
     return [start + i * step for i in range(num - 1)] + [stop]
 

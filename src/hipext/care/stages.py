@@ -48,10 +48,18 @@ def matches(ex: Exercise, selector: dict[str, list[Any]]) -> bool:
 
 def exercise_level(ex: Exercise) -> str:
     """The task level (stage) of an exercise, derived from its demands and tags; `foundation` when nothing matches."""
-    for rule in data.rta()["exercise_levels"]:
-        if matches(ex, rule["when"]):
-            return str(rule["stage"])
-    return FOUNDATION
+    rules = data.rta()["exercise_levels"]
+    known = _LEVELS.get(ex.id)
+    if known is not None and known[0] is ex and known[1] is rules:  # the same library exercise and rules
+        return known[2]
+    level = next((str(rule["stage"]) for rule in rules if matches(ex, rule["when"])), FOUNDATION)
+    _LEVELS[ex.id] = (ex, rules, level)
+    return level
+
+
+# Levels of the library's exercises (loaded once, never changed): worked out once per exercise, not per selection.
+# An entry counts only for the very same exercise and rules objects, so an edited exercise is never served stale.
+_LEVELS: dict[str, tuple[Exercise, Any, str]] = {}
 
 
 def _stage_defs() -> dict[str, dict[str, Any]]:
