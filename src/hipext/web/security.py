@@ -12,7 +12,7 @@ from typing import TypeVar
 
 import anyio
 from fastapi import Depends, HTTPException, Request
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -211,15 +211,19 @@ def end_session(s: Session, token: str | None) -> None:
         s.execute(delete(WebSession).where(WebSession.id == repo.sha256(token)))
 
 
+_SESSION_USER = (  # built once (issue 12): run with the session id's hash
+    select(WebSession, User).join(User, User.id == WebSession.user_id).where(WebSession.id == bindparam("sid"))
+)
+
+
 def _session_principal(request: Request, s: Session, stages: tuple[str, ...] = ("full",)) -> Principal | None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
     settings = settings_of(request)
     now = settings.now()
-    found = s.execute(
-        select(WebSession, User).join(User, User.id == WebSession.user_id).where(WebSession.id == repo.sha256(token))
-    ).first()  # one round trip for the session and its user (with the user's clinic, joined)
+    # One round trip for the session and its user (with the user's clinic, joined).
+    found = s.execute(_SESSION_USER, {"sid": repo.sha256(token)}).first()
     if found is None:
         return None
     ws, user = found

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hipext import __version__
 from hipext.care.overrides import Override
-from hipext.evidence.version import data_version
+from hipext.evidence import data_version
 from hipext.store import repo
 from hipext.store.models import Patient
 from hipext.web import services
