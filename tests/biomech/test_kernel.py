@@ -16,7 +16,7 @@ def model():
 def poses(model):
     rng = np.random.default_rng(12)
     lo, hi = model.range_low_rad, model.range_high_rad
-    q = lo + (hi - lo) * rng.random((3 * kernel.BLOCK + 17, 4))  # a short last block too
+    q = lo + (hi - lo) * rng.random((12 * kernel.BLOCK + 17, 4))  # a short last block too
     q[:20] = lo - 0.2 + (hi - lo + 0.4) * rng.random((20, 4))  # some outside the fitted range
     return q
 

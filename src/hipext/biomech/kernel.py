@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-BLOCK = 256  # poses per block of the compiled kernel: the basis (T x BLOCK) stays in the L2 cache
+BLOCK = 64  # poses per block of the compiled kernel: small enough for single-threaded BLAS and an L2-resident basis
 NUMPY_BLOCK = 4096  # larger blocks for numpy, whose cost is per call
 
 
@@ -120,118 +120,111 @@ def evaluate_numpy(groups: list[Group], q: np.ndarray, lengths: np.ndarray, mas:
 
 @dataclass(frozen=True)
 class Plan:
-    """Every group of a model packed for the compiled kernel, which makes one pass over the poses.
+    """A model's groups packed for the compiled kernel, which makes a single pass over the poses.
 
-    The groups' monomials are stacked in one basis (rows ``[basis_offset[g], basis_offset[g] + T_g)``); each product
-    ``i`` multiplies the basis rows ``[k_start[i], k_start[i] + k_count[i])`` of a block of poses by its weights
-    (``weights[w_offset[i]:...]``, shape (k_count, n_rows)) into ``results`` at ``y_offset[i]`` (shape (block,
-    n_rows)). Each output value of a pose (12 lengths, then 48 moment arms) is read from ``results[src_base +
-    pose * src_stride]``; structurally zero moment arms read a zero slot (stride 0) and are never computed.
+    The groups' monomials are stacked in one basis. Product ``i`` multiplies basis rows ``k_start[i]`` to
+    ``k_start[i] + k_count[i]`` of a block of poses by its weights (``weights[w_offset[i]:]`` as (k_count, n_rows))
+    into the results buffer at ``y_offset[i]`` (as (block, n_rows)). Per group, a head product covers every row over
+    the monomials below the top degree (lengths and moment arms) and a tail product the lengths over the top degree.
+    Output value ``c`` of pose ``p`` (M lengths, then M * 4 moment arms) is ``y[src[c, 0] + p * stride[c, 0]] +
+    y[src[c, 1] + p * stride[c, 1]]``; an unused source, and every structurally zero moment arm, reads the zero slot
+    at the end of ``y`` with stride 0: nothing is computed for them.
     """
 
-    centre: np.ndarray  # (4,) all coordinates: groups share the model's fitted range
+    centre: np.ndarray  # (4,): the groups share the model's fitted range
     inv_half: np.ndarray
     used: np.ndarray  # (4,) bool: coordinates some group depends on
-    steps: np.ndarray  # (S, 4) global basis rows; var = coordinate index
-    ones: np.ndarray  # basis rows equal to 1 (each group's constant monomial)
-    n_basis: int
+    steps: np.ndarray  # (S, 4) as ``Basis.steps``, in stacked rows, var = coordinate index
+    ones: np.ndarray  # stacked rows of the constant monomials
     k_start: np.ndarray
     k_count: np.ndarray
     n_rows: np.ndarray
     w_offset: np.ndarray
-    weights: np.ndarray  # flat
-    len_base: np.ndarray  # (M,) for the block size the plan was made for
-    len_stride: np.ndarray
-    ma_base: np.ndarray  # (M * 4,)
-    ma_stride: np.ndarray
+    weights: np.ndarray
     y_offset: np.ndarray
-    n_results: int  # size of the results buffer (the last slot is the zero)
+    src: np.ndarray  # (M * 5, 2)
+    stride: np.ndarray
+    n_basis: int
+    n_results: int
     block: int
 
     @classmethod
     def build(cls, groups: list[Group], n_muscles: int, block: int, dtype: Any) -> Plan:
         centre, inv_half, used = np.zeros(4), np.ones(4), np.zeros(4, dtype=bool)
-        steps, ones, k_start, k_count, n_rows, w_off, w_parts = [], [], [], [], [], [], []
-        base, w_at, products = 0, 0, []
+        steps, ones, products = [], [], []  # products: (k_start, weights (rows, k), output column and source)
+        base = 0
         for g in groups:
             centre[g.variables], inv_half[g.variables], used[g.variables] = g.centre, g.inv_half, True
             ones.append(base)
-            for dst, src, cnt, v in g.steps.tolist():
-                steps.append((dst + base, src + base, cnt, int(g.variables[v])))
-            for w, out in ((g.w_len, [("len", int(m)) for m in g.muscle_index]),
-                           (g.w_der, [("ma", int(o)) for o in g.der_offset])):
-                k_start.append(base)
-                k_count.append(w.shape[1])
-                n_rows.append(w.shape[0])
-                w_off.append(w_at)
-                w_parts.append(np.ascontiguousarray(w.T, dtype=dtype).ravel())
-                w_at += w.size
-                products.append(out)
+            steps += [(dst + base, src + base, cnt, int(g.variables[v])) for dst, src, cnt, v in g.steps.tolist()]
+            t_der = g.w_der.shape[1]
+            outs = [(int(m), 0) for m in g.muscle_index] + [(n_muscles + int(o), 0) for o in g.der_offset]
+            products.append((base, np.vstack([g.w_len[:, :t_der], g.w_der]), outs))
+            products.append((base + t_der, g.w_len[:, t_der:], [(int(m), 1) for m in g.muscle_index]))
             base += g.n_terms
+        n_rows = [w.shape[0] for _, w, _ in products]
         y_offset = np.cumsum([0] + [block * r for r in n_rows])
-        zero = int(y_offset[-1])
-        len_base = np.full(n_muscles, zero, dtype=np.int64)
-        ma_base = np.full(n_muscles * 4, zero, dtype=np.int64)
-        len_stride, ma_stride = np.zeros_like(len_base), np.zeros_like(ma_base)
-        for i, out in enumerate(products):
-            for col, (kind, at) in enumerate(out):
-                b_arr, s_arr = (len_base, len_stride) if kind == "len" else (ma_base, ma_stride)
-                b_arr[at], s_arr[at] = y_offset[i] + col, n_rows[i]
+        src = np.full((n_muscles * 5, 2), y_offset[-1], dtype=np.int64)  # the zero slot
+        stride = np.zeros_like(src)
+        for (_, w, outs), at in zip(products, y_offset, strict=False):
+            for row, (c, which) in enumerate(outs):
+                src[c, which], stride[c, which] = at + row, w.shape[0]
         i64 = functools.partial(np.asarray, dtype=np.int64)
-        return cls(np.asarray(centre, dtype=dtype), np.asarray(inv_half, dtype=dtype), used,
-                   i64(steps).reshape(-1, 4), i64(ones), base, i64(k_start), i64(k_count), i64(n_rows), i64(w_off),
-                   np.concatenate(w_parts).astype(dtype), len_base, len_stride, ma_base, ma_stride,
-                   i64(y_offset[:-1]), zero + 1, block)
+        return cls(
+            centre=centre.astype(dtype), inv_half=inv_half.astype(dtype), used=used, steps=i64(steps).reshape(-1, 4),
+            ones=i64(ones), k_start=i64([k for k, _, _ in products]), k_count=i64([w.shape[1] for _, w, _ in products]),
+            n_rows=i64(n_rows), w_offset=i64(np.cumsum([0] + [w.size for _, w, _ in products])[:-1]),
+            weights=np.concatenate([np.ascontiguousarray(w.T).ravel() for _, w, _ in products]).astype(dtype),
+            y_offset=i64(y_offset[:-1]), src=src, stride=stride, n_basis=base, n_results=int(y_offset[-1]) + 1,
+            block=block,
+        )
 
 
 @functools.cache
 def fused() -> Any:
-    """The numba-compiled kernel, or None without numba and scipy (its BLAS); compiled once, cached on disk."""
+    """The numba-compiled kernel, or None without numba or scipy (whose BLAS numba calls); cached on disk."""
     try:
         import numba
-        import scipy.linalg.cython_blas  # noqa: F401 - numba's np.dot calls this BLAS
+        import scipy.linalg.cython_blas  # noqa: F401
     except ImportError:  # pragma: no cover - both are dependencies; kept optional for exotic platforms
         return None
 
     @numba.njit(cache=True, nogil=True)
     def plan_kernel(q, clip, centre, inv_half, used, steps, ones, k_start, k_count, n_rows, w_offset, weights,
-                    len_base, len_stride, ma_base, ma_stride, y_offset, lengths, mas, b, x, y):  # pragma: no cover
-        n, block = q.shape[0], b.shape[1]
+                    y_offset, src, stride, lengths, mas, b, x, y):  # pragma: no cover - compiled
+        n, block, n_len = q.shape[0], b.shape[1], lengths.shape[1]
         mflat = mas.reshape(mas.shape[0], -1)
-        n_len, n_ma = len_base.shape[0], ma_base.shape[0]
         bad = 0
         y[y.shape[0] - 1] = 0.0  # the zero slot
         for s in range(0, n, block):
             cnt = min(block, n - s)
             for v in range(4):
-                if not used[v]:
-                    continue
-                for p in range(block):  # a short last block repeats its last pose
-                    val = q[s + min(p, cnt - 1), v]
-                    if p < cnt and not np.isfinite(val):
-                        bad += 1
-                    xv = (val - centre[v]) * inv_half[v]
-                    x[v, p] = min(max(xv, -1.0), 1.0) if clip else xv
+                if used[v]:
+                    for p in range(block):  # a short last block repeats its last pose
+                        val = q[s + min(p, cnt - 1), v]
+                        if p < cnt and not np.isfinite(val):
+                            bad += 1
+                        xv = (val - centre[v]) * inv_half[v]
+                        x[v, p] = min(max(xv, -1.0), 1.0) if clip else xv
             for i in range(ones.shape[0]):
                 b[ones[i], :] = 1.0
             for i in range(steps.shape[0]):
-                dst, src, k, v = steps[i, 0], steps[i, 1], steps[i, 2], steps[i, 3]
+                dst, sr, k, v = steps[i, 0], steps[i, 1], steps[i, 2], steps[i, 3]
                 for r in range(k):
                     for p in range(block):
-                        b[dst + r, p] = b[src + r, p] * x[v, p]
-            # pose-major products (one BLAS call each): a pose's results of a product are contiguous
+                        b[dst + r, p] = b[sr + r, p] * x[v, p]
+            # pose-major products, one BLAS call each: a pose's results of a product are contiguous
             for i in range(k_start.shape[0]):
                 kc, nr = k_count[i], n_rows[i]
                 w = weights[w_offset[i]:w_offset[i] + kc * nr].reshape(kc, nr)
-                out = y[y_offset[i]:y_offset[i] + block * nr].reshape(block, nr)
-                np.dot(b[k_start[i]:k_start[i] + kc].T, w, out)
-            # each pose's outputs written once, in order: whole cache lines, no second pass over memory
+                np.dot(b[k_start[i]:k_start[i] + kc].T, w, y[y_offset[i]:y_offset[i] + block * nr].reshape(block, nr))
+            # each pose's outputs written once and in order: no second pass over the output memory
             for p in range(cnt):
                 row_len, row_ma = lengths[s + p], mflat[s + p]
                 for c in range(n_len):
-                    row_len[c] = y[len_base[c] + p * len_stride[c]]
-                for c in range(n_ma):
-                    row_ma[c] = y[ma_base[c] + p * ma_stride[c]]
+                    row_len[c] = y[src[c, 0] + p * stride[c, 0]] + y[src[c, 1] + p * stride[c, 1]]
+                for c in range(row_ma.shape[0]):
+                    row_ma[c] = y[src[n_len + c, 0] + p * stride[n_len + c, 0]]
         return bad
 
     return plan_kernel
@@ -239,11 +232,10 @@ def fused() -> Any:
 
 def evaluate_fused(kernel: Any, plan: Plan, q: np.ndarray, lengths: np.ndarray, mas: np.ndarray, *,
                    clip: bool) -> int:
-    """As ``evaluate_numpy``, with the compiled kernel: one pass over the poses, every group per block."""
+    """As ``evaluate_numpy``, with the compiled kernel and a plan made for ``lengths.dtype``."""
     dtype = lengths.dtype
-    b = np.empty((plan.n_basis, plan.block), dtype=dtype)
-    x = np.empty((4, plan.block), dtype=dtype)
+    b, x = np.empty((plan.n_basis, plan.block), dtype=dtype), np.empty((4, plan.block), dtype=dtype)
     y = np.empty(plan.n_results, dtype=dtype)
     return int(kernel(q, clip, plan.centre, plan.inv_half, plan.used, plan.steps, plan.ones, plan.k_start,
-                      plan.k_count, plan.n_rows, plan.w_offset, plan.weights, plan.len_base, plan.len_stride,
-                      plan.ma_base, plan.ma_stride, plan.y_offset, lengths, mas, b, x, y))
+                      plan.k_count, plan.n_rows, plan.w_offset, plan.weights, plan.y_offset, plan.src, plan.stride,
+                      lengths, mas, b, x, y))
