@@ -195,8 +195,9 @@ class HipExtensorModel:
         out_of_range
             'clip' (default) to the fitted range, 'raise', or 'extrapolate'.
         dtype
-            float64 (default) or float32 (about twice as fast; lengths within about 1e-6 m, moment arms within
-            about 1e-7 m of float64, see ``benchmarks/bench_model.py``).
+            float64 (default) or float32 (about 1.6 times as fast with the compiled kernel; within 5e-6 m of
+            float64, measured about 1e-6 m, against a surrogate error of about 1e-4 m: ``benchmarks/bench_model.py``
+            prints both).
         out
             Optional (lengths, moment_arms) arrays to write into: C-contiguous, shapes (N, M) and (N, M, 4), of
             ``dtype``; reuse them across calls to avoid allocating.
@@ -228,7 +229,8 @@ class HipExtensorModel:
         wanted = engine == "fused" or (engine == "auto" and (n >= FUSED_MIN_POSES or "numba" in sys.modules))
         fused = kernel.fused() if wanted else None
         if engine == "fused" and fused is None:
-            raise ValueError("engine: 'fused' needs numba (pip install numba); expected 'auto' or 'numpy'")
+            raise ValueError("engine: 'fused' needs numba and scipy (pip install numba scipy); expected 'auto' or "
+                             "'numpy'")
         if fused is not None:
             bad = kernel.evaluate_fused(fused, self._plan(dt, n), q, lengths, mas, clip=clip)
         else:
