@@ -191,16 +191,19 @@ def fused() -> Any:
 
     @numba.njit(cache=True, nogil=True)
     def plan_kernel(q, clip, centre, inv_half, used, steps, ones, k_start, k_count, n_rows, w_offset, weights,
-                    y_offset, src, stride, lengths, mas, b, x, y):  # pragma: no cover - compiled
-        n, block, n_len = q.shape[0], b.shape[1], lengths.shape[1]
+                    y_offset, src, stride, lengths, mas, b_flat, x_flat, y, block):  # pragma: no cover - compiled
+        n, n_len, n_basis = q.shape[0], lengths.shape[1], b_flat.shape[0] // block
         mflat = mas.reshape(mas.shape[0], -1)
         bad = 0
         y[y.shape[0] - 1] = 0.0  # the zero slot
         for s in range(0, n, block):
             cnt = min(block, n - s)
+            width = min(block, -(-cnt // 8) * 8)  # a short last block is computed on its poses only (rounded up)
+            b = b_flat[:n_basis * width].reshape(n_basis, width)
+            x = x_flat[:4 * width].reshape(4, width)
             for v in range(4):
                 if used[v]:
-                    for p in range(block):  # a short last block repeats its last pose
+                    for p in range(width):  # the rounding repeats the last pose
                         val = q[s + min(p, cnt - 1), v]
                         if p < cnt and not np.isfinite(val):
                             bad += 1
@@ -211,13 +214,13 @@ def fused() -> Any:
             for i in range(steps.shape[0]):
                 dst, sr, k, v = steps[i, 0], steps[i, 1], steps[i, 2], steps[i, 3]
                 for r in range(k):
-                    for p in range(block):
+                    for p in range(width):
                         b[dst + r, p] = b[sr + r, p] * x[v, p]
-            # pose-major products, one BLAS call each: a pose's results of a product are contiguous
+            # pose-major products, one BLAS call each: pose p's results of product i start at y_offset[i] + p * rows
             for i in range(k_start.shape[0]):
                 kc, nr = k_count[i], n_rows[i]
                 w = weights[w_offset[i]:w_offset[i] + kc * nr].reshape(kc, nr)
-                np.dot(b[k_start[i]:k_start[i] + kc].T, w, y[y_offset[i]:y_offset[i] + block * nr].reshape(block, nr))
+                np.dot(b[k_start[i]:k_start[i] + kc].T, w, y[y_offset[i]:y_offset[i] + width * nr].reshape(width, nr))
             # each pose's outputs written once and in order: no second pass over the output memory
             for p in range(cnt):
                 row_len, row_ma = lengths[s + p], mflat[s + p]
@@ -234,8 +237,8 @@ def evaluate_fused(kernel: Any, plan: Plan, q: np.ndarray, lengths: np.ndarray, 
                    clip: bool) -> int:
     """As ``evaluate_numpy``, with the compiled kernel and a plan made for ``lengths.dtype``."""
     dtype = lengths.dtype
-    b, x = np.empty((plan.n_basis, plan.block), dtype=dtype), np.empty((4, plan.block), dtype=dtype)
+    b, x = np.empty(plan.n_basis * plan.block, dtype=dtype), np.empty(4 * plan.block, dtype=dtype)
     y = np.empty(plan.n_results, dtype=dtype)
     return int(kernel(q, clip, plan.centre, plan.inv_half, plan.used, plan.steps, plan.ones, plan.k_start,
                       plan.k_count, plan.n_rows, plan.w_offset, plan.weights, plan.y_offset, plan.src, plan.stride,
-                      lengths, mas, b, x, y))
+                      lengths, mas, b, x, y, plan.block))

@@ -85,7 +85,7 @@ class HipExtensorModel:
             for g in np.atleast_1d(arrays["groups"])
         ]
         self._typed_groups: dict[np.dtype, list[kernel.Group]] = {np.dtype(np.float64): self._groups}
-        self._plans: dict[tuple[np.dtype, int], kernel.Plan] = {}
+        self._plans: dict[np.dtype, kernel.Plan] = {}
         self.max_isometric_force_n = np.asarray(arrays["param_max_isometric_force_n"], dtype=float)
         self.optimal_fiber_length_m = np.asarray(arrays["param_optimal_fiber_length_m"], dtype=float)
         self.tendon_slack_length_m = np.asarray(arrays["param_tendon_slack_length_m"], dtype=float)
@@ -232,20 +232,17 @@ class HipExtensorModel:
             raise ValueError("engine: 'fused' needs numba and scipy (pip install numba scipy); expected 'auto' or "
                              "'numpy'")
         if fused is not None:
-            bad = kernel.evaluate_fused(fused, self._plan(dt, n), q, lengths, mas, clip=clip)
+            bad = kernel.evaluate_fused(fused, self._plan(dt), q, lengths, mas, clip=clip)
         else:
             bad = kernel.evaluate_numpy(self._groups_as(dt), q, lengths, mas, clip=clip)
         if bad:
             raise ValueError(f"poses_rad: contains {bad} NaN or infinite value(s); expected finite angles in rad")
         return lengths, mas
 
-    def _plan(self, dtype: np.dtype, n: int) -> kernel.Plan:
-        block = kernel.BLOCK
-        while block > 8 and block // 2 >= n:  # a short batch is not padded to a whole block
-            block //= 2
-        if (dtype, block) not in self._plans:
-            self._plans[dtype, block] = kernel.Plan.build(self._groups, self.n_muscles, block, dtype)
-        return self._plans[dtype, block]
+    def _plan(self, dtype: np.dtype) -> kernel.Plan:
+        if dtype not in self._plans:
+            self._plans[dtype] = kernel.Plan.build(self._groups, self.n_muscles, kernel.BLOCK, dtype)
+        return self._plans[dtype]
 
     def _groups_as(self, dtype: np.dtype) -> list[kernel.Group]:
         if dtype not in self._typed_groups:
