@@ -35,6 +35,21 @@ MANIFEST_PERSON = tuple(PersonSpec.model_fields)
 MANIFEST_COLUMNS = ("trial", "c3d", "kinematics", "moments", "side", "cycle", "moment_units", *MANIFEST_PERSON)
 ALIASES = {"mass_kg": "body_mass_kg", "subject_mass_kg": "body_mass_kg", "torque_nm": "measured_torque_nm",
            "name": "trial"}
+# Tasks per worker, and the largest task (items), of a batch on Dask: see ``chunked``.
+CHUNKS_PER_WORKER = 4
+MAX_CHUNK = 250
+# The local cluster's background work, turned down: the statistical profiler samples every worker thread's stack
+# each 10 ms (for the dashboard, which a batch does not start), the system monitor and the event-loop tick feed
+# the dashboard too, and each nanny polls its worker's memory (10 times a second by default).
+LOCAL_CLUSTER_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.admin.tick.interval": "500ms",
+    "distributed.worker.memory.monitor-interval": "500ms",
+    "distributed.client.scheduler-info-interval": "10s",
+}
+# A progress bar appears only for a batch that takes longer than this (seconds).
+PROGRESS_DELAY_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -280,7 +295,7 @@ def run_chunk(items: list[BatchItem]) -> list[dict[str, Any]]:
 def _progress(total: int, enabled: bool) -> Any:
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="item", desc="batch", disable=not enabled, delay=0.5)
+    return tqdm(total=total, unit="item", desc="batch", disable=not enabled, delay=PROGRESS_DELAY_S)
 
 
 def run_serial(items: list[BatchItem], *, progress: bool = False) -> list[dict[str, Any]]:
@@ -294,24 +309,32 @@ def run_serial(items: list[BatchItem], *, progress: bool = False) -> list[dict[s
 
 
 def chunked(items: list[BatchItem], workers: int) -> list[list[BatchItem]]:
-    """Chunks small enough to balance the workers and move the progress bar, large enough to keep the
-    scheduler's per-task overhead (about a millisecond) small against the work."""
-    size = max(1, min(25, math.ceil(len(items) / max(1, 8 * workers))))
+    """A few chunks per worker: each task costs the scheduler, the client and the worker's event loop CPU time
+    that, on a small machine, the work itself needs, so tasks are few and large; a few per worker still lets a
+    worker that is slowed (a busy core) take fewer of them, moves the progress bar, and bounds what one crashed
+    worker takes down with it (``MAX_CHUNK`` items)."""
+    n = max(1, min(len(items), CHUNKS_PER_WORKER * max(1, workers)))
+    size = max(1, min(MAX_CHUNK, math.ceil(len(items) / n)))
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 def local_client(workers: int | None = None) -> Any:
-    """A ``dask.distributed`` client on a local cluster: one single-threaded worker process per core."""
+    """A ``dask.distributed`` client on a local cluster: one single-threaded worker process per core, the
+    scheduler in this process. The cluster's own background work is turned down (``LOCAL_CLUSTER_CONFIG``):
+    on a machine whose every core runs a worker, it competes with them."""
     import logging
 
+    import dask
     from dask.distributed import Client, LocalCluster
 
     n = workers or os.cpu_count() or 1
-    # No dashboard; the scheduler's own HTTP server (health, metrics) still starts, on 8787 unless told otherwise,
-    # and warns when that port is taken (another cluster, a parallel test): a free loopback port instead.
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                           scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}, silence_logs=logging.ERROR)
-    return Client(cluster)
+    # Set while the cluster starts: the scheduler reads it now, and each worker gets it from its nanny.
+    with dask.config.set(LOCAL_CLUSTER_CONFIG):
+        # No dashboard; the scheduler's own HTTP server (health, metrics) still starts, on 8787 unless told
+        # otherwise, and warns when that port is taken (another cluster, a parallel test): a free loopback port.
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                               scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}, silence_logs=logging.ERROR)
+        return Client(cluster)
 
 
 def run_on_dask(items: list[BatchItem], client: Any, *, progress: bool = False,
@@ -322,8 +345,9 @@ def run_on_dask(items: list[BatchItem], client: Any, *, progress: bool = False,
     from dask.distributed import TimeoutError as DaskTimeout
     from dask.distributed import as_completed
 
-    workers = max(1, len(client.scheduler_info().get("workers", {})))
-    chunks = chunked(items, workers)
+    # Chunks sized by the threads the cluster runs tasks on (a worker of an existing cluster may have several).
+    threads = sum(w.get("nthreads", 1) for w in client.scheduler_info().get("workers", {}).values())
+    chunks = chunked(items, max(1, threads))
     futures = client.map(run_chunk, chunks, pure=False, retries=0)
     where = {f.key: i for i, f in enumerate(futures)}
     out: list[list[dict[str, Any]] | None] = [None] * len(chunks)

@@ -12,12 +12,13 @@ import socket
 import warnings
 from pathlib import Path
 
+import dask
 import pyarrow.parquet as pq
 import pytest
-from dask.distributed import Client, LocalCluster
 from typer.testing import CliRunner
 
-from hipext.batch import collect, run_batch, run_on_dask, run_serial, write_table
+from hipext import batch
+from hipext.batch import chunked, collect, local_client, run_batch, run_on_dask, run_serial, write_table
 from hipext.biomech.trial import PersonSpec, TrialSpec, analyse_trial
 from hipext.cli import _register_commands, app
 
@@ -32,10 +33,14 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def cluster():
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                      scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}) as lc, \
-            Client(lc, timeout="60s") as client:
+    """The local cluster ``hipext batch`` starts, with two workers."""
+    client = local_client(2)
+    try:
         yield client
+    finally:
+        lc = client.cluster
+        client.close()
+        lc.close()
 
 
 @pytest.fixture(scope="module")
@@ -179,3 +184,19 @@ def test_local_cluster_default_runs(tmp_path):
         taken.close()
     assert rows[0]["error"] is None
     assert not [w for w in caught if "8787" in str(w.message)]
+
+
+def test_the_local_cluster_runs_few_large_tasks_with_its_background_work_turned_down(study, cluster, capsys,
+                                                                                     monkeypatch):
+    """On two cores the client, scheduler and workers' own upkeep compete with the trials: the work goes in a few
+    chunks per worker, in order, each item once, and the workers do not run the dashboard's profiler."""
+    items = collect([str(study)], side="l", muscles=False)
+    chunks = chunked(items, 2)
+    assert len(chunks) == 2 * batch.CHUNKS_PER_WORKER and [i for c in chunks for i in c] == items
+    assert len(chunked(items * 50, 2)) == -(-len(items) * 50 // batch.MAX_CHUNK)  # a crash loses one chunk at most
+    assert [len(c) for c in chunked(items[:3], 2)] == [1, 1, 1]
+    assert set(cluster.run(dask.config.get, "distributed.worker.profile.enabled").values()) == {False}
+    monkeypatch.setattr(batch, "PROGRESS_DELAY_S", 0)  # the bar shows at once, not after half a second
+    rows = run_on_dask(items[:20], cluster, progress=True, timeout_s=120)
+    assert len(rows) == 20
+    assert "20/20" in capsys.readouterr().err  # the progress bar reached the end

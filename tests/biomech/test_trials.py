@@ -239,3 +239,19 @@ def test_written_fixture_is_a_real_c3d(tmp_path):
     write_gait_c3d(p)
     c = ezc3d.c3d(str(p))
     assert "LHipMoment" in c["parameters"]["POINT"]["LABELS"]["value"]
+
+
+def test_opensim_2d_example_trial_itself_runs_and_keeps_its_peak():
+    """OpenSim's own Gait10dof18musc files (data/opensim_gait10dof18musc), which used to exit 2 with
+    "no column 'hip_adduction_r'"."""
+    g10 = Path(__file__).parent / "data" / "opensim_gait10dof18musc"
+    ik, mom = g10 / "subject01_walk_IK.mot", g10 / "subject01_walk_ID.sto"
+    r = runner.invoke(app, ["model", "task", "--sex", "male", "--age", "30", "--mass-kg", "72.6", "--height-m",
+                            "1.8", "--kinematics", str(ik), "--moments", str(mom)])
+    assert r.exit_code == 0, r.output
+    assert "no hip_adduction_r (a 2-D model?); taken as 0 deg" in r.output and "semimem_r" in r.output
+    own_peak = -read_storage(mom).column("hip_flexion_r_moment").min()  # OpenSim: negative = extension
+    d = demand_curve(kinematics_path=ik, moments_path=mom)
+    assert d.warnings == () and len(d.time_s) == 151
+    assert d.peak()["peak_hip_extension_moment_nm"] == pytest.approx(own_peak, rel=1e-6)
+    assert f"peak hip extension moment {own_peak:.1f} N m" in r.output

@@ -265,6 +265,12 @@ def gait_trial(
     warnings: list[str] = []
     hip_a = c.point(ch.label("hip_angles", side), what="HipAngles")
     knee_a = c.point(ch.label("knee_angles", side), what="KneeAngles")
+    if ch.label("hip_moment", side) not in c.points and not any("moment" in k.lower() for k in c.points):
+        # A lab's folder holds static calibration and kinematics-only trials next to the walks.
+        raise MissingChannel(f"{c.path.name}: no moments at all ({ch.label('hip_moment', side)} or any point named "
+                             f"like it), only angles: a static or kinematics-only trial (no force plate contact, or "
+                             f"kinetics not processed)? Expected a processed gait trial with kinetics; for other "
+                             f"channel names use --channel hip_moment=...")
     hip_m = c.point(ch.label("hip_moment", side), what="HipMoment")
     knee_m = c.points.get(ch.label("knee_moment", side))
     if knee_m is None:
