@@ -16,7 +16,7 @@ def model():
 def poses(model):
     rng = np.random.default_rng(12)
     lo, hi = model.range_low_rad, model.range_high_rad
-    q = lo + (hi - lo) * rng.random((3 * kernel.BLOCK + 17, 4))  # a short last block too
+    q = lo + (hi - lo) * rng.random((12 * kernel.BLOCK + 17, 4))  # a short last block too
     q[:20] = lo - 0.2 + (hi - lo + 0.4) * rng.random((20, 4))  # some outside the fitted range
     return q
 
@@ -50,6 +50,40 @@ def test_compiled_kernel_equals_numpy_and_the_fitted_polynomials(model, poses):
         mono = np.prod(x[:, None, :] ** exps[None], axis=2)
         np.testing.assert_allclose(model.lengths_m(poses_rad=q)[:, z[f"group{g}_muscle_index"]],
                                    mono @ z[f"group{g}_coefficients"], atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [1, 7, kernel.BLOCK - 1, kernel.BLOCK, kernel.BLOCK + 1, 5 * kernel.BLOCK + 3])
+def test_compiled_kernel_equals_numpy_for_any_batch_size_and_dtype(model, poses, n):
+    for dtype, tol in ((np.float64, 1e-12), (np.float32, 2e-6)):
+        for clip in ("clip", "extrapolate"):
+            ln, mn = model.lengths_and_moment_arms(poses_rad=poses[:n], out_of_range=clip, dtype=dtype, engine="numpy")
+            lf, mf = model.lengths_and_moment_arms(poses_rad=poses[:n], out_of_range=clip, dtype=dtype, engine="fused")
+            assert lf.dtype == mf.dtype == dtype
+            np.testing.assert_allclose(lf, ln, rtol=0, atol=tol)
+            np.testing.assert_allclose(mf, mn, rtol=0, atol=tol)
+
+
+def test_compiled_kernel_multiplies_only_the_non_zero_terms(model):
+    plan = kernel.Plan.build(model._groups, model.n_muscles, kernel.BLOCK, np.float64)
+    # every multiply-add is one fitted coefficient of a length or of a moment arm about a coordinate crossed
+    assert (plan.k_count * plan.n_rows).sum() == sum(g.w_len.size + g.w_der.size for g in model._groups)
+    crossed = sum(len(g.muscle_index) * len(g.variables) for g in model._groups)
+    assert crossed < model.n_muscles * 4 and sum(g.w_der.shape[0] for g in model._groups) == crossed
+
+
+def test_without_numba_or_scipy_the_numpy_path_gives_the_same_numbers(model, poses, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "scipy.linalg.cython_blas", None)  # as if scipy were not installed
+    assert kernel.fused.__wrapped__() is None
+    expected = model.lengths_and_moment_arms(poses_rad=poses, engine="numpy")
+    monkeypatch.setattr(kernel, "fused", lambda: None)
+    many = np.tile(poses, (3, 1))  # above the size where 'auto' chooses the compiled kernel
+    lengths, mas = model.lengths_and_moment_arms(poses_rad=many)
+    np.testing.assert_allclose(lengths[: len(poses)], expected[0], rtol=0, atol=1e-12)  # BLAS blocks differ
+    np.testing.assert_allclose(mas[: len(poses)], expected[1], rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="engine: 'fused' needs numba and scipy"):
+        model.lengths_and_moment_arms(poses_rad=poses, engine="fused")
 
 
 def test_moment_arms_about_coordinates_a_muscle_does_not_cross_are_exactly_zero(model, poses):

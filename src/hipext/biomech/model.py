@@ -85,6 +85,7 @@ class HipExtensorModel:
             for g in np.atleast_1d(arrays["groups"])
         ]
         self._typed_groups: dict[np.dtype, list[kernel.Group]] = {np.dtype(np.float64): self._groups}
+        self._plans: dict[np.dtype, kernel.Plan] = {}
         self.max_isometric_force_n = np.asarray(arrays["param_max_isometric_force_n"], dtype=float)
         self.optimal_fiber_length_m = np.asarray(arrays["param_optimal_fiber_length_m"], dtype=float)
         self.tendon_slack_length_m = np.asarray(arrays["param_tendon_slack_length_m"], dtype=float)
@@ -194,8 +195,9 @@ class HipExtensorModel:
         out_of_range
             'clip' (default) to the fitted range, 'raise', or 'extrapolate'.
         dtype
-            float64 (default) or float32 (about twice as fast; lengths within about 1e-6 m, moment arms within
-            about 1e-7 m of float64, see ``benchmarks/bench_model.py``).
+            float64 (default) or float32 (about 1.6 times as fast with the compiled kernel; within 5e-6 m of
+            float64, measured about 1e-6 m, against a surrogate error of about 1e-4 m: ``benchmarks/bench_model.py``
+            prints both).
         out
             Optional (lengths, moment_arms) arrays to write into: C-contiguous, shapes (N, M) and (N, M, 4), of
             ``dtype``; reuse them across calls to avoid allocating.
@@ -222,19 +224,25 @@ class HipExtensorModel:
                 if arr.shape != shape or arr.dtype != dt or not arr.flags.c_contiguous:
                     raise ValueError(f"out: {name} array has shape {arr.shape}, dtype {arr.dtype}; expected a "
                                      f"C-contiguous {shape} array of {dt}")
-        groups, clip = self._groups_as(dt), out_of_range == "clip"
+        clip = out_of_range == "clip"
         # numba is imported for large batches only (or when already loaded): small calls stay light to start.
         wanted = engine == "fused" or (engine == "auto" and (n >= FUSED_MIN_POSES or "numba" in sys.modules))
         fused = kernel.fused() if wanted else None
         if engine == "fused" and fused is None:
-            raise ValueError("engine: 'fused' needs numba (pip install numba); expected 'auto' or 'numpy'")
+            raise ValueError("engine: 'fused' needs numba and scipy (pip install numba scipy); expected 'auto' or "
+                             "'numpy'")
         if fused is not None:
-            bad = kernel.evaluate_fused(fused, groups, q, lengths, mas, clip=clip)
+            bad = kernel.evaluate_fused(fused, self._plan(dt), q, lengths, mas, clip=clip)
         else:
-            bad = kernel.evaluate_numpy(groups, q, lengths, mas, clip=clip)
+            bad = kernel.evaluate_numpy(self._groups_as(dt), q, lengths, mas, clip=clip)
         if bad:
             raise ValueError(f"poses_rad: contains {bad} NaN or infinite value(s); expected finite angles in rad")
         return lengths, mas
+
+    def _plan(self, dtype: np.dtype) -> kernel.Plan:
+        if dtype not in self._plans:
+            self._plans[dtype] = kernel.Plan.build(self._groups, self.n_muscles, kernel.BLOCK, dtype)
+        return self._plans[dtype]
 
     def _groups_as(self, dtype: np.dtype) -> list[kernel.Group]:
         if dtype not in self._typed_groups:
