@@ -115,6 +115,20 @@ def test_non_finite_poses_and_wrong_buffers_are_named(model, poses):
         model.lengths_and_moment_arms(poses_rad=poses, dtype=np.int32)
 
 
+def test_compiled_rigid_tendon_forces_equal_the_numpy_ones(model, poses):
+    lengths, mas = model.lengths_and_moment_arms(poses_rad=poses)
+    speeds = np.random.default_rng(3).uniform(-4.0, 4.0, (len(poses), 4))  # rad/s, concentric and eccentric
+    vmt = -np.einsum("nmj,nj->nm", mas, speeds)
+    active, passive = model.rigid_tendon_forces_n(lengths_m=lengths, mt_velocity_m_s=vmt, engine="numpy")
+    ca, cp = model.rigid_tendon_forces_n(lengths_m=lengths, mt_velocity_m_s=vmt, engine="fused")
+    assert kernel.rigid_forces() is not None  # the compiled path is the one compared
+    assert active.max() > 100 and passive.max() > 0  # N: the comparison covers real forces
+    np.testing.assert_allclose(ca, active, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(cp, passive, rtol=1e-12, atol=1e-9)
+    with pytest.raises(ValueError, match="engine: got 'gpu'"):
+        model.rigid_tendon_forces_n(lengths_m=lengths, mt_velocity_m_s=vmt, engine="gpu")
+
+
 def test_isometric_force_table_matches_the_equilibrium_solved_at_each_pose(model, poses):
     lengths, _ = model.lengths_and_moment_arms(poses_rad=poses)
     for curves, tendon in ((None, "model"), ("degroote2016", "compliant")):

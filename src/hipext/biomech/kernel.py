@@ -242,3 +242,39 @@ def evaluate_fused(kernel: Any, plan: Plan, q: np.ndarray, lengths: np.ndarray, 
     return int(kernel(q, clip, plan.centre, plan.inv_half, plan.used, plan.steps, plan.ones, plan.k_start,
                       plan.k_count, plan.n_rows, plan.w_offset, plan.weights, plan.y_offset, plan.src, plan.stride,
                       lengths, mas, b, x, y, plan.block))
+
+
+@functools.cache
+def rigid_forces() -> Any:
+    """Compiled ``HipExtensorModel.rigid_tendon_forces_n`` for the model's sampled curves (None without numba).
+
+    Same arithmetic as the numpy path (``curves.interp_uniform`` on each table), one pass over (pose, muscle):
+    for a single trial the numpy path is dominated by the cost of its many small array operations.
+    """
+    try:
+        import numba
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return None
+
+    @numba.njit(cache=True, nogil=True)
+    def lookup(table, j, x0, dx, x):  # pragma: no cover - compiled
+        s = min(max((x - x0) / dx, 0.0), table.shape[1] - 1.000001)
+        i = int(s)
+        f = s - i
+        return table[j, i] * (1.0 - f) + table[j, i + 1] * f
+
+    @numba.njit(cache=True, nogil=True)
+    def forces(lengths, vmt, lts, lopt, f0, h, vmax, x_min, afl, pfl, fv, l0, dl, v0, dv, f_active,
+               f_passive):  # pragma: no cover - compiled
+        for n in range(lengths.shape[0]):
+            for j in range(lengths.shape[1]):
+                x = max(lengths[n, j] - lts[j], x_min[j])
+                lf = np.sqrt(x * x + h[j] * h[j])
+                cos_a = x / lf
+                ln = lf / lopt[j]
+                f0_cos = f0[j] * cos_a
+                speed = lookup(fv, j, v0, dv, vmt[n, j] * cos_a / vmax[j])
+                f_active[n, j] = f0_cos * lookup(afl, j, l0, dl, ln) * speed
+                f_passive[n, j] = f0_cos * lookup(pfl, j, l0, dl, ln)
+
+    return forces
