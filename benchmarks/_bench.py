@@ -12,16 +12,39 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
+
+_TMP = tempfile.TemporaryDirectory(prefix="hipext-bench-")
 
 
 def single_core() -> None:
     """Pin BLAS to one thread (call before numpy is imported): figures are per core."""
     for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ[v] = "1"
+
+
+def model_with_only(model_path: Path, muscles: tuple[str, ...]) -> Path:
+    """A copy of an OpenSim model whose force set holds only ``muscles`` (what a competent user studying these
+    muscles does: the other forces cost time at every realisation and change none of these paths)."""
+    tree = ET.parse(model_path)
+    forces = tree.getroot().find(".//ForceSet/objects")
+    if forces is None:
+        raise ValueError(f"model: {model_path} has no ForceSet")
+    for el in list(forces):
+        if el.get("name") not in muscles:
+            forces.remove(el)
+    missing = set(muscles) - {el.get("name") for el in forces}
+    if missing:
+        raise ValueError(f"muscles: {sorted(missing)} not in {model_path.name}")
+    out = Path(_TMP.name) / f"{model_path.stem}_only_{len(muscles)}_muscles.osim"
+    tree.write(out)
+    return out
 
 
 def parser(doc: str | None) -> argparse.ArgumentParser:

@@ -40,18 +40,29 @@ def patient_summary(case: Case) -> PatientSummary:
 
 def cited_sources(document: Any) -> list[str]:
     """Every source id under any `sources` key, in order of first appearance."""
+    return list(_source_lists(document)[0])
+
+
+def _source_lists(document: Any) -> tuple[dict[str, None], list[tuple[tuple[Any, ...], list[Any]]]]:
+    """The source ids cited anywhere in a dumped document (ordered), and where each `sources` list is: the path
+    of keys and indexes to the container that holds it, with the list."""
     found: dict[str, None] = {}
+    lists: list[tuple[tuple[Any, ...], list[Any]]] = []
+    path: list[Any] = []
 
     def walk(x: dict[str, Any] | list[Any]) -> None:  # recurses into containers only: most values are scalars
         for k, v in (x.items() if isinstance(x, dict) else enumerate(x)):
             if k == "sources" and isinstance(v, list):
                 found.update((s, None) for s in v if isinstance(s, str))
+                lists.append((tuple(path), v))
             elif isinstance(v, (dict, list)):
+                path.append(k)
                 walk(v)
+                path.pop()
 
     if isinstance(document, (dict, list)):
         walk(document)
-    return list(found)
+    return found, lists
 
 
 def capacity_section(case: Case, results: list[Result], ev: Evidence) -> dict[str, Any] | None:
@@ -158,14 +169,18 @@ def _evaluate(case: Case, as_of: dt.date | None, overrides: Sequence[Override]) 
     )
     doc = evaluation.model_dump(mode="json")
     assert_nothing_blocked(doc, screening)  # fail closed: a blocked id anywhere is a bug, never output
-    cited = cited_sources(doc)
+    found, lists = _source_lists(doc)
+    cited = list(found)
     unknown = [sid for sid in cited if sid not in ev.references]
     if unknown:  # a data bug; tests walk every shipped case for it
         raise KeyError(f"source ids not in any bibliography: {unknown}")
     # Only complete records justify anything a clinician reads; the others stay in the data, marked incomplete.
-    incomplete = {sid for sid in cited if not ev.references[sid].complete}
+    complete = _complete_ids(ev)
+    incomplete = {sid for sid in cited if sid not in complete}
     if incomplete:
-        drop_sources(evaluation, incomplete)
+        at = [p for p, ids in lists if any(isinstance(i, str) and i in incomplete for i in ids)]
+        if not _drop_sources_at(evaluation, at, incomplete):
+            drop_sources(evaluation, incomplete)
     refs = []
     for sid in cited:
         if sid in incomplete:
@@ -177,21 +192,63 @@ def _evaluate(case: Case, as_of: dt.date | None, overrides: Sequence[Override]) 
     return evaluation
 
 
+_COMPLETE: list[tuple[Evidence, frozenset[str]]] = []
+
+
+def _complete_ids(ev: Evidence) -> frozenset[str]:
+    """Ids of the complete bibliography records, worked out once per loaded evidence base."""
+    if _COMPLETE and _COMPLETE[0][0] is ev:
+        return _COMPLETE[0][1]
+    ids = frozenset(sid for sid, ref in ev.references.items() if ref.complete)
+    _COMPLETE[:] = [(ev, ids)]
+    return ids
+
+
+def _drop_sources_at(root: BaseModel, paths: list[tuple[Any, ...]], ids: set[str]) -> bool:
+    """`drop_sources` on the `sources` lists at these paths of the dumped document only, found in the model by
+    the same keys and indexes (the dump mirrors the model: no aliases, serializers or excluded fields carry
+    sources). False when a path does not lead through fields, dicts and lists: the caller then walks it all."""
+    for path in paths:
+        node: Any = root
+        try:
+            for step in path:
+                node = node.__dict__[step] if isinstance(node, BaseModel) else node[step]
+        except (KeyError, IndexError, TypeError, AttributeError):
+            return False
+        if isinstance(node, BaseModel):
+            value = node.__dict__.get("sources")
+            if not isinstance(value, list):
+                return False
+            if all(isinstance(v, str) for v in value):
+                node.sources = [v for v in value if v not in ids]  # type: ignore[attr-defined]
+        elif isinstance(node, dict) and isinstance(node.get("sources"), list):
+            node["sources"] = [x for x in node["sources"] if x not in ids]
+        else:
+            return False
+    return True
+
+
 def drop_sources(node: Any, ids: set[str]) -> None:
     """Remove the given ids from every `sources` list in a document, in place (models, dicts and lists)."""
     if isinstance(node, BaseModel):
-        for name in type(node).model_fields:
-            value = getattr(node, name)
+        # A model's fields are its __dict__ (pydantic v2); reading it directly skips a property per node, and
+        # scalars are skipped without a call: this walk covers the whole document on every evaluation.
+        for name, value in list(node.__dict__.items()):
             if name == "sources" and isinstance(value, list) and all(isinstance(v, str) for v in value):
-                setattr(node, name, [v for v in value if v not in ids])
-            else:
+                if any(v in ids for v in value):
+                    setattr(node, name, [v for v in value if v not in ids])
+            elif isinstance(value, _CONTAINERS):
                 drop_sources(value, ids)
     elif isinstance(node, dict):
         for k, v in node.items():
             if k == "sources" and isinstance(v, list):
                 node[k] = [x for x in v if x not in ids]
-            else:
+            elif isinstance(v, _CONTAINERS):
                 drop_sources(v, ids)
     elif isinstance(node, list):
         for v in node:
-            drop_sources(v, ids)
+            if isinstance(v, _CONTAINERS):
+                drop_sources(v, ids)
+
+
+_CONTAINERS = (BaseModel, dict, list)

@@ -16,7 +16,7 @@ def model():
 def poses(model):
     rng = np.random.default_rng(12)
     lo, hi = model.range_low_rad, model.range_high_rad
-    q = lo + (hi - lo) * rng.random((3 * kernel.BLOCK + 17, 4))  # a short last block too
+    q = lo + (hi - lo) * rng.random((12 * kernel.BLOCK + 17, 4))  # a short last block too
     q[:20] = lo - 0.2 + (hi - lo + 0.4) * rng.random((20, 4))  # some outside the fitted range
     return q
 
@@ -52,6 +52,40 @@ def test_compiled_kernel_equals_numpy_and_the_fitted_polynomials(model, poses):
                                    mono @ z[f"group{g}_coefficients"], atol=1e-12)
 
 
+@pytest.mark.parametrize("n", [1, 7, kernel.BLOCK - 1, kernel.BLOCK, kernel.BLOCK + 1, 5 * kernel.BLOCK + 3])
+def test_compiled_kernel_equals_numpy_for_any_batch_size_and_dtype(model, poses, n):
+    for dtype, tol in ((np.float64, 1e-12), (np.float32, 2e-6)):
+        for clip in ("clip", "extrapolate"):
+            ln, mn = model.lengths_and_moment_arms(poses_rad=poses[:n], out_of_range=clip, dtype=dtype, engine="numpy")
+            lf, mf = model.lengths_and_moment_arms(poses_rad=poses[:n], out_of_range=clip, dtype=dtype, engine="fused")
+            assert lf.dtype == mf.dtype == dtype
+            np.testing.assert_allclose(lf, ln, rtol=0, atol=tol)
+            np.testing.assert_allclose(mf, mn, rtol=0, atol=tol)
+
+
+def test_compiled_kernel_multiplies_only_the_non_zero_terms(model):
+    plan = kernel.Plan.build(model._groups, model.n_muscles, kernel.BLOCK, np.float64)
+    # every multiply-add is one fitted coefficient of a length or of a moment arm about a coordinate crossed
+    assert (plan.k_count * plan.n_rows).sum() == sum(g.w_len.size + g.w_der.size for g in model._groups)
+    crossed = sum(len(g.muscle_index) * len(g.variables) for g in model._groups)
+    assert crossed < model.n_muscles * 4 and sum(g.w_der.shape[0] for g in model._groups) == crossed
+
+
+def test_without_numba_or_scipy_the_numpy_path_gives_the_same_numbers(model, poses, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "scipy.linalg.cython_blas", None)  # as if scipy were not installed
+    assert kernel.fused.__wrapped__() is None
+    expected = model.lengths_and_moment_arms(poses_rad=poses, engine="numpy")
+    monkeypatch.setattr(kernel, "fused", lambda: None)
+    many = np.tile(poses, (3, 1))  # above the size where 'auto' chooses the compiled kernel
+    lengths, mas = model.lengths_and_moment_arms(poses_rad=many)
+    np.testing.assert_allclose(lengths[: len(poses)], expected[0], rtol=0, atol=1e-12)  # BLAS blocks differ
+    np.testing.assert_allclose(mas[: len(poses)], expected[1], rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="engine: 'fused' needs numba and scipy"):
+        model.lengths_and_moment_arms(poses_rad=poses, engine="fused")
+
+
 def test_moment_arms_about_coordinates_a_muscle_does_not_cross_are_exactly_zero(model, poses):
     crosses_knee = model.provenance["crosses_knee"]
     out = (np.full((len(poses), 12), np.nan), np.full((len(poses), 12, 4), np.nan))  # dirty caller buffers
@@ -79,6 +113,20 @@ def test_non_finite_poses_and_wrong_buffers_are_named(model, poses):
         model.lengths_and_moment_arms(poses_rad=poses, out=(np.empty((len(poses), 12)), np.empty((len(poses), 12))))
     with pytest.raises(ValueError, match="dtype"):
         model.lengths_and_moment_arms(poses_rad=poses, dtype=np.int32)
+
+
+def test_compiled_rigid_tendon_forces_equal_the_numpy_ones(model, poses):
+    lengths, mas = model.lengths_and_moment_arms(poses_rad=poses)
+    speeds = np.random.default_rng(3).uniform(-4.0, 4.0, (len(poses), 4))  # rad/s, concentric and eccentric
+    vmt = -np.einsum("nmj,nj->nm", mas, speeds)
+    active, passive = model.rigid_tendon_forces_n(lengths_m=lengths, mt_velocity_m_s=vmt, engine="numpy")
+    ca, cp = model.rigid_tendon_forces_n(lengths_m=lengths, mt_velocity_m_s=vmt, engine="fused")
+    assert kernel.rigid_forces() is not None  # the compiled path is the one compared
+    assert active.max() > 100 and passive.max() > 0  # N: the comparison covers real forces
+    np.testing.assert_allclose(ca, active, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(cp, passive, rtol=1e-12, atol=1e-9)
+    with pytest.raises(ValueError, match="engine: got 'gpu'"):
+        model.rigid_tendon_forces_n(lengths_m=lengths, mt_velocity_m_s=vmt, engine="gpu")
 
 
 def test_isometric_force_table_matches_the_equilibrium_solved_at_each_pose(model, poses):

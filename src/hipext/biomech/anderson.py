@@ -8,12 +8,15 @@ means it is being flexed while the extensors pull (eccentric).
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from hipext.biomech._data import load_yaml
+
+if TYPE_CHECKING:
+    import numpy as np
 
 DATA_FILE = "anderson2007_hip.yaml"
 SEXES = ("male", "female")
@@ -37,23 +40,42 @@ class AndersonParameters:
         """Velocity at which the concentric curve reaches zero torque (rad/s)."""
         return 2.0 * self.c4 * self.c5 / (3.0 * self.c4 - self.c5)
 
-    def active_torque_per_mgh(self, hip_flexion_rad: np.ndarray | float) -> np.ndarray:
-        """Isometric active torque normalised by m*g*h, zero outside the positive cosine lobe."""
+    def active_torque_per_mgh(self, hip_flexion_rad: np.ndarray | float) -> Any:
+        """Isometric active torque normalised by m*g*h, zero outside the positive cosine lobe.
+
+        A float for a scalar angle (plain math: a case evaluation then needs no numpy), else an array.
+        """
+        if isinstance(hip_flexion_rad, numbers.Real):
+            phase_s = self.c2 * (float(hip_flexion_rad) - self.c3)
+            return self.c1 * math.cos(phase_s) if abs(phase_s) < math.pi / 2 else 0.0
+        import numpy as np
+
         theta = np.asarray(hip_flexion_rad, dtype=float)
         phase = self.c2 * (theta - self.c3)
         return np.where(np.abs(phase) < np.pi / 2, self.c1 * np.cos(phase), 0.0)
 
-    def velocity_factor(self, extension_velocity_rad_s: np.ndarray | float) -> np.ndarray:
+    def velocity_factor(self, extension_velocity_rad_s: np.ndarray | float) -> Any:
         """Torque-velocity factor f_V (1 when isometric), clipped at zero.
 
         Parameters
         ----------
         extension_velocity_rad_s
             Hip extension angular velocity in rad/s; positive concentric, negative eccentric.
+
+        A float for a scalar velocity, else an array.
         """
+        c4, c5 = self.c4, self.c5
+        if isinstance(extension_velocity_rad_s, numbers.Real):
+            ws = float(extension_velocity_rad_s)
+            a_s = abs(ws)
+            if a_s >= self.max_concentric_velocity_rad_s:
+                return 0.0
+            conc_s = (2 * c4 * c5 + a_s * (c5 - 3 * c4)) / (2 * c4 * c5 + a_s * (2 * c5 - 4 * c4))
+            return max(conc_s if ws >= 0 else conc_s * (1.0 - self.c6 * ws), 0.0)
+        import numpy as np
+
         w = np.asarray(extension_velocity_rad_s, dtype=float)
         a = np.abs(w)
-        c4, c5 = self.c4, self.c5
         conc = (2 * c4 * c5 + a * (c5 - 3 * c4)) / (2 * c4 * c5 + a * (2 * c5 - 4 * c4))
         # The rational function has a pole beyond w_max; clip to the physically meaningful branch.
         conc = np.where(a >= self.max_concentric_velocity_rad_s, 0.0, conc)
@@ -62,8 +84,9 @@ class AndersonParameters:
 
     def torque_per_mgh(
         self, hip_flexion_rad: np.ndarray | float, extension_velocity_rad_s: np.ndarray | float = 0.0
-    ) -> np.ndarray:
-        """Maximum voluntary hip extension torque normalised by m*g*h (dimensionless)."""
+    ) -> Any:
+        """Maximum voluntary hip extension torque normalised by m*g*h (dimensionless): a float for scalar
+        inputs, else an array."""
         return self.active_torque_per_mgh(hip_flexion_rad) * self.velocity_factor(extension_velocity_rad_s)
 
 
@@ -90,9 +113,9 @@ def select_group(*, sex: str, age: int) -> tuple[AndersonParameters, list[str]]:
     (parameters, caveats)
     """
     s = _normalise_sex(sex)
-    if not isinstance(age, (int, float, np.integer, np.floating)) or not (1 <= float(age) <= 120):
+    if not isinstance(age, numbers.Real) or not (1 <= float(age) <= 120):  # numpy's numbers are Real too
         raise ValueError(f"age: got {age!r}; expected years between 1 and 120")
-    age = float(age)  # type: ignore[assignment]
+    age = float(age)
     caveats: list[str] = []
     data = load_yaml(DATA_FILE)
     group = _age_group(data["age_groups"], age, caveats)

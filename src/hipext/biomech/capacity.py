@@ -1,15 +1,15 @@
 """Clinical hip extension strength capacity (Anderson et al. 2007) and the share of it that tasks use.
 
-``capacity_report`` is called by ``hipext evaluate``; it needs only numpy (and PyYAML for the data files).
+``capacity_report`` is called by ``hipext evaluate``; it needs only the standard library's math (and PyYAML for
+the data files), so evaluating a case never imports numpy. Arrays of angles and speeds still work (numpy).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Literal
 
 from hipext.biomech import anderson
 from hipext.biomech._data import load_yaml
@@ -22,6 +22,11 @@ CURVE_VELOCITY_DEG_S = 60.0
 CHECKS_FILE = "trial_checks.yaml"
 FULL_CAPACITY_PERCENT = 100.0  # by definition: a task cannot use more than the maximum
 ShareStatus = Literal["plausible", "estimate", "implausible"]
+PEAK_SEARCH_DEG = (-20, 120, 1401)  # hip flexion range and grid of the peak isometric torque search
+ECCENTRIC_SEARCH_RAD_S = (0, 8, 1601)  # eccentric speeds searched for the curve's peak
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -179,8 +184,8 @@ class PersonCapacity:
 
     def torque_nm(
         self, *, hip_flexion_rad: np.ndarray | float, extension_velocity_rad_s: np.ndarray | float = 0.0
-    ) -> np.ndarray:
-        """Maximum voluntary hip extension torque (N m).
+    ) -> Any:
+        """Maximum voluntary hip extension torque (N m): a float for scalar inputs, else an array.
 
         Parameters
         ----------
@@ -198,10 +203,38 @@ class PersonCapacity:
 
     def peak_isometric_nm(self) -> tuple[float, float]:
         """(peak isometric torque N m, hip flexion rad at the peak) over -20..120 deg."""
-        theta = np.deg2rad(np.linspace(-20, 120, 1401))
-        t = self.torque_nm(hip_flexion_rad=theta)
-        i = int(np.argmax(t))
-        return float(t[i]), float(theta[i])
+        per_mgh, theta = _peak_isometric_per_mgh(self.params)
+        return self.torque_scale_nm * per_mgh, theta
+
+
+def _linspace(start: float, stop: float, num: int) -> list[float]:
+    """numpy.linspace in plain floats, the same arithmetic (start + i * step, the end point exact)."""
+    start, stop = float(start), float(stop)
+    step = (stop - start) / (num - 1)
+    return [start + i * step for i in range(num - 1)] + [stop]
+
+
+@functools.lru_cache(maxsize=64)
+def _peak_isometric_per_mgh(params: anderson.AndersonParameters) -> tuple[float, float]:
+    """(peak of the normalised isometric surface, hip flexion rad there), first maximum on the search grid.
+
+    Depends on the group only (the person's scale multiplies it), so it is searched once per group and process.
+    """
+    theta = [math.radians(d) for d in _linspace(*PEAK_SEARCH_DEG)]
+    isometric = params.velocity_factor(0.0)  # torque_per_mgh(x) is active(x) * this, the same arithmetic
+    t = [params.active_torque_per_mgh(x) * isometric for x in theta]
+    i = t.index(max(t))
+    return t[i], theta[i]
+
+
+@functools.lru_cache(maxsize=64)
+def _eccentric_peak(params: anderson.AndersonParameters) -> tuple[float, float, float | None]:
+    """(peak eccentric factor, rad/s there, lowest faster speed where it falls below isometric or None)."""
+    ws = _linspace(*ECCENTRIC_SEARCH_RAD_S)
+    f = [params.velocity_factor(-w) for w in ws]
+    i = f.index(max(f))
+    below = next((w for w, x in zip(ws[i + 1:], f[i + 1:], strict=True) if x < 1.0), None)
+    return f[i], ws[i], below
 
 
 def _check_positive(name: str, value: Any, *, low: float, high: float, unit: str) -> float:
@@ -455,11 +488,11 @@ def capacity_report(
         )
     else:
         caveats = list(cap.caveats)
-        theta = np.deg2rad(np.array(CURVE_HIP_FLEXION_DEG, dtype=float))
+        theta = [math.radians(float(d)) for d in CURVE_HIP_FLEXION_DEG]
         w = math.radians(CURVE_VELOCITY_DEG_S)
-        iso = cap.torque_nm(hip_flexion_rad=theta)
-        con = cap.torque_nm(hip_flexion_rad=theta, extension_velocity_rad_s=w)
-        ecc = cap.torque_nm(hip_flexion_rad=theta, extension_velocity_rad_s=-w)
+        iso = [cap.torque_nm(hip_flexion_rad=x) for x in theta]
+        con = [cap.torque_nm(hip_flexion_rad=x, extension_velocity_rad_s=w) for x in theta]
+        ecc = [cap.torque_nm(hip_flexion_rad=x, extension_velocity_rad_s=-w) for x in theta]
         curve = [
             {
                 "hip_flexion_deg": float(d),
@@ -471,14 +504,11 @@ def capacity_report(
         ]
     caveats.extend(anderson.data_caveats())
     # Where the (unverified) eccentric curve peaks and where it falls below isometric.
-    ws = np.linspace(0, 8, 1601)
-    f_ecc = params.velocity_factor(-ws)
-    i_max = int(np.argmax(f_ecc))
-    below = ws[(f_ecc < 1.0) & (ws > ws[i_max])]
+    f_peak, w_peak, below = _eccentric_peak(params)
     caveats.append(
-        f"For this group the eccentric curve peaks at {f_ecc[i_max]:.3f} x isometric at "
-        f"{math.degrees(ws[i_max]):.0f} deg/s"
-        + (f" and falls below isometric above about {math.degrees(below[0]):.0f} deg/s" if below.size else "")
+        f"For this group the eccentric curve peaks at {f_peak:.3f} x isometric at "
+        f"{math.degrees(w_peak):.0f} deg/s"
+        + (f" and falls below isometric above about {math.degrees(below):.0f} deg/s" if below is not None else "")
         + " (behaviour of the unverified eccentric form, not a measured finding)."
     )
     knee_effect = None

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-BLOCK = 256  # poses per block of the compiled kernel: the basis (T x BLOCK) stays in the L2 cache
+BLOCK = 64  # poses per block of the compiled kernel: small enough for single-threaded BLAS and an L2-resident basis
 NUMPY_BLOCK = 4096  # larger blocks for numpy, whose cost is per call
 
 
@@ -118,60 +118,163 @@ def evaluate_numpy(groups: list[Group], q: np.ndarray, lengths: np.ndarray, mas:
     return bad
 
 
+@dataclass(frozen=True)
+class Plan:
+    """A model's groups packed for the compiled kernel, which makes a single pass over the poses.
+
+    The groups' monomials are stacked in one basis. Product ``i`` multiplies basis rows ``k_start[i]`` to
+    ``k_start[i] + k_count[i]`` of a block of poses by its weights (``weights[w_offset[i]:]`` as (k_count, n_rows))
+    into the results buffer at ``y_offset[i]`` (as (block, n_rows)). Per group, a head product covers every row over
+    the monomials below the top degree (lengths and moment arms) and a tail product the lengths over the top degree.
+    Output value ``c`` of pose ``p`` (M lengths, then M * 4 moment arms) is ``y[src[c, 0] + p * stride[c, 0]] +
+    y[src[c, 1] + p * stride[c, 1]]``; an unused source, and every structurally zero moment arm, reads the zero slot
+    at the end of ``y`` with stride 0: nothing is computed for them.
+    """
+
+    centre: np.ndarray  # (4,): the groups share the model's fitted range
+    inv_half: np.ndarray
+    used: np.ndarray  # (4,) bool: coordinates some group depends on
+    steps: np.ndarray  # (S, 4) as ``Basis.steps``, in stacked rows, var = coordinate index
+    ones: np.ndarray  # stacked rows of the constant monomials
+    k_start: np.ndarray
+    k_count: np.ndarray
+    n_rows: np.ndarray
+    w_offset: np.ndarray
+    weights: np.ndarray
+    y_offset: np.ndarray
+    src: np.ndarray  # (M * 5, 2)
+    stride: np.ndarray
+    n_basis: int
+    n_results: int
+    block: int
+
+    @classmethod
+    def build(cls, groups: list[Group], n_muscles: int, block: int, dtype: Any) -> Plan:
+        centre, inv_half, used = np.zeros(4), np.ones(4), np.zeros(4, dtype=bool)
+        steps, ones, products = [], [], []  # products: (k_start, weights (rows, k), output column and source)
+        base = 0
+        for g in groups:
+            centre[g.variables], inv_half[g.variables], used[g.variables] = g.centre, g.inv_half, True
+            ones.append(base)
+            steps += [(dst + base, src + base, cnt, int(g.variables[v])) for dst, src, cnt, v in g.steps.tolist()]
+            t_der = g.w_der.shape[1]
+            outs = [(int(m), 0) for m in g.muscle_index] + [(n_muscles + int(o), 0) for o in g.der_offset]
+            products.append((base, np.vstack([g.w_len[:, :t_der], g.w_der]), outs))
+            products.append((base + t_der, g.w_len[:, t_der:], [(int(m), 1) for m in g.muscle_index]))
+            base += g.n_terms
+        n_rows = [w.shape[0] for _, w, _ in products]
+        y_offset = np.cumsum([0] + [block * r for r in n_rows])
+        src = np.full((n_muscles * 5, 2), y_offset[-1], dtype=np.int64)  # the zero slot
+        stride = np.zeros_like(src)
+        for (_, w, outs), at in zip(products, y_offset, strict=False):
+            for row, (c, which) in enumerate(outs):
+                src[c, which], stride[c, which] = at + row, w.shape[0]
+        i64 = functools.partial(np.asarray, dtype=np.int64)
+        return cls(
+            centre=centre.astype(dtype), inv_half=inv_half.astype(dtype), used=used, steps=i64(steps).reshape(-1, 4),
+            ones=i64(ones), k_start=i64([k for k, _, _ in products]), k_count=i64([w.shape[1] for _, w, _ in products]),
+            n_rows=i64(n_rows), w_offset=i64(np.cumsum([0] + [w.size for _, w, _ in products])[:-1]),
+            weights=np.concatenate([np.ascontiguousarray(w.T).ravel() for _, w, _ in products]).astype(dtype),
+            y_offset=i64(y_offset[:-1]), src=src, stride=stride, n_basis=base, n_results=int(y_offset[-1]) + 1,
+            block=block,
+        )
+
+
 @functools.cache
 def fused() -> Any:
-    """The numba-compiled block kernel, or None when numba is not installed (compiled once, cached on disk)."""
+    """The numba-compiled kernel, or None without numba or scipy (whose BLAS numba calls); cached on disk."""
     try:
         import numba
-    except ImportError:  # pragma: no cover - numba is a dependency; kept optional for exotic platforms
+        import scipy.linalg.cython_blas  # noqa: F401
+    except ImportError:  # pragma: no cover - both are dependencies; kept optional for exotic platforms
         return None
 
     @numba.njit(cache=True, nogil=True)
-    def group_kernel(q, clip, variables, centre, inv_half, steps, w_len_t, w_der_t, len_offset, der_offset,
-                     zero_offset, lengths, mas, b, y_len, y_der):  # pragma: no cover - compiled
-        n, n_vars, block, t_der = q.shape[0], variables.shape[0], b.shape[1], w_der_t.shape[0]
-        x = np.empty((n_vars, block), dtype=b.dtype)
+    def plan_kernel(q, clip, centre, inv_half, used, steps, ones, k_start, k_count, n_rows, w_offset, weights,
+                    y_offset, src, stride, lengths, mas, b_flat, x_flat, y, block):  # pragma: no cover - compiled
+        n, n_len, n_basis = q.shape[0], lengths.shape[1], b_flat.shape[0] // block
+        mflat = mas.reshape(mas.shape[0], -1)
         bad = 0
+        y[y.shape[0] - 1] = 0.0  # the zero slot
         for s in range(0, n, block):
             cnt = min(block, n - s)
-            for v in range(n_vars):
-                for p in range(block):  # a short last block repeats its last pose
-                    val = q[s + min(p, cnt - 1), variables[v]]
-                    if not np.isfinite(val):
-                        bad += 1
-                    xv = (val - centre[v]) * inv_half[v]
-                    x[v, p] = min(max(xv, -1.0), 1.0) if clip else xv
-            b[0, :] = 1.0
+            width = min(block, -(-cnt // 8) * 8)  # a short last block is computed on its poses only (rounded up)
+            b = b_flat[:n_basis * width].reshape(n_basis, width)
+            x = x_flat[:4 * width].reshape(4, width)
+            for v in range(4):
+                if used[v]:
+                    for p in range(width):  # the rounding repeats the last pose
+                        val = q[s + min(p, cnt - 1), v]
+                        if p < cnt and not np.isfinite(val):
+                            bad += 1
+                        xv = (val - centre[v]) * inv_half[v]
+                        x[v, p] = min(max(xv, -1.0), 1.0) if clip else xv
+            for i in range(ones.shape[0]):
+                b[ones[i], :] = 1.0
             for i in range(steps.shape[0]):
-                dst, src, k, v = steps[i, 0], steps[i, 1], steps[i, 2], steps[i, 3]
+                dst, sr, k, v = steps[i, 0], steps[i, 1], steps[i, 2], steps[i, 3]
                 for r in range(k):
-                    for p in range(block):
-                        b[dst + r, p] = b[src + r, p] * x[v, p]
-            # pose-major products: each pose's results are one contiguous row, written straight to the outputs
-            np.dot(b.T, w_len_t, y_len)
-            np.dot(b[:t_der].T, w_der_t, y_der)
+                    for p in range(width):
+                        b[dst + r, p] = b[sr + r, p] * x[v, p]
+            # pose-major products, one BLAS call each: pose p's results of product i start at y_offset[i] + p * rows
+            for i in range(k_start.shape[0]):
+                kc, nr = k_count[i], n_rows[i]
+                w = weights[w_offset[i]:w_offset[i] + kc * nr].reshape(kc, nr)
+                np.dot(b[k_start[i]:k_start[i] + kc].T, w, y[y_offset[i]:y_offset[i] + width * nr].reshape(width, nr))
+            # each pose's outputs written once and in order: no second pass over the output memory
             for p in range(cnt):
-                row_len, row_ma = lengths[s + p], mas[s + p].ravel()
-                for r in range(len_offset.shape[0]):
-                    row_len[len_offset[r]] = y_len[p, r]
-                for r in range(der_offset.shape[0]):
-                    row_ma[der_offset[r]] = y_der[p, r]
-                for r in range(zero_offset.shape[0]):
-                    row_ma[zero_offset[r]] = 0.0
+                row_len, row_ma = lengths[s + p], mflat[s + p]
+                for c in range(n_len):
+                    row_len[c] = y[src[c, 0] + p * stride[c, 0]] + y[src[c, 1] + p * stride[c, 1]]
+                for c in range(row_ma.shape[0]):
+                    row_ma[c] = y[src[n_len + c, 0] + p * stride[n_len + c, 0]]
         return bad
 
-    return group_kernel
+    return plan_kernel
 
 
-def evaluate_fused(kernel: Any, groups: list[Group], q: np.ndarray, lengths: np.ndarray, mas: np.ndarray, *,
+def evaluate_fused(kernel: Any, plan: Plan, q: np.ndarray, lengths: np.ndarray, mas: np.ndarray, *,
                    clip: bool) -> int:
-    """As ``evaluate_numpy``, with the compiled kernel (one call per group over all poses)."""
-    dtype, bad = lengths.dtype, 0
-    block = min(BLOCK, -(-q.shape[0] // 8) * 8)  # a short batch is not padded to a whole block
-    for g in groups:
-        b = np.empty((g.n_terms, block), dtype=dtype)
-        y_len = np.empty((block, g.w_len.shape[0]), dtype=dtype)
-        y_der = np.empty((block, g.w_der.shape[0]), dtype=dtype)
-        bad = kernel(q, clip, g.variables, g.centre, g.inv_half, g.steps, g.w_len.T, g.w_der.T, g.muscle_index,
-                     g.der_offset, g.zero_offset, lengths, mas, b, y_len, y_der)
-    return int(bad)
+    """As ``evaluate_numpy``, with the compiled kernel and a plan made for ``lengths.dtype``."""
+    dtype = lengths.dtype
+    b, x = np.empty(plan.n_basis * plan.block, dtype=dtype), np.empty(4 * plan.block, dtype=dtype)
+    y = np.empty(plan.n_results, dtype=dtype)
+    return int(kernel(q, clip, plan.centre, plan.inv_half, plan.used, plan.steps, plan.ones, plan.k_start,
+                      plan.k_count, plan.n_rows, plan.w_offset, plan.weights, plan.y_offset, plan.src, plan.stride,
+                      lengths, mas, b, x, y, plan.block))
+
+
+@functools.cache
+def rigid_forces() -> Any:
+    """Compiled ``HipExtensorModel.rigid_tendon_forces_n`` for the model's sampled curves (None without numba).
+
+    Same arithmetic as the numpy path (``curves.interp_uniform`` on each table), one pass over (pose, muscle):
+    for a single trial the numpy path is dominated by the cost of its many small array operations.
+    """
+    try:
+        import numba
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return None
+
+    @numba.njit(cache=True, nogil=True)
+    def lookup(table, j, x0, dx, x):  # pragma: no cover - compiled
+        s = min(max((x - x0) / dx, 0.0), table.shape[1] - 1.000001)
+        i = int(s)
+        f = s - i
+        return table[j, i] * (1.0 - f) + table[j, i + 1] * f
+
+    @numba.njit(cache=True, nogil=True)
+    def forces(lengths, vmt, lts, lopt, f0, h, vmax, x_min, afl, pfl, fv, l0, dl, v0, dv, f_active,
+               f_passive):  # pragma: no cover - compiled
+        for n in range(lengths.shape[0]):
+            for j in range(lengths.shape[1]):
+                x = max(lengths[n, j] - lts[j], x_min[j])
+                lf = np.sqrt(x * x + h[j] * h[j])
+                cos_a = x / lf
+                ln = lf / lopt[j]
+                f0_cos = f0[j] * cos_a
+                speed = lookup(fv, j, v0, dv, vmt[n, j] * cos_a / vmax[j])
+                f_active[n, j] = f0_cos * lookup(afl, j, l0, dl, ln) * speed
+                f_passive[n, j] = f0_cos * lookup(pfl, j, l0, dl, ln)
+
+    return forces

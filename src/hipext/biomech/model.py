@@ -85,6 +85,7 @@ class HipExtensorModel:
             for g in np.atleast_1d(arrays["groups"])
         ]
         self._typed_groups: dict[np.dtype, list[kernel.Group]] = {np.dtype(np.float64): self._groups}
+        self._plans: dict[np.dtype, kernel.Plan] = {}
         self.max_isometric_force_n = np.asarray(arrays["param_max_isometric_force_n"], dtype=float)
         self.optimal_fiber_length_m = np.asarray(arrays["param_optimal_fiber_length_m"], dtype=float)
         self.tendon_slack_length_m = np.asarray(arrays["param_tendon_slack_length_m"], dtype=float)
@@ -94,6 +95,7 @@ class HipExtensorModel:
         self.rigid_tendon = np.asarray(arrays["param_rigid_tendon"], dtype=bool)
         self._tables: TableCurves | None = None
         self._isometric: dict[tuple[str, str], np.ndarray] = {}
+        self._limits: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         if "curve_active_fl" in arrays:
             self._tables = TableCurves(
                 grids={k: arrays[f"grid_{k}"] for k in ("fiber_length_norm", "fiber_velocity_norm",
@@ -194,8 +196,9 @@ class HipExtensorModel:
         out_of_range
             'clip' (default) to the fitted range, 'raise', or 'extrapolate'.
         dtype
-            float64 (default) or float32 (about twice as fast; lengths within about 1e-6 m, moment arms within
-            about 1e-7 m of float64, see ``benchmarks/bench_model.py``).
+            float64 (default) or float32 (about 1.6 times as fast with the compiled kernel; within 5e-6 m of
+            float64, measured about 1e-6 m, against a surrogate error of about 1e-4 m: ``benchmarks/bench_model.py``
+            prints both).
         out
             Optional (lengths, moment_arms) arrays to write into: C-contiguous, shapes (N, M) and (N, M, 4), of
             ``dtype``; reuse them across calls to avoid allocating.
@@ -222,19 +225,25 @@ class HipExtensorModel:
                 if arr.shape != shape or arr.dtype != dt or not arr.flags.c_contiguous:
                     raise ValueError(f"out: {name} array has shape {arr.shape}, dtype {arr.dtype}; expected a "
                                      f"C-contiguous {shape} array of {dt}")
-        groups, clip = self._groups_as(dt), out_of_range == "clip"
+        clip = out_of_range == "clip"
         # numba is imported for large batches only (or when already loaded): small calls stay light to start.
         wanted = engine == "fused" or (engine == "auto" and (n >= FUSED_MIN_POSES or "numba" in sys.modules))
         fused = kernel.fused() if wanted else None
         if engine == "fused" and fused is None:
-            raise ValueError("engine: 'fused' needs numba (pip install numba); expected 'auto' or 'numpy'")
+            raise ValueError("engine: 'fused' needs numba and scipy (pip install numba scipy); expected 'auto' or "
+                             "'numpy'")
         if fused is not None:
-            bad = kernel.evaluate_fused(fused, groups, q, lengths, mas, clip=clip)
+            bad = kernel.evaluate_fused(fused, self._plan(dt), q, lengths, mas, clip=clip)
         else:
-            bad = kernel.evaluate_numpy(groups, q, lengths, mas, clip=clip)
+            bad = kernel.evaluate_numpy(self._groups_as(dt), q, lengths, mas, clip=clip)
         if bad:
             raise ValueError(f"poses_rad: contains {bad} NaN or infinite value(s); expected finite angles in rad")
         return lengths, mas
+
+    def _plan(self, dtype: np.dtype) -> kernel.Plan:
+        if dtype not in self._plans:
+            self._plans[dtype] = kernel.Plan.build(self._groups, self.n_muscles, kernel.BLOCK, dtype)
+        return self._plans[dtype]
 
     def _groups_as(self, dtype: np.dtype) -> list[kernel.Group]:
         if dtype not in self._typed_groups:
@@ -332,6 +341,11 @@ class HipExtensorModel:
 
     def _fibre_limits(self, c: DeGrooteCurves | TableCurves) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per muscle: pennation height (m), maximum shortening speed (m/s), shortest fibre along the tendon (m)."""
+        if c.name not in self._limits:  # constant per curve set; a single trial would pay for them at every call
+            self._limits[c.name] = self._compute_fibre_limits(c)
+        return self._limits[c.name]
+
+    def _compute_fibre_limits(self, c: DeGrooteCurves | TableCurves) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         lopt = self.optimal_fiber_length_m
         h = lopt * np.sin(self.pennation_at_optimal_rad)
         vmax = self.max_contraction_velocity_lopt_per_s * lopt
@@ -342,15 +356,31 @@ class HipExtensorModel:
         return h, vmax, np.sqrt(np.maximum(lf_min**2 - h**2, 1e-12))
 
     def rigid_tendon_forces_n(
-        self, *, lengths_m: np.ndarray, mt_velocity_m_s: np.ndarray, curves: str | None = None
+        self, *, lengths_m: np.ndarray, mt_velocity_m_s: np.ndarray, curves: str | None = None,
+        engine: Engine = "auto",
     ) -> tuple[np.ndarray, np.ndarray]:
         """Active force at full activation and passive force (N, M), along a rigid tendon.
 
         What static optimisation needs, without the rest of ``fiber_states`` (equal to its ``tendon='rigid'``
-        forces times the cosine of pennation).
+        forces times the cosine of pennation). With the model's sampled curves, ``engine`` 'auto' (compiled when
+        numba is already loaded) or 'fused' computes the same numbers in one compiled pass.
         """
+        if engine not in ("auto", "numpy", "fused"):
+            raise ValueError(f"engine: got {engine!r}; expected 'auto', 'numpy' or 'fused'")
         c = self.curves(curves)
         h, vmax, x_min = self._fibre_limits(c)
+        compiled = None
+        if isinstance(c, TableCurves) and (engine == "fused" or (engine == "auto" and "numba" in sys.modules)):
+            compiled = kernel.rigid_forces()
+        if compiled is not None and isinstance(c, TableCurves):
+            lmt = np.ascontiguousarray(lengths_m, dtype=float)
+            vmt = np.ascontiguousarray(np.broadcast_to(mt_velocity_m_s, lmt.shape), dtype=float)
+            f_active, f_passive = np.empty_like(lmt), np.empty_like(lmt)
+            (l0, l1), (v0, v1) = (c.grids[k][:2] for k in ("fiber_length_norm", "fiber_velocity_norm"))
+            compiled(lmt, vmt, self.tendon_slack_length_m, self.optimal_fiber_length_m, self.max_isometric_force_n,
+                     h, vmax, x_min, c.tables["active_fl"], c.tables["passive_fl"], c.tables["fv"], float(l0),
+                     float(l1 - l0), float(v0), float(v1 - v0), f_active, f_passive)
+            return f_active, f_passive
         x = np.maximum(lengths_m - self.tendon_slack_length_m, x_min)
         lf = np.sqrt(x * x + h * h)
         cos_a = x / lf

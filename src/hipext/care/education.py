@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import textstat
 
 from hipext import evidence
@@ -24,7 +26,35 @@ def reading_grade(text: str) -> tuple[float, str]:
     from textstat.backend.counts import _count_syllables
 
     _count_syllables.get_cmudict = lambda lang: None  # pinned textstat<0.7.9
+    _load_hyphenation()
     return float(textstat.flesch_kincaid_grade(text)), "pyphen hyphenation (textstat)"
+
+
+HYPHENATION_LANGUAGE = "en_US"  # textstat's default language
+
+
+def _load_hyphenation() -> None:
+    """Give pyphen its parsed English patterns from the per-user data cache (keyed by the dictionary's bytes and
+    pyphen's version): pyphen parses the dictionary file in every process, which costs more than the whole rest
+    of an evaluation. Pyphen's own parser fills the cache, so the patterns are exactly its own."""
+    import pyphen
+
+    path = pyphen.LANGUAGES[pyphen.language_fallback(HYPHENATION_LANGUAGE)]
+    if path in pyphen.hdcache:
+        return
+    from hipext.evidence.cache import parsed
+
+    def parse(_raw: bytes) -> dict[str, Any]:
+        return pyphen.HyphDict(path).patterns
+
+    try:
+        patterns = parsed(path.read_bytes(), parse, parser=f"pyphen {pyphen.__version__} patterns")
+        hd = pyphen.HyphDict.__new__(pyphen.HyphDict)
+        hd.patterns, hd.cache, hd.maxlen = patterns, {}, max(len(key) for key in patterns)
+        hd.positions("hyphenation")  # the layout this relies on is still pyphen's
+    except (AttributeError, TypeError, ValueError, KeyError):  # another pyphen: it parses the file itself
+        return
+    pyphen.hdcache[path] = hd
 
 
 def _plain_test(name: str) -> str:

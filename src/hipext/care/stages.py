@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from hipext.care import data
-from hipext.care.models import Criterion, Exercise, Stage, StageCriterion
+from hipext.care.models import Criterion, Demands, Exercise, Stage, StageCriterion, Tags
 from hipext.care.screening import norm
 from hipext.core.case import Case
 
@@ -28,10 +28,17 @@ def goal_activity(case: Case) -> dict[str, Any]:
 
 
 def _field(ex: Exercise, name: str) -> Any:
-    for holder in (ex.demands, ex.tags, ex):
-        if name in type(holder).model_fields:
-            return getattr(holder, name)
-    raise KeyError(f"unknown exercise field {name!r} in a selector")
+    where = _HOLDER.get(name)
+    if where is None:
+        raise KeyError(f"unknown exercise field {name!r} in a selector")
+    return getattr(ex if where == "" else getattr(ex, where), name)
+
+
+# Where a selector's field lives: the exercise's demands, its tags, or the exercise itself (first match wins),
+# worked out once rather than by looking up each model's fields on every selector test.
+_HOLDER: dict[str, str] = {}
+for _where, _model in (("", Exercise), ("tags", Tags), ("demands", Demands)):  # reversed: demands win
+    _HOLDER.update(dict.fromkeys(_model.model_fields, _where))
 
 
 def matches(ex: Exercise, selector: dict[str, list[Any]]) -> bool:
@@ -41,10 +48,18 @@ def matches(ex: Exercise, selector: dict[str, list[Any]]) -> bool:
 
 def exercise_level(ex: Exercise) -> str:
     """The task level (stage) of an exercise, derived from its demands and tags; `foundation` when nothing matches."""
-    for rule in data.rta()["exercise_levels"]:
-        if matches(ex, rule["when"]):
-            return str(rule["stage"])
-    return FOUNDATION
+    rules = data.rta()["exercise_levels"]
+    known = _LEVELS.get(ex.id)
+    if known is not None and known[0] is ex and known[1] is rules:  # the same library exercise and rules
+        return known[2]
+    level = next((str(rule["stage"]) for rule in rules if matches(ex, rule["when"])), FOUNDATION)
+    _LEVELS[ex.id] = (ex, rules, level)
+    return level
+
+
+# Levels of the library's exercises (loaded once, never changed): worked out once per exercise, not per selection.
+# An entry counts only for the very same exercise and rules objects, so an edited exercise is never served stale.
+_LEVELS: dict[str, tuple[Exercise, Any, str]] = {}
 
 
 def _stage_defs() -> dict[str, dict[str, Any]]:

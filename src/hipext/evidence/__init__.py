@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -37,6 +38,38 @@ def bibliography_files() -> list[str]:
     return sorted(f"evidence/{p.name}" for p in folder.iterdir() if p.name.startswith("bibliography"))
 
 
+EVALUATION_DATA = ("biomech", "care", "evidence")  # the data folders an evaluation reads
+
+
+@lru_cache(maxsize=1)
+def data_version() -> str:
+    """SHA-256 (hex) of every data file an evaluation reads: their paths and bytes under ``hipext/data``.
+
+    Any edit, added or removed file gives a new version, so a stored evaluation keyed by it (with the hipext
+    version, for the rules in code) is recomputed when the evidence or the care rules change. Read once per
+    process, like the data itself.
+    """
+    h = hashlib.sha256()
+    for folder in EVALUATION_DATA:
+        for path in sorted(_files(data_dir() / folder)):
+            h.update(f"{path}\0{len(raw := (data_dir() / path).read_bytes())}\0".encode())
+            h.update(raw)
+    return h.hexdigest()
+
+
+def _files(folder: Any, prefix: str = "") -> list[str]:
+    """Relative paths ('evidence/norms.yaml') of the files under a data folder, at any depth."""
+    prefix = prefix or folder.name
+    out: list[str] = []
+    for p in folder.iterdir():
+        if p.is_dir():
+            if p.name != "__pycache__":
+                out += _files(p, f"{prefix}/{p.name}")
+        else:
+            out.append(f"{prefix}/{p.name}")
+    return out
+
+
 @lru_cache(maxsize=1)
 def load() -> Evidence:
     refs: dict[str, Reference] = {}
@@ -59,4 +92,4 @@ def load() -> Evidence:
 
 
 __all__ = ["Evidence", "MeasurementError", "Mcid", "Norm", "PromScoring", "Protocol", "Reference", "Threshold",
-           "load"]
+           "data_version", "load"]

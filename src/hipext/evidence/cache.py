@@ -1,9 +1,10 @@
 """Parsed data files, cached by the hash of their bytes.
 
 The YAML files stay the source of truth; parsing them costs more than the rest of a CLI evaluation's data work, so
-the parsed value is kept in a per-user cache file named by the SHA-256 of the YAML bytes (any edit gives a new
-name; nothing can be stale). marshal holds only plain values (no code), and files that hold anything else (dates)
-are simply not cached. A test checks that the cached value equals the YAML for every shipped file.
+the parsed value is kept in a per-user cache file named by the SHA-256 of the file's bytes and of the parser (any
+edit gives a new name; nothing can be stale). marshal holds only plain values (no code), and files that hold
+anything else (dates) are simply not cached. A test checks that the cached value equals the YAML for every shipped
+file.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hashlib
 import marshal
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +36,30 @@ def cache_dir() -> Path | None:
 
 def parse_yaml(raw: bytes) -> Any:
     """The parsed YAML document ``raw``, from the cache when it holds it."""
+    return parsed(raw, _yaml_load)
+
+
+def _yaml_load(raw: bytes) -> Any:
+    return yaml.load(raw, Loader=_Loader)  # noqa: S506 - a safe loader
+
+
+def parsed(raw: bytes, parse: Callable[[bytes], Any], *, parser: str = "") -> Any:
+    """``parse(raw)``, from the cache when it holds it.
+
+    ``parser`` names any other parser than YAML, with its version (its output is part of the key): the YAML cache
+    files keep their names so caches filled by earlier releases stay valid.
+    """
     folder = cache_dir()
-    path = None if folder is None else folder / f"data-{hashlib.sha256(raw).hexdigest()}.marshal"
+    key = hashlib.sha256(raw)
+    if parser:
+        key.update(b"\0" + parser.encode())
+    path = None if folder is None else folder / f"data-{key.hexdigest()}.marshal"
     if path is not None:
         try:
             return marshal.loads(path.read_bytes())
         except (OSError, ValueError, EOFError, TypeError):
             pass
-    value = yaml.load(raw, Loader=_Loader)  # noqa: S506 - a safe loader
+    value = parse(raw)
     if path is not None:
         _store(path, value)
     return value

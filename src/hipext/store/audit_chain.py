@@ -161,6 +161,39 @@ def append(s: Session | Connection, row: dict[str, Any]) -> None:
     conn.execute(_SET_HEAD, {"chain_": chain, "hash_": digest})
 
 
+_BUMP_BY = (
+    update(HEADS)
+    .where(HEADS.c.chain == bindparam("chain_"))
+    .values(seq=HEADS.c.seq + bindparam("n_"))
+    .returning(HEADS.c.seq, HEADS.c.hash)
+)
+
+
+def append_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert audit rows, in order, as the next links of their chains in one transaction: each chain's head is
+    bumped once for all its rows (the same lock as `append`, taken once), the links are made in order from it, and
+    the rows go in with one multi-row INSERT."""
+    by_chain: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_chain.setdefault(row.get("clinic_id") or 0, []).append(row)
+    key = current_key(_url(conn))
+    kid = key_id(key)
+    out: list[dict[str, Any]] = []
+    for chain in sorted(by_chain):  # the same order in every writer: no two writers wait on each other's heads
+        todo = by_chain[chain]
+        head = conn.execute(_BUMP_BY, {"chain_": chain, "n_": len(todo)}).first()
+        if head is None:
+            _ensure_head(conn, chain)
+            head = conn.execute(_BUMP_BY, {"chain_": chain, "n_": len(todo)}).first()
+        assert head is not None
+        last, prev = head
+        for seq, row in enumerate(todo, start=last - len(todo) + 1):
+            prev = link_hash(key, prev, chain, seq, row)
+            out.append({**row, "chain": chain, "seq": seq, "hash": prev, "key_id": kid})
+        conn.execute(_SET_HEAD, {"chain_": chain, "hash_": prev})
+    conn.execute(_INSERT, out)
+
+
 # --- verification -------------------------------------------------------------------------------------------------
 
 

@@ -13,22 +13,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from hipext.store.audit_chain import sqlite_path
+from hipext.store.urls import DEFAULT_SQLITE_URL as DEFAULT_SQLITE_URL
+from hipext.store.urls import database_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-DEFAULT_SQLITE_URL = "sqlite:///hipext.sqlite3"
 # The longest a request waits for a pooled connection or for SQLite's write lock before it gets a 503 "busy" (the
 # web app answers it): both are held for milliseconds, so waiting this long means the server is overloaded.
 DB_WAIT_S = float(os.environ.get("HIPEXT_DB_WAIT_S", "10"))
 POOL_SIZE = int(os.environ.get("HIPEXT_DB_POOL_SIZE", "20"))
-
-
-def database_url(url: str | None = None) -> str:
-    """The database to use; plain postgresql:// URLs get the psycopg 3 driver that hipext ships with."""
-    url = url or os.environ.get("HIPEXT_DATABASE_URL") or DEFAULT_SQLITE_URL
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
 
 
 PRIVATE_SUFFIXES = ("", "-wal", "-shm", "-journal", ".audit-key")

@@ -267,6 +267,22 @@ class QuestionnaireResponse(Base):
     submitted_at: Mapped[dt.datetime]
 
 
+class StoredEvaluation(Base):
+    """A patient's evaluation (the `hipext evaluate` document, as of the latest visit, with the clinician's program
+    edits), computed when the record is saved and kept with it. Valid only while both keys match: `version` (the
+    packaged clinical data and the engine that made it) and `record_key` (a hash of the case and edits it was made
+    from); every write to the record also deletes it. Patient data: read only through the clinic-scoped patient."""
+
+    __tablename__ = "stored_evaluations"
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), primary_key=True, autoincrement=False)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    version: Mapped[str] = mapped_column(String(64))
+    record_key: Mapped[str] = mapped_column(String(64))
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    document: Mapped[str] = mapped_column(Text)
+    computed_at: Mapped[dt.datetime]
+
+
 class AuditEvent(Base):
     """Append-only and tamper-evident. No code path updates or deletes these rows, a trigger rejects it, and on
     PostgreSQL the app's role may only INSERT and SELECT. Each row carries an HMAC chained to the previous row of

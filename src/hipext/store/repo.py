@@ -6,7 +6,9 @@ import datetime as dt
 import hashlib
 from typing import Any
 
-from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy import String, bindparam, cast, delete, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload
 
 from hipext.store import audit_chain
@@ -20,6 +22,7 @@ from hipext.store.models import (
     ProgramOverride,
     QuestionnaireResponse,
     SessionLog,
+    StoredEvaluation,
     User,
     Visit,
     VisitVersion,
@@ -101,14 +104,18 @@ def list_patients(s: Session, clinic_id: int, q: str | None = None, limit: int =
     return list(s.scalars(stmt.order_by(Patient.updated_at.desc(), Patient.id.desc()).limit(limit)))
 
 
+# Statements of the request path, built once and run with parameters: building and cache-keying a select costs
+# about as much CPU as running it on SQLite (issue 12).
+_PATIENT = (
+    select(Patient)
+    .options(joinedload(Patient.visits))
+    .where(Patient.id == bindparam("patient_id"), Patient.clinic_id == bindparam("clinic_id"))
+)
+
+
 def get_patient(s: Session, clinic_id: int, patient_id: int) -> Patient | None:
     """The patient with their visits (one query), only if they belong to the clinic."""
-    stmt = (
-        select(Patient)
-        .options(joinedload(Patient.visits))
-        .where(Patient.id == patient_id, Patient.clinic_id == clinic_id)
-    )
-    return s.execute(stmt).unique().scalar_one_or_none()
+    return s.execute(_PATIENT, {"patient_id": patient_id, "clinic_id": clinic_id}).unique().scalar_one_or_none()
 
 
 def patient_by_external_id(s: Session, clinic_id: int, external_id: str) -> Patient | None:
@@ -159,6 +166,7 @@ def amend_patient(
     row.body_mass_kg = patient["body_mass_kg"]
     row.patient_json = patient
     row.updated_at = now
+    forget_evaluation(s, row)
     s.add(
         PatientVersion(
             clinic_id=row.clinic_id,
@@ -201,6 +209,7 @@ def update_patient(
     row.patient_json = patient
     row.history_json = history
     row.updated_at = now
+    forget_evaluation(s, row)
     if changed:
         s.add(
             HistoryVersion(
@@ -234,6 +243,7 @@ def add_visit(
     )
     s.add(v)
     row.updated_at = now
+    forget_evaluation(s, row)
     s.flush()
     s.add(_visit_version(v, None, user_id, now))
     s.refresh(row, ["visits"])
@@ -262,6 +272,7 @@ def amend_visit(
     v.date = dt.date.fromisoformat(visit["date"])
     v.data_json = visit
     row.updated_at = now
+    forget_evaluation(s, row)
     s.add(_visit_version(v, reason, user_id, now))
     s.flush()
     s.refresh(row, ["visits"])
@@ -274,6 +285,7 @@ def void_visit(s: Session, row: Patient, v: Visit, *, reason: str, user_id: int,
     v.void_reason = reason
     v.voided_by = user_id
     row.updated_at = now
+    forget_evaluation(s, row)
 
 
 def visit_versions(s: Session, clinic_id: int, patient_id: int) -> list[VisitVersion]:
@@ -296,17 +308,64 @@ def case_data(row: Patient) -> dict[str, Any]:
     }
 
 
+# --- stored evaluations ------------------------------------------------------------------------------------------
+
+
+def forget_evaluation(s: Session, row: Patient) -> None:
+    """The record is changing: its stored evaluation goes, in the same transaction as the change (the key check on
+    reading would refuse it anyway; this keeps no evaluation of a record that no longer exists)."""
+    s.execute(delete(StoredEvaluation).where(StoredEvaluation.patient_id == row.id))
+
+
+_STORED = select(StoredEvaluation).where(
+    StoredEvaluation.patient_id == bindparam("patient_id"), StoredEvaluation.clinic_id == bindparam("clinic_id")
+)
+
+
+def stored_evaluation(s: Session, clinic_id: int, patient_id: int) -> StoredEvaluation | None:
+    """The patient's stored evaluation, only if the patient belongs to the clinic."""
+    return s.scalar(_STORED, {"patient_id": patient_id, "clinic_id": clinic_id})
+
+
+def save_evaluation(
+    s: Session,
+    patient_id: int,
+    clinic_id: int,
+    *,
+    version: str,
+    record_key: str,
+    as_of: dt.date,
+    document: str,
+    now: dt.datetime,
+) -> None:
+    """Keep the record's evaluation (replacing the one stored before, whatever its keys)."""
+    values = {
+        "patient_id": patient_id,
+        "clinic_id": clinic_id,
+        "version": version,
+        "record_key": record_key,
+        "as_of": as_of,
+        "document": document,
+        "computed_at": now,
+    }
+    make = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = make(StoredEvaluation).values(**values)
+    changed = {k: stmt.excluded[k] for k in values if k != "patient_id"}
+    s.execute(stmt.on_conflict_do_update(index_elements=["patient_id"], set_=changed))
+
+
 # --- program overrides ------------------------------------------------------------------------------------------
 
 
+_OVERRIDES = (
+    select(ProgramOverride)
+    .where(ProgramOverride.clinic_id == bindparam("clinic_id"), ProgramOverride.patient_id == bindparam("patient_id"))
+    .order_by(ProgramOverride.created_at, ProgramOverride.id)
+)
+
+
 def overrides(s: Session, clinic_id: int, patient_id: int) -> list[ProgramOverride]:
-    return list(
-        s.scalars(
-            select(ProgramOverride)
-            .where(ProgramOverride.clinic_id == clinic_id, ProgramOverride.patient_id == patient_id)
-            .order_by(ProgramOverride.created_at, ProgramOverride.id)
-        )
-    )
+    return list(s.scalars(_OVERRIDES, {"clinic_id": clinic_id, "patient_id": patient_id}))
 
 
 def add_override(
@@ -333,6 +392,7 @@ def add_override(
         created_at=now or utcnow(),
     )
     s.add(o)
+    forget_evaluation(s, row)
     s.flush()
     return o
 
@@ -435,18 +495,44 @@ def audit(
     path; see `audit_chain`)."""
     audit_chain.append(
         s,
-        {
-            "at": now or utcnow(),
-            "clinic_id": clinic_id,
-            "user_id": user_id,
-            "actor": _text(actor, 200) or "-",
-            "action": action[:60],
-            "patient_id": patient_id,
-            "detail": _text(detail, 2000),
-            "ip": _text(ip, 64),
-            "outcome": outcome[:20],
-        },
+        audit_row(
+            action=action,
+            actor=actor,
+            clinic_id=clinic_id,
+            user_id=user_id,
+            patient_id=patient_id,
+            detail=detail,
+            ip=ip,
+            outcome=outcome,
+            now=now,
+        ),
     )
+
+
+def audit_row(
+    *,
+    action: str,
+    actor: str,
+    clinic_id: int | None,
+    user_id: int | None = None,
+    patient_id: int | None = None,
+    detail: str | None = None,
+    ip: str | None = None,
+    outcome: str = "ok",
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """An audit event's fields as stored (text made one printable line, lengths bounded), not yet chained."""
+    return {
+        "at": now or utcnow(),
+        "clinic_id": clinic_id,
+        "user_id": user_id,
+        "actor": _text(actor, 200) or "-",
+        "action": action[:60],
+        "patient_id": patient_id,
+        "detail": _text(detail, 2000),
+        "ip": _text(ip, 64),
+        "outcome": outcome[:20],
+    }
 
 
 def login_failures_since(s: Session, username: str, since: dt.datetime) -> int:

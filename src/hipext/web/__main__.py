@@ -8,8 +8,6 @@ import multiprocessing
 import os
 import sys
 
-import uvicorn
-
 from hipext.web.prepare import prepare
 
 # Nothing heavy at module level: with several workers this process only supervises them, and everything it
@@ -42,7 +40,7 @@ def main(argv: list[str] | None = None) -> None:
         help="worker processes (default 1; use one per core under load)",
     )
     args = ap.parse_args(argv)
-    from hipext.store.db import database_url
+    from hipext.store.urls import database_url
 
     url = database_url(args.database_url)
     where = f"http://{args.host}:{args.port}/"
@@ -51,6 +49,8 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("HIPEXT_BASE_URL", where.rstrip("/"))
     seed = wants_demo(args)
     log_level = os.environ.get("HIPEXT_LOG_LEVEL", "warning")
+    import uvicorn  # noqa: PLC0415 - not in a supervisor that serves through hipext.web.workers
+
     if args.workers <= 1:
         app = prepare(url, args.schema, seed, where)
         uvicorn.run(app, host=args.host, port=args.port, log_level=log_level)
@@ -67,6 +67,14 @@ def main(argv: list[str] | None = None) -> None:
     os.environ["HIPEXT_DATABASE_URL"] = url
     if args.schema:
         os.environ["HIPEXT_DB_SCHEMA"] = args.schema
+    from hipext.web import workers
+
+    if workers.SUPPORTED:  # a listening socket per worker: connections spread evenly (hipext.web.workers)
+        try:
+            workers.serve(args.host, args.port, args.workers, log_level)
+        except OSError as exc:
+            sys.exit(f"hipext web: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+        return
     uvicorn.run(
         "hipext.web.app:app_from_env",
         factory=True,

@@ -25,13 +25,16 @@ from hipext import __version__
 from hipext.reports.capacity_charts import task_bars_svg, torque_angle_svg
 from hipext.reports.qr import qr_svg
 from hipext.store import make_engine, migrate, session_factory
+from hipext.store.audit_writer import AuditWriter
 from hipext.store.db import is_lock_timeout
+from hipext.web.audit_gate import AuditGate
 from hipext.web.config import Settings
 from hipext.web.hashing import Busy, PasswordWorkers
 from hipext.web.http import json_safe
 from hipext.web.limits import BodyLimit
 from hipext.web.security import AnonymousAuditBound, LoginRequired
 from hipext.web.services import EvaluationCache
+from hipext.web.stored_evaluations import Keeper
 
 HERE = Path(__file__).parent
 log = logging.getLogger("hipext.web")
@@ -84,6 +87,8 @@ def create_app(
         anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         await anyio.to_thread.run_sync(_warm_up)
         yield
+        app.state.audit_writer.close()  # after the last request: every queued event is written
+        app.state.evaluations.shutdown()
         app.state.passwords.shutdown()
         engine.dispose()
 
@@ -105,6 +110,8 @@ def create_app(
     app.state.health_limiter = anyio.CapacityLimiter(2)
     app.state.anonymous_audit = AnonymousAuditBound()
     app.state.cache = EvaluationCache(settings.cache_bytes)
+    app.state.evaluations = Keeper(lambda: app.state.sessionmaker)  # stores evaluations with their records
+    app.state.audit_writer = AuditWriter(lambda: app.state.engine)  # group commit of read events (Auditor.view)
     app.state.fragments = EvaluationCache(settings.cache_bytes // 4)  # rendered page fragments, keyed by their inputs
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["version"] = __version__
@@ -122,6 +129,7 @@ def create_app(
         app.include_router(router)
     app.add_api_route("/health", health, include_in_schema=False)
 
+    app.add_middleware(AuditGate)  # inside the error handlers' middleware: it sees every response start
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)  # outermost: a 413 gets the headers too
 
@@ -279,11 +287,13 @@ def _warm_up() -> None:
     from hipext.app import evaluate_case
     from hipext.core.case import Case
     from hipext.web.demo import demo_cases
+    from hipext.web.stored_evaluations import evaluation_version
 
     today = dt.date(2026, 1, 1)
     try:
         case = next(c for c in demo_cases(today) if c.get("visits"))
         evaluate_case(Case.model_validate(case), as_of=today)
+        evaluation_version()  # hashes the data files and the engine's source once, before the first stored read
     except Exception:  # noqa: BLE001 - a warm-up must never stop the server; the request path reports errors
         logging.getLogger(__name__).warning("warm-up evaluation failed", exc_info=True)
 

@@ -56,8 +56,9 @@ class Settings:
     # Every absolute link the app gives out (patient links, reset links) starts with this, never with the Host
     # header a client sent. Unset: links are given as paths, to be put after the address the clinic uses.
     base_url: str | None = field(default_factory=lambda: os.environ.get("HIPEXT_BASE_URL") or None)
-    # Bytes of evaluations kept in memory (each counted by its JSON size): HIPEXT_CACHE_MB, default 64.
-    cache_bytes: int = field(default_factory=lambda: int(float(os.environ.get("HIPEXT_CACHE_MB", "64")) * 2**20))
+    # Bytes of evaluations kept in memory per worker (each counted by its JSON size): HIPEXT_CACHE_MB, default 16.
+    # The hot patients only: every record's current evaluation is stored with it in the database (issue 12).
+    cache_bytes: int = field(default_factory=lambda: int(float(os.environ.get("HIPEXT_CACHE_MB", "16")) * 2**20))
 
     def now(self) -> dt.datetime:
         return self.clock()

@@ -8,16 +8,17 @@ A route states what it needs in its signature (`row: PatientDep, audit: AuditDep
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Query, Request
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from hipext.store import repo
-from hipext.store.models import Patient
-from hipext.web import services
+from hipext.store.models import Patient, ProgramOverride
+from hipext.web import audit_gate, services, stored_evaluations
 from hipext.web.security import (
     Principal,
     admin,
@@ -76,19 +77,29 @@ class Auditor:
     def __call__(
         self, action: str, patient_id: int | None = None, detail: str | None = None, outcome: str = "ok"
     ) -> None:
+        repo.audit(self.db, **self._fields(action, patient_id, detail, outcome))
+
+    def view(self, action: str, patient_id: int | None = None, detail: str | None = None) -> None:
+        """A read of patient data, on a request that writes nothing else: the event goes to the process's audit
+        writer (group commit) instead of the request's transaction, and the response waits until it is committed
+        (`hipext.web.audit_gate`), so no response is ever seen without its event."""
+        state = self.request.app.state
+        future = state.audit_writer.submit(repo.audit_row(**self._fields(action, patient_id, detail, "ok")))
+        audit_gate.hold(self.request, future)
+
+    def _fields(self, action: str, patient_id: int | None, detail: str | None, outcome: str) -> dict[str, Any]:
         p = self.principal
-        repo.audit(
-            self.db,
-            action=action,
-            actor=p.label + (" (api token)" if p.via_bearer else ""),
-            clinic_id=p.clinic_id,
-            user_id=p.user_id,
-            patient_id=patient_id,
-            detail=detail,
-            ip=client_ip(self.request),
-            outcome=outcome,
-            now=self.request.app.state.settings.now(),
-        )
+        return {
+            "action": action,
+            "actor": p.label + (" (api token)" if p.via_bearer else ""),
+            "clinic_id": p.clinic_id,
+            "user_id": p.user_id,
+            "patient_id": patient_id,
+            "detail": detail,
+            "ip": client_ip(self.request),
+            "outcome": outcome,
+            "now": self.request.app.state.settings.now(),
+        }
 
 
 async def _auditor(request: Request, db: SessionDep, p: CurrentUser) -> Auditor:  # no I/O: no thread hop
@@ -110,19 +121,46 @@ AsOfDep = Annotated[
 
 
 def evaluation_of(
-    request: Request, db: Session, row: Patient, as_of: dt.date | None = None
+    request: Request,
+    db: Session,
+    row: Patient,
+    as_of: dt.date | None = None,
+    override_rows: Sequence[ProgramOverride] | None = None,
 ) -> services.EvaluationView:
-    """The patient's stored case and the clinician's program edits, evaluated through `hipext.app.evaluate_case`
-    (cached: it is pure)."""
+    """The patient's stored case and the clinician's program edits, evaluated through `hipext.app.evaluate_case`.
+    As of the latest visit (the default) it is the evaluation stored with the record while it is current
+    (`stored_evaluations`); as of another date it is computed (and kept in memory: it is pure)."""
     state = request.app.state
+    settings = state.settings
+    if override_rows is None:
+        override_rows = repo.overrides(db, row.clinic_id, row.id)
+    overrides = services.care_overrides(override_rows)
+    if as_of is None:
+        return stored_evaluations.default_evaluation(
+            db,
+            state.evaluations,
+            row,
+            today=today(request),
+            overrides=overrides,
+            cache=state.cache,
+            evaluator=settings.evaluator,
+            now=settings.now(),
+        )
     return services.evaluate_data(
         repo.case_data(row),
         as_of=as_of,
         today=today(request),
         cache=state.cache,
-        evaluator=state.settings.evaluator,
-        overrides=services.care_overrides(repo.overrides(db, row.clinic_id, row.id)),
+        evaluator=settings.evaluator,
+        overrides=overrides,
     )
+
+
+def evaluate_saved(request: Request, db: Session, row: Patient) -> None:
+    """After a visit is saved (its transaction committed): compute the record's evaluation now and store it with
+    the record, so the pages and API calls that follow read it instead of computing it."""
+    evaluation_of(request, db, row)
+    end_transaction(db)
 
 
 def _evaluation(request: Request, row: PatientDep, db: SessionDep, as_of: AsOfDep = None) -> services.EvaluationView:

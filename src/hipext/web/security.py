@@ -12,7 +12,7 @@ from typing import TypeVar
 
 import anyio
 from fastapi import Depends, HTTPException, Request
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -211,15 +211,19 @@ def end_session(s: Session, token: str | None) -> None:
         s.execute(delete(WebSession).where(WebSession.id == repo.sha256(token)))
 
 
+_SESSION_USER = (  # built once (issue 12): run with the session id's hash
+    select(WebSession, User).join(User, User.id == WebSession.user_id).where(WebSession.id == bindparam("sid"))
+)
+
+
 def _session_principal(request: Request, s: Session, stages: tuple[str, ...] = ("full",)) -> Principal | None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
     settings = settings_of(request)
     now = settings.now()
-    found = s.execute(
-        select(WebSession, User).join(User, User.id == WebSession.user_id).where(WebSession.id == repo.sha256(token))
-    ).first()  # one round trip for the session and its user (with the user's clinic, joined)
+    # One round trip for the session and its user (with the user's clinic, joined).
+    found = s.execute(_SESSION_USER, {"sid": repo.sha256(token)}).first()
     if found is None:
         return None
     ws, user = found
@@ -253,12 +257,30 @@ def _lookup_principal(request: Request, s: Session) -> Principal | None:
     return _session_principal(request, s)
 
 
+# The principal is looked up once per request: every dependency, route and error handler of the request that asks
+# again gets the same one (FastAPI caches a dependency per request; this also covers lookups outside its graph).
+# Not across requests: a cache in one worker process cannot see a sign-out, a deactivation or a password change
+# made through another worker (or the CLI) without asking the database, and asking is the query it would save.
+_PRINCIPAL = "hipext_principal"
+_UNSET = object()
+
+
 async def optional_principal(request: Request, s: Session = Depends(get_db)) -> Principal | None:
-    return await db_step(s, _lookup_principal, request, s)
+    cached = request.scope.get(_PRINCIPAL, _UNSET)
+    if cached is not _UNSET:
+        assert cached is None or isinstance(cached, Principal)
+        return cached
+    p = await db_step(s, _lookup_principal, request, s)
+    request.scope[_PRINCIPAL] = p
+    return p
 
 
 async def pending_principal(request: Request, s: Session = Depends(get_db)) -> Principal:
     """A session half-way through signing in (password checked, second factor due or to be set up), or a full one."""
+    cached = request.scope.get(_PRINCIPAL)
+    if isinstance(cached, Principal) and not cached.via_bearer:
+        request.state.principal = cached
+        return cached  # a full session was already found for this request
     p = await db_step(s, _session_principal, request, s, ("totp", "enrol", "full"))
     if p is None:
         raise LoginRequired()

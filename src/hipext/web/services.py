@@ -22,7 +22,7 @@ from hipext.caseio import parse_case
 from hipext.core.case import Case, age_on
 from hipext.core.case import Visit as CaseVisit
 from hipext.core.errors import CaseInputError
-from hipext.document import document_json
+from hipext.document import Evaluation, document_json
 from hipext.store import repo
 from hipext.store.models import Patient, ProgramOverride, Visit
 from hipext.web.record_check import whole_after
@@ -40,15 +40,31 @@ class EvaluationView:
         error: str | None = None,
         problems: list[dict[str, Any]] | None = None,
     ) -> None:
-        self.model = model
+        self._model = model
         self.error = error
         self.problems = problems or []
         self._data: dict[str, Any] | None = None
         self._json: bytes | None = None
 
+    @classmethod
+    def stored(cls, document: bytes) -> EvaluationView:
+        """A view of a stored evaluation document: the API answers with its bytes as they are; the typed model is
+        parsed from them only when a page needs it."""
+        view = cls()
+        view._json = document
+        return view
+
+    @property
+    def model(self) -> Any | None:
+        if self._model is None and self._json is not None and self.error is None:
+            self._model = Evaluation.model_validate_json(self._json)
+        return self._model
+
     @property
     def data(self) -> dict[str, Any] | None:
-        if self._data is None and self.model is not None:
+        if self._data is None and self._model is None and self._json is not None and self.error is None:
+            self._data = json.loads(self._json)  # the same values as the model's JSON dump, without the model
+        elif self._data is None and self.model is not None:
             self._data = self.model.model_dump(mode="json")
         return self._data
 

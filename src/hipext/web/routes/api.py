@@ -14,7 +14,17 @@ from hipext.document import Evaluation
 from hipext.store import repo
 from hipext.store.models import Patient
 from hipext.web import services
-from hipext.web.deps import AsOfDep, AuditDep, CsrfUser, CurrentUser, EvaluationDep, PatientDep, SessionDep, WriterUser
+from hipext.web.deps import (
+    AsOfDep,
+    AuditDep,
+    CsrfUser,
+    CurrentUser,
+    EvaluationDep,
+    PatientDep,
+    SessionDep,
+    WriterUser,
+    evaluate_saved,
+)
 from hipext.web.http import StrictJSONRoute, content_disposition, safe_problems
 
 router = APIRouter(prefix="/api", tags=["clinic"], route_class=StrictJSONRoute)
@@ -118,14 +128,14 @@ def create_patient(request: Request, body: PatientIn, p: WriterUser, db: Session
 
 @router.get("/patients/{pid}", response_model=PatientOut, summary="One patient")
 def get_patient(row: PatientDep, db: SessionDep, audit: AuditDep) -> PatientOut:
-    audit("patient.view", row.id, detail="api")
+    audit.view("patient.view", row.id, detail="api")
     db.commit()
     return _out(row)
 
 
 @router.get("/patients/{pid}/case", summary="The patient's case file (the `hipext evaluate` input)")
 def get_case(row: PatientDep, db: SessionDep, audit: AuditDep) -> dict[str, Any]:
-    audit("case.read", row.id, detail="api")
+    audit.view("case.read", row.id, detail="api")
     db.commit()
     return repo.case_data(row)
 
@@ -145,6 +155,7 @@ def add_visit(
         return _problems(exc.problems)
     audit("visit.create", row.id, detail=f"api, visit {v.date}")
     db.commit()
+    evaluate_saved(request, db, row)
     return {"id": v.id, "date": v.date.isoformat(), "patient_id": row.id}
 
 
@@ -155,7 +166,7 @@ def add_visit(
     summary="Evaluate the patient's case (same document as `hipext evaluate --format json`)",
 )
 def get_evaluation(row: PatientDep, view: EvaluationDep, db: SessionDep, audit: AuditDep) -> Any:
-    audit("evaluation.view", row.id, detail="api")
+    audit.view("evaluation.view", row.id, detail="api")
     db.commit()
     if view.model is None:
         return _problems(view.problems, view.error or "cannot be evaluated", 409)
@@ -203,7 +214,7 @@ def evaluate(
     view = services.evaluate_data(
         case, as_of=as_of, today=settings.now().date(), cache=None, evaluator=settings.evaluator
     )
-    audit("case.evaluate", None, detail="api, not stored")
+    audit.view("case.evaluate", None, detail="api, not stored")
     db.commit()
     if view.problems:
         return _problems(view.problems)

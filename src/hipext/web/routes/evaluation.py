@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -10,9 +9,9 @@ from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
 from hipext.store import repo
-from hipext.store.models import Patient, ProgramOverride
+from hipext.store.models import Patient
 from hipext.web import charts, confirm, program_view, services
-from hipext.web.deps import AsOfDep, AuditDep, CurrentUser, PatientDep, SessionDep, today
+from hipext.web.deps import AsOfDep, AuditDep, CurrentUser, PatientDep, SessionDep, evaluation_of, today
 from hipext.web.rendering import render
 
 router = APIRouter(include_in_schema=False)
@@ -23,35 +22,19 @@ def evaluation_page(
     request: Request, p: CurrentUser, row: PatientDep, db: SessionDep, audit: AuditDep, as_of: AsOfDep = None
 ) -> Response:
     ovs = repo.overrides(db, p.clinic_id, row.id)
-    audit("evaluation.view", row.id, detail=f"as of {as_of}" if as_of else None)
+    view = evaluation_of(request, db, row, as_of, ovs)
+    audit.view("evaluation.view", row.id, detail=f"as of {as_of}" if as_of else None)
     db.commit()
     day = today(request)
     data = repo.case_data(row)
     key = services.content_key("evaluation", data, as_of, day, row.id, row.external_id, [o.id for o in ovs])
-    body = request.app.state.fragments.get_or_compute(
-        key, lambda: _evaluation_body(request, row, data, ovs, as_of, day)
-    )
+    body = request.app.state.fragments.get_or_compute(key, lambda: _evaluation_body(request, row, data, view))
     return render(request, "evaluation.html", {"patient": row, "body": body, "as_of": as_of}, p)
 
 
-def _evaluation_body(
-    request: Request,
-    row: Patient,
-    data: dict[str, Any],
-    ovs: list[ProgramOverride],
-    as_of: dt.date | None,
-    day: dt.date,
-) -> Markup:
+def _evaluation_body(request: Request, row: Patient, data: dict[str, Any], view: services.EvaluationView) -> Markup:
     """The evaluation page's content. Pure function of the case, the overrides and the dates, so it is cached."""
     state = request.app.state
-    view = services.evaluate_data(
-        data,
-        as_of=as_of,
-        today=day,
-        cache=state.cache,
-        evaluator=state.settings.evaluator,
-        overrides=services.care_overrides(ovs),
-    )
     ev = view.data or {}
     latest = [r for r in ev.get("results", []) if r.get("date") == ev.get("evaluated_visit")]
     trends = []

@@ -166,7 +166,7 @@ def _timeline(
 
 @router.get("/patients/{pid}", response_class=HTMLResponse)
 def patient_view(request: Request, p: CurrentUser, row: PatientDep, db: SessionDep, audit: AuditDep) -> Response:
-    audit("patient.view", row.id)
+    audit.view("patient.view", row.id)
     db.commit()
     return patient_page(request, p, db, row)
 

@@ -47,7 +47,7 @@ def _program_ctx(request: Request, db: Session, row: Patient) -> dict[str, Any]:
 
 @router.get("/patients/{pid}/program", response_class=HTMLResponse)
 def program_page(request: Request, p: CurrentUser, row: PatientDep, db: SessionDep, audit: AuditDep) -> Response:
-    audit("program.view", row.id)
+    audit.view("program.view", row.id)
     db.commit()
     return render(request, "program.html", _program_ctx(request, db, row), p)
 
@@ -124,7 +124,7 @@ def program_override(
 def handout(
     request: Request, p: CurrentUser, row: PatientDep, view: EvaluationDep, db: SessionDep, audit: AuditDep
 ) -> Response:
-    audit("handout.print", row.id)
+    audit.view("handout.print", row.id)
     db.commit()
     ctx = {
         "patient": row,

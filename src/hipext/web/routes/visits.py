@@ -21,6 +21,7 @@ from hipext.web.deps import (
     RawFormDep,
     SessionDep,
     WriterUser,
+    evaluate_saved,
     evaluation_of,
     today,
 )
@@ -200,6 +201,7 @@ def visit_create(
         labelled = visit_form.label_problems(confirmed, built.field_of)
         audit("values.confirmed", row.id, detail=confirm.audit_detail(labelled))
     db.commit()
+    evaluate_saved(request, db, row)
     return RedirectResponse(f"/patients/{row.id}/evaluation", status_code=303)
 
 
@@ -215,7 +217,7 @@ def visit_view(
     vid: int, request: Request, p: CurrentUser, row: PatientDep, db: SessionDep, audit: AuditDep
 ) -> Response:
     visit = _visit_of(row, vid)
-    audit("visit.view", row.id, detail=f"visit {visit.date}")
+    audit.view("visit.view", row.id, detail=f"visit {visit.date}")
     db.commit()
     names = {pr.id: pr.name for pr in evidence.load().protocols.values()}
     versions = [v for v in repo.visit_versions(db, p.clinic_id, row.id) if v.visit_id == visit.id]
@@ -268,6 +270,8 @@ def visit_amend(
             labelled = visit_form.label_problems(confirmed, built.field_of)
             audit("values.confirmed", row.id, detail=confirm.audit_detail(labelled))
     db.commit()
+    if changed:
+        evaluate_saved(request, db, row)
     return RedirectResponse(f"/patients/{row.id}/visits/{visit.id}", status_code=303)
 
 
@@ -292,4 +296,5 @@ def visit_void(
     repo.void_visit(db, row, visit, reason=reason, user_id=p.user_id, now=request.app.state.settings.now())
     audit("visit.void", row.id, detail=f"visit {visit.date}: {reason[:200]}")
     db.commit()
+    evaluate_saved(request, db, row)
     return RedirectResponse(f"/patients/{row.id}", status_code=303)
