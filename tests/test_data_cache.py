@@ -129,3 +129,19 @@ def test_data_version_changes_with_any_evaluation_data_file(tmp_path, monkeypatc
     evidence.data_version.cache_clear()
     assert len(set(versions)) == len(versions)
     assert all(len(v) == 64 for v in versions)
+
+
+def test_a_pyphen_with_another_layout_parses_its_own_dictionary(tmp_path, monkeypatch):
+    import pyphen
+
+    from hipext.care import education
+
+    class Other(pyphen.HyphDict):  # a release whose dictionaries keep their patterns elsewhere
+        def positions(self, word):
+            return self.rules.positions(word)
+
+    monkeypatch.setenv("HIPEXT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(pyphen, "hdcache", {})
+    monkeypatch.setattr(pyphen, "HyphDict", Other)
+    education._load_hyphenation()
+    assert not pyphen.hdcache  # nothing half-built installed: pyphen parses the file itself, as without the cache

@@ -3,7 +3,7 @@
 import math
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hipext.core import measures as mx
@@ -81,3 +81,20 @@ def test_rounding_keeps_missing_values_missing():
     assert mx.rounded(None) is None
     assert mx.rounded(math.nan) is None
     assert mx.rounded(1.26, 1) == 1.3
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(-10**6, 10**6),
+                          st.floats(min_value=0, max_value=2000, allow_subnormal=False)), min_size=2, max_size=12))
+def test_trial_sd_is_the_standard_librarys_to_the_last_bit(values):
+    import statistics
+
+    assert mx.sample_sd(values) == statistics.stdev(values)
+
+
+def test_trial_sd_of_awkward_inputs_is_the_standard_librarys():
+    import statistics
+
+    for values in ([182.0, 190.0, 186.0], [0.1, 0.2, 0.3], [5e-324, 1e308, -1e308], [3, 3.0, 3], [1e16, 1.0, -1e16],
+                   [True, 2.0], [182, 190, 186]):
+        assert mx.sample_sd(values) == statistics.stdev(values), values

@@ -47,9 +47,13 @@ def _load_hyphenation() -> None:
     def parse(_raw: bytes) -> dict[str, Any]:
         return pyphen.HyphDict(path).patterns
 
-    patterns = parsed(path.read_bytes(), parse, parser=f"pyphen {pyphen.__version__} patterns")
-    hd = pyphen.HyphDict.__new__(pyphen.HyphDict)
-    hd.patterns, hd.cache, hd.maxlen = patterns, {}, max(len(key) for key in patterns)
+    try:
+        patterns = parsed(path.read_bytes(), parse, parser=f"pyphen {pyphen.__version__} patterns")
+        hd = pyphen.HyphDict.__new__(pyphen.HyphDict)
+        hd.patterns, hd.cache, hd.maxlen = patterns, {}, max(len(key) for key in patterns)
+        hd.positions("hyphenation")  # the layout this relies on is still pyphen's
+    except (AttributeError, TypeError, ValueError, KeyError):  # another pyphen: it parses the file itself
+        return
     pyphen.hdcache[path] = hd
 
 
