@@ -28,6 +28,7 @@ from hipext.web.security import (
     end_transaction,
     get_db,
     pending_principal,
+    read_step,
     writer,
 )
 
@@ -41,6 +42,7 @@ PendingUser = Annotated[Principal, Depends(pending_principal)]  # signed in, a s
 
 def _patient(pid: int, p: CurrentUser, db: SessionDep) -> Patient:
     """The patient of the path's `pid`, only if they belong to the user's clinic (404 otherwise)."""
+    read_step(db)  # one statement: the patient with their visits, filtered by the user's clinic
     row = repo.get_patient(db, p.clinic_id, pid)
     end_transaction(db)  # the route runs on another hop (maybe after reading a form): hold no connection meanwhile
     if row is None:
@@ -164,6 +166,7 @@ def evaluate_saved(request: Request, db: Session, row: Patient) -> None:
 
 
 def _evaluation(request: Request, row: PatientDep, db: SessionDep, as_of: AsOfDep = None) -> services.EvaluationView:
+    read_step(db)  # the program edits, then the stored evaluation: its record key checks they agree with the record
     view = evaluation_of(request, db, row, as_of)
     end_transaction(db)
     return view

@@ -12,8 +12,8 @@ from typing import TypeVar
 
 import anyio
 from fastapi import Depends, HTTPException, Request
-from sqlalchemy import bindparam, delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, delete, event, select
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 from starlette.concurrency import run_in_threadpool
 
 from hipext.store import repo, throttle
@@ -90,6 +90,44 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
 def end_transaction(s: Session) -> None:
     """Give the connection back to the pool (a commit: objects already loaded stay readable)."""
     s.commit()
+
+
+_READING = "hipext_read_step"
+
+
+def read_step(s: Session) -> None:
+    """Begin a database step that only reads (call it before the step's first statement). On PostgreSQL its
+    statements run in autocommit: each is one round trip, where a transaction adds a BEGIN and a COMMIT round trip
+    of its own (issue 12: 9 round trips for an evaluation page, 3 without). SQLite's driver already reads outside a
+    transaction. Each statement is then a snapshot of its own, which is why a step that needs two reads to agree
+    must not use this (the request's steps never shared a transaction anyway: a session revoked after its lookup
+    was always seen only by the next request; the clinic filter is in every query). A write in the step is refused
+    (`ReadStepWrite`) instead of being committed statement by statement; the step ends with `end_transaction`."""
+    if s.get_bind().dialect.name == "postgresql":
+        s.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    s.info[_READING] = True
+
+
+class ReadStepWrite(RuntimeError):
+    """A statement that changes data was sent in a read step (a programming error, never a client's)."""
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_writes_in_read_step(state: ORMExecuteState) -> None:
+    if state.session.info.get(_READING) and not state.is_select:
+        raise ReadStepWrite("a read step may not change data")
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_flush_in_read_step(session: Session, _ctx: object, _instances: object) -> None:
+    if session.info.get(_READING) and (session.new or session.deleted or session.dirty):
+        raise ReadStepWrite("a read step may not change data")
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _read_step_over(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_READING, None)
 
 
 async def db_step(s: Session, fn: Callable[..., T], *args: object) -> T:
@@ -222,8 +260,10 @@ def _session_principal(request: Request, s: Session, stages: tuple[str, ...] = (
         return None
     settings = settings_of(request)
     now = settings.now()
-    # One round trip for the session and its user (with the user's clinic, joined).
+    # One round trip for the session and its user (with the user's clinic, joined), in a read step.
+    read_step(s)
     found = s.execute(_SESSION_USER, {"sid": repo.sha256(token)}).first()
+    end_transaction(s)  # the writes below, when due, are a transaction of their own
     if found is None:
         return None
     ws, user = found
@@ -243,7 +283,9 @@ def _bearer_principal(request: Request, s: Session) -> Principal | None:
     auth = request.headers.get("authorization", "")
     if not auth.lower().startswith("bearer "):
         return None
+    read_step(s)
     user = repo.user_by_api_token(s, auth[7:].strip())
+    end_transaction(s)
     if user is None:  # a guessed, revoked or leaked-and-rotated token: on the record (bounded)
         anonymous_audit(request, s, action="auth.token_invalid", actor="api-token", detail=request.url.path[:200])
         s.commit()

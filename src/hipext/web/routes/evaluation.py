@@ -13,6 +13,7 @@ from hipext.store.models import Patient
 from hipext.web import charts, confirm, program_view, services
 from hipext.web.deps import AsOfDep, AuditDep, CurrentUser, PatientDep, SessionDep, evaluation_of, today
 from hipext.web.rendering import render
+from hipext.web.security import read_step
 
 router = APIRouter(include_in_schema=False)
 
@@ -21,6 +22,7 @@ router = APIRouter(include_in_schema=False)
 def evaluation_page(
     request: Request, p: CurrentUser, row: PatientDep, db: SessionDep, audit: AuditDep, as_of: AsOfDep = None
 ) -> Response:
+    read_step(db)  # the program edits, then the stored evaluation: its record key checks they agree with the record
     ovs = repo.overrides(db, p.clinic_id, row.id)
     view = evaluation_of(request, db, row, as_of, ovs)
     audit.view("evaluation.view", row.id, detail=f"as of {as_of}" if as_of else None)

@@ -1,0 +1,121 @@
+"""Database round trips of the read requests that carry the p95 goal (issue 12), on PostgreSQL, where each one is a
+network round trip to a server sharing the CPUs: counted at the wire (libpq's protocol trace of the connections a
+request checks out: every query, BEGIN, COMMIT, ROLLBACK ends with the server's ReadyForQuery)."""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import create_engine, event, text
+
+from starlette.testclient import TestClient
+
+from hipext.store import repo
+from hipext.web import create_app, services
+from hipext.web.config import Settings
+
+from .conftest import EXAMPLE_HISTORY, EXAMPLE_PATIENT, PASSWORD, PG_URL, Clock, csrf_of, example_visit, login
+
+# A request's steps (principal, patient, route) each read with one statement and no BEGIN/COMMIT around it: the
+# session with its user, the patient with their visits, the program edits (and the stored evaluation when this
+# worker's memory does not hold it). Before: 9, each step its own BEGIN ... COMMIT.
+MAX_ROUND_TRIPS = 3
+MAX_ROUND_TRIPS_FROM_STORE = 4
+
+
+class WireTrace:
+    """Traces the protocol of every connection the request threads check out (not the audit writer's or the
+    evaluation keeper's threads: their batches are shared by many requests) and counts the round trips."""
+
+    def __init__(self, engine: Any, path: Path) -> None:
+        self.engine, self.path = engine, path
+        self.file = path.open("w")
+
+    def _checkout(self, dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        if not threading.current_thread().name.startswith("hipext-"):
+            dbapi_conn.pgconn.trace(self.file.fileno())
+            dbapi_conn.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
+
+    def _checkin(self, dbapi_conn: Any, _record: Any) -> None:
+        if dbapi_conn is not None:
+            dbapi_conn.pgconn.untrace()  # after the pool's reset on return: a ROLLBACK it sends is counted
+
+    def __enter__(self) -> WireTrace:
+        event.listen(self.engine, "checkout", self._checkout)
+        event.listen(self.engine, "checkin", self._checkin)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(self.engine, "checkout", self._checkout)
+        event.remove(self.engine, "checkin", self._checkin)
+        self.file.close()
+
+    def commands(self) -> list[str]:
+        """One entry per round trip: the statements sent before each ReadyForQuery."""
+        trips, sent = [], []
+        for line in self.path.read_text().splitlines():
+            if re.search(r"^F\t\d+\t(Query|Parse)\t", line):
+                sent.append(re.sub(r"\s+", " ", line.split("\t", 3)[-1])[:80])
+            elif re.search(r"^B\t\d+\tReadyForQuery\t", line):
+                trips.append(" ; ".join(sent))
+                sent = []
+        return trips
+
+
+@pytest.fixture(scope="module")
+def pg_app() -> Any:
+    """An app on a PostgreSQL schema of its own, with a signed-in clinician and a patient with two visits."""
+    schema = f"hipext_trips_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    app = create_app(PG_URL, schema=schema, settings=Settings(clock=Clock()))
+    try:
+        with app.state.sessionmaker() as s:
+            clinic = repo.get_or_create_clinic(s, "Clinic trips")
+            user = repo.create_user(s, clinic, "trips-clinician", PASSWORD, role="clinician")
+            row = repo.create_patient(s, clinic.id, dict(EXAMPLE_PATIENT, id="P-trips"), dict(EXAMPLE_HISTORY))
+            for d in ("2026-01-05", "2026-01-19"):
+                repo.add_visit(s, row, example_visit(d), user_id=None)
+            s.commit()
+            yield app, user.username, row.id
+    finally:
+        app.state.engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def _trips(app: Any, c: Any, path: str, tmp_path: Path, *, memory: bool = True) -> list[str]:
+    c.get(path)  # the evaluation computed and stored, the pool warm: what the benchmark's clients see
+    app.state.evaluations.flush()
+    if not memory:  # as another worker that has not served this patient yet: the stored evaluation is read
+        app.state.cache, app.state.fragments = services.EvaluationCache(), services.EvaluationCache()
+    with WireTrace(app.state.engine, tmp_path / "trace.txt") as trace:
+        assert c.get(path).status_code == 200
+    return trace.commands()
+
+
+@pytest.mark.parametrize("memory", [True, False], ids=["in memory", "from the store"])
+def test_evaluation_page_takes_few_database_round_trips(pg_app, tmp_path, memory) -> None:
+    app, username, pid = pg_app
+    c = TestClient(app, raise_server_exceptions=False)
+    login(c, username)
+    trips = _trips(app, c, f"/patients/{pid}/evaluation", tmp_path, memory=memory)
+    assert 1 <= len(trips) <= (MAX_ROUND_TRIPS if memory else MAX_ROUND_TRIPS_FROM_STORE), "\n".join(trips)
+
+
+@pytest.mark.parametrize("memory", [True, False], ids=["in memory", "from the store"])
+def test_api_evaluation_takes_few_database_round_trips(pg_app, tmp_path, memory) -> None:
+    app, username, pid = pg_app
+    c = TestClient(app, raise_server_exceptions=False)
+    login(c, username)
+    c.headers["X-CSRF-Token"] = csrf_of(c)
+    trips = _trips(app, c, f"/api/patients/{pid}/evaluation", tmp_path, memory=memory)
+    assert 1 <= len(trips) <= (MAX_ROUND_TRIPS if memory else MAX_ROUND_TRIPS_FROM_STORE), "\n".join(trips)
