@@ -6,7 +6,8 @@ API evaluate call, on SQLite and on PostgreSQL. Starts and stops the server itse
 PostgreSQL: $HIPEXT_BENCH_POSTGRES_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test); a throwaway
 schema is created and dropped. Prints requests per second, latency percentiles (goal p95 < 200 ms for the
 evaluation page and the API evaluate call), the server's CPU time per request (all its processes, from /proc) and
-the server's memory (PSS of all its processes, goal < 300 MiB in total). --json for one JSON document.
+the server's memory (PSS of all its processes, goal < 300 MiB in total); on a PostgreSQL on this machine also the
+database backends' CPU time per request. --json for one JSON document.
 """
 
 from __future__ import annotations
@@ -137,14 +138,32 @@ def _tree(pid: int) -> list[int]:
 
 def server_cpu_s(pid: int) -> float:
     """User + system CPU seconds of the server and its worker processes."""
-    total = 0.0
-    for p in _tree(pid):
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+    return sum(_process_cpu_s(p) for p in _tree(pid))
+
+
+def _process_cpu_s(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class DatabaseCpu:
+    """CPU seconds of the PostgreSQL backends serving the benchmark's server (found by the application_name its
+    connections carry, in pg_stat_activity), when the database runs on this machine: it shares the CPUs with the
+    server, so its work per request is part of the cost. Backends opened during a run count from zero."""
+
+    def __init__(self, admin: Any, application_name: str) -> None:
+        self.admin, self.application_name = admin, application_name
+
+    def __call__(self) -> float:
+        from sqlalchemy import text  # noqa: PLC0415 - PostgreSQL runs only
+
+        with self.admin.connect() as conn:
+            pids = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE application_name = :n"),
+                                {"n": self.application_name}).scalars().all()
+        return sum(_process_cpu_s(p) for p in pids)
 
 
 def server_memory_mib(pid: int) -> float:
@@ -182,7 +201,8 @@ async def seed_patients(client: httpx.AsyncClient, csrf: str, case: dict[str, An
     return ids
 
 
-async def run_load(base: str, seconds: float, clients: int, cpu: Any = lambda: 0.0) -> dict[str, dict[str, float]]:
+async def run_load(base: str, seconds: float, clients: int, cpu: Any = lambda: 0.0,
+                   db_cpu: Any = None) -> dict[str, dict[str, float]]:
     async with httpx.AsyncClient(base_url=base, timeout=60) as client:
         csrf = await login(client)
         pid = (await client.get("/api/patients", params={"q": "DEMO-001"})).json()[0]["id"]
@@ -239,9 +259,11 @@ async def run_load(base: str, seconds: float, clients: int, cpu: Any = lambda: 0
                 latencies.append(time.perf_counter() - t0)
                 errors += not ok
 
+        d0 = db_cpu() if db_cpu else 0.0
         t0, c0 = time.perf_counter(), cpu()
         await asyncio.gather(*(worker(c) for c in conns))
         elapsed, server_cpu = time.perf_counter() - t0, cpu() - c0
+        database_cpu = db_cpu() - d0 if db_cpu else None
         for c in conns:
             await c.close()
         q = statistics.quantiles(latencies, n=100)
@@ -253,6 +275,8 @@ async def run_load(base: str, seconds: float, clients: int, cpu: Any = lambda: 0
             "p99_ms": q[98] * 1000,
             "errors": errors,
             "server_cpu_ms_per_request": server_cpu * 1000 / max(1, len(latencies)),
+            "database_cpu_ms_per_request": (
+                None if database_cpu is None else database_cpu * 1000 / max(1, len(latencies))),
             "goal": goal,
         }
     return out
@@ -263,10 +287,10 @@ def _vary(case: dict[str, Any], i: int) -> dict[str, Any]:
 
 
 def bench(report: _bench.Report, label: str, url: str, schema: str | None, seconds: float, clients: int,
-          workers: int) -> None:
+          workers: int, db_cpu: Any = None) -> None:
     proc, base = start_server(url, schema, workers)
     try:
-        results = asyncio.run(run_load(base, seconds, clients, cpu=lambda: server_cpu_s(proc.pid)))
+        results = asyncio.run(run_load(base, seconds, clients, cpu=lambda: server_cpu_s(proc.pid), db_cpu=db_cpu))
         memory = server_memory_mib(proc.pid)
     finally:
         stop_server(proc)
@@ -277,6 +301,9 @@ def bench(report: _bench.Report, label: str, url: str, schema: str | None, secon
                       note=f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, {r['rps']:.1f} req/s, "
                            f"n={r['requests']}, errors={r['errors']}")
         report.figure(f"{label} {name} server CPU per request", r["server_cpu_ms_per_request"], "ms")
+        if r["database_cpu_ms_per_request"] is not None:
+            report.figure(f"{label} {name} database CPU per request", r["database_cpu_ms_per_request"], "ms",
+                          note="PostgreSQL backends on this machine, same CPUs")
     report.figure(f"{label} server memory, all processes (PSS)", memory, "MiB", goal="< 300 MiB", met=memory < 300)
 
 
@@ -301,8 +328,13 @@ def main() -> None:
         admin = create_engine(PG_URL)
         with admin.begin() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        # Its connections carry a name of their own, so that the database's CPU for them can be read (local only).
+        tag = f"hipext-bench-{uuid.uuid4().hex[:8]}"
+        url = PG_URL + ("&" if "?" in PG_URL else "?") + f"application_name={tag}"
+        local = admin.url.host in (None, "", "localhost", "127.0.0.1", "::1")
         try:
-            bench(report, "postgresql", PG_URL, schema, args.seconds, args.clients, args.workers)
+            bench(report, "postgresql", url, schema, args.seconds, args.clients, args.workers,
+                  db_cpu=DatabaseCpu(admin, tag) if local else None)
         finally:
             with admin.begin() as conn:
                 conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))

@@ -38,3 +38,15 @@ def test_a_read_step_refuses_to_write_and_the_next_step_may(world) -> None:
         assert clinic.name == name + " "
         clinic.name = name
         s.commit()
+
+
+def test_a_read_step_inside_a_begun_transaction_leaves_it_as_it_was(world) -> None:
+    cid = world.clinics["A"]["id"]
+    with world.session() as s:
+        clinic = s.get(Clinic, cid)  # the transaction has begun
+        name = clinic.name
+        read_step(s)
+        clinic.name = name + " "
+        s.flush()  # still the one transaction it was: a write is allowed and rolled back with it
+        s.rollback()
+        assert s.get(Clinic, cid).name == name

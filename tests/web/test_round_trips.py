@@ -13,7 +13,6 @@ from typing import Any
 import psycopg
 import pytest
 from sqlalchemy import create_engine, event, text
-
 from starlette.testclient import TestClient
 
 from hipext.store import repo

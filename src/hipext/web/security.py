@@ -102,7 +102,11 @@ def read_step(s: Session) -> None:
     transaction. Each statement is then a snapshot of its own, which is why a step that needs two reads to agree
     must not use this (the request's steps never shared a transaction anyway: a session revoked after its lookup
     was always seen only by the next request; the clinic filter is in every query). A write in the step is refused
-    (`ReadStepWrite`) instead of being committed statement by statement; the step ends with `end_transaction`."""
+    (`ReadStepWrite`) instead of being committed statement by statement; the step ends with `end_transaction`.
+    PostgreSQL runs at READ COMMITTED here, where the statements of one transaction never shared a snapshot either.
+    Called inside a transaction already begun, it changes nothing: the reads join that transaction as before."""
+    if s.in_transaction():
+        return
     if s.get_bind().dialect.name == "postgresql":
         s.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     s.info[_READING] = True
