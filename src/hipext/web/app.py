@@ -112,7 +112,9 @@ def create_app(
     app.state.cache = EvaluationCache(settings.cache_bytes)
     app.state.evaluations = Keeper(lambda: app.state.sessionmaker)  # stores evaluations with their records
     app.state.audit_writer = AuditWriter(lambda: app.state.engine)  # group commit of read events (Auditor.view)
-    app.state.fragments = EvaluationCache(settings.cache_bytes // 4)  # rendered page fragments, keyed by their inputs
+    # Rendered page fragments, keyed by their inputs: as much again as the documents (a page re-rendered costs
+    # about 5 ms of CPU, a document re-read from the store well under one).
+    app.state.fragments = EvaluationCache(settings.cache_bytes)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["version"] = __version__
     # The capacity charts are shared with the HTML report (one way out); they return trusted SVG strings.

@@ -69,6 +69,11 @@ class EvaluationView:
         return self._data
 
     @property
+    def ok(self) -> bool:
+        """There is a document (without parsing a stored one)."""
+        return self._model is not None or (self._json is not None and self.error is None)
+
+    @property
     def json_bytes(self) -> bytes:
         if self._json is None:
             self._json = document_json(self.model).encode() if self.model is not None else b"null"
@@ -80,6 +85,8 @@ def approx_bytes(value: Any) -> int:
     JSON (measured about 4.3 times the JSON's length for the example case), a fragment its text."""
     if isinstance(value, EvaluationView):
         return 5 * len(value.json_bytes) + 1024
+    if isinstance(value, bytes):  # a stored evaluation document, kept as bytes
+        return len(value) + 256
     return 2 * len(str(value)) + 256
 
 

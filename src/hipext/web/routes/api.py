@@ -168,7 +168,7 @@ def add_visit(
 def get_evaluation(row: PatientDep, view: EvaluationDep, db: SessionDep, audit: AuditDep) -> Any:
     audit.view("evaluation.view", row.id, detail="api")
     db.commit()
-    if view.model is None:
+    if not view.ok:  # a stored document is answered as it is, never parsed
         return _problems(view.problems, view.error or "cannot be evaluated", 409)
     return Response(view.json_bytes, media_type="application/json")  # byte for byte what `hipext evaluate` prints
 
