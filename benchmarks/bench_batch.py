@@ -88,6 +88,12 @@ def _strip(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
 
 
+def _timed_chunk(items: list[Any]) -> tuple[int, float]:
+    """``run_chunk`` in a plain process: rows made and the CPU seconds they took."""
+    c = time.process_time()
+    return len(run_chunk(items)), time.process_time() - c
+
+
 def _verdict(value: float, goal: float) -> str:
     return "MET" if value >= goal else "NOT MET"
 
@@ -152,6 +158,7 @@ def bench_batch(n: int, workers: int, rounds: int, cli_rounds: int) -> dict[str,
         list(plain.map(abs, range(4 * workers)))  # every process started and warmed
         serial_wall, serial_cpu, dask_wall, dask_cpu, client_cpu, loads = [], [], [], [], [], []
         plain_wall: list[float] = []
+        plain_cpu: list[float] = []
         rows_s: list[dict[str, Any]] = []
         rows_d: list[dict[str, Any]] = []
         for _ in range(rounds):
@@ -160,9 +167,10 @@ def bench_batch(n: int, workers: int, rounds: int, cli_rounds: int) -> dict[str,
             serial_wall.append(time.perf_counter() - w0)
             serial_cpu.append(time.process_time() - c0)
             w0 = time.perf_counter()
-            n_plain = sum(len(r) for r in plain.map(run_chunk, halves))
+            done = list(plain.map(_timed_chunk, halves))
             plain_wall.append(time.perf_counter() - w0)
-            assert n_plain == n
+            plain_cpu.append(sum(c for _, c in done))
+            assert sum(k for k, _ in done) == n
             c0, w0, m0 = cpu_workers(), time.perf_counter(), time.process_time()
             rows_d = run_on_dask(items, client)
             dask_wall.append(time.perf_counter() - w0)
@@ -192,7 +200,8 @@ def bench_batch(n: int, workers: int, rounds: int, cli_rounds: int) -> dict[str,
             "serial_trials_per_s": n / s, "dask_trials_per_s": n / d,
             "dask_trials_per_s_with_startup": n / (d + startup),
             "speedup": s / d, "speedup_median": statistics.median(serial_wall) / statistics.median(dask_wall),
-            "plain_processes_wall_s": plain_wall, "ceiling_speedup": s / min(plain_wall),
+            "plain_processes_wall_s": plain_wall, "plain_processes_cpu_s": plain_cpu,
+            "ceiling_speedup": s / min(plain_wall),
             "dask_share_of_ceiling": min(plain_wall) / d,
             "speedup_with_startup": s / (d + startup),
             "break_even_trials": (startup / (s / n - d / n)) if s > d else None,
@@ -438,7 +447,9 @@ def main() -> None:
           f"median (goal >= {TARGET_DASK}x on 2 cores): {_verdict(b['speedup'], TARGET_DASK)}")
     print(f"  the machine's ceiling now: the same trials split over {b['workers']} plain processes (no Dask): "
           f"{b['ceiling_speedup']:.2f}x serial; the warm cluster reached {100 * b['dask_share_of_ceiling']:.0f} % of "
-          "it (on idle cores the ceiling is near the core count; under load it shows what any parallel run gets)")
+          "it (on idle cores the ceiling is near the core count; under load it shows what any parallel run gets); "
+          f"CPU of the trials in the plain processes {min(b['plain_processes_cpu_s']):.2f} s against "
+          f"{min(b['serial_cpu_s']):.2f} s serially (two processes running at once slow each other)")
     print(f"  speed-up from CPU time (all the cluster's CPU over the cores; idle-machine figure): "
           f"{b['speedup_from_cpu_time']:.2f}x: {_verdict(b['speedup_from_cpu_time'], TARGET_DASK)}")
     print(f"  speed-up with the start-up counted: {b['speedup_with_startup']:.2f}x: "
