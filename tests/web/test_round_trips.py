@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import psycopg
 import pytest
 from sqlalchemy import create_engine, event, text
@@ -118,3 +119,26 @@ def test_api_evaluation_takes_few_database_round_trips(pg_app, tmp_path, memory)
     c.headers["X-CSRF-Token"] = csrf_of(c)
     trips = _trips(app, c, f"/api/patients/{pid}/evaluation", tmp_path, memory=memory)
     assert 1 <= len(trips) <= (MAX_ROUND_TRIPS if memory else MAX_ROUND_TRIPS_FROM_STORE), "\n".join(trips)
+
+
+# Each step on a worker thread is a wait in the thread pool's queue under load: the session lookup, the patient, the
+# route (which evaluates). Before: 4 for the API call (the evaluation was a dependency of its own).
+MAX_THREAD_HOPS = 3
+
+
+@pytest.mark.parametrize("path", ["/patients/{pid}/evaluation", "/api/patients/{pid}/evaluation"])
+def test_evaluation_reads_take_few_thread_hops(pg_app, monkeypatch, path) -> None:
+    app, username, pid = pg_app
+    c = TestClient(app, raise_server_exceptions=False)
+    login(c, username)
+    assert c.get(path.format(pid=pid)).status_code == 200
+    hops = []
+    real = anyio.to_thread.run_sync
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(getattr(func, "__qualname__", repr(func)))
+        return await real(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    assert c.get(path.format(pid=pid)).status_code == 200
+    assert len(hops) <= MAX_THREAD_HOPS, hops
