@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import logging
 import os
 from pathlib import Path
@@ -86,7 +87,11 @@ def create_app(
         # the latency tail short under load.
         anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         await anyio.to_thread.run_sync(_warm_up)
+        # What is loaded by now (modules, evidence, validators) lives as long as the worker: kept out of the
+        # collector's full passes, which would otherwise walk all of it again and again under load.
+        gc.freeze()
         yield
+        gc.unfreeze()
         app.state.audit_writer.close()  # after the last request: every queued event is written
         app.state.evaluations.shutdown()
         app.state.passwords.shutdown()
