@@ -99,6 +99,26 @@ class World:
         return self.app.state.sessionmaker()
 
 
+def own_database(db: str, tmp_path: Path, request: pytest.FixtureRequest, name: str) -> tuple[str, str | None]:
+    """A database of its own for a server a test starts: a SQLite file, or a new PostgreSQL schema that is dropped
+    when the test ends. Returns the URL and the schema."""
+    if db == "sqlite":
+        return f"sqlite:///{tmp_path / f'{name}.sqlite3'}", None
+    schema = f"{request.getfixturevalue('pg_schema')}_{name}"
+    admin = create_engine(PG_URL)
+
+    def drop() -> None:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+    drop()
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    request.addfinalizer(admin.dispose)
+    request.addfinalizer(drop)  # runs first
+    return PG_URL, schema
+
+
 def login(c: TestClient, username: str, password: str = PASSWORD) -> Any:
     page = c.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)

@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from hipext.store import audit_chain, make_engine
 from hipext.store.models import AuditEvent
 
-from .conftest import PG_URL, add_patient, csrf_of
+from .conftest import add_patient, csrf_of, own_database
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -144,15 +144,7 @@ async def _load_until_stopped(base: str, proc: subprocess.Popen, sig: int) -> in
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["stopped", "killed"])
 @pytest.mark.parametrize("db", ["sqlite", "postgresql"])
 def test_a_server_stopped_or_killed_under_load_has_an_event_for_every_answer(db, sig, tmp_path, request) -> None:
-    if db == "sqlite":
-        url, schema = f"sqlite:///{tmp_path / 'served.sqlite3'}", None
-    else:
-        url, schema = PG_URL, request.getfixturevalue("pg_schema") + "_served"
-        admin = make_engine(PG_URL)
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-        admin.dispose()
+    url, schema = own_database(db, tmp_path, request, "served")
     proc, base = _serve(url, schema)
     try:
         answered = asyncio.run(_load_until_stopped(base, proc, sig))
@@ -175,8 +167,3 @@ def test_a_server_stopped_or_killed_under_load_has_an_event_for_every_answer(db,
         else:
             os.environ["HIPEXT_AUDIT_KEY"] = old
         audit_chain.current_key.cache_clear()
-        if schema:
-            admin = make_engine(PG_URL)
-            with admin.begin() as conn:
-                conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-            admin.dispose()

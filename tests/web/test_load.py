@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import PG_URL
+from .conftest import own_database
 from .test_server import SRC, _port
 
 CLIENTS = 56
@@ -125,15 +125,7 @@ async def _load(base: str) -> tuple[list[tuple[int, str, int, float]], list[str]
 
 @pytest.mark.parametrize("db", ["sqlite", "postgresql"])
 def test_many_concurrent_clients_are_all_answered_in_time(db: str, tmp_path: Path, request: Any) -> None:
-    if db == "sqlite":
-        url, schema = f"sqlite:///{tmp_path / 'load.sqlite3'}", None
-    else:
-        url, schema = PG_URL, request.getfixturevalue("pg_schema") + "_load"
-        from sqlalchemy import create_engine, text
-
-        admin = create_engine(PG_URL)
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url, schema = own_database(db, tmp_path, request, "load")
     proc, base = _start(tmp_path, url, schema)
     try:
         results, failures = asyncio.run(_load(base))
@@ -143,10 +135,6 @@ def test_many_concurrent_clients_are_all_answered_in_time(db: str, tmp_path: Pat
             proc.wait(20)
         except subprocess.TimeoutExpired:
             proc.kill()
-        if schema:
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
     slowest = max(results, key=lambda r: r[3], default=(-1, "none", 0, 0.0))
     summary = json.dumps({"requests": len(results), "slowest": slowest, "failures": failures[:10]})
     assert {r[0] for r in results} == set(range(CLIENTS)), summary  # every client was answered
