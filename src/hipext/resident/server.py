@@ -60,8 +60,10 @@ class Server:
 
         cli._register_commands(["evaluate"])  # what `hipext evaluate` registers in process: no lazy commands
         self.command = typer.main.get_command(cli.app)
+        umask = os.umask(0o077)
+        os.umask(umask)
         with resources.as_file(resources.files("hipext.resident") / "warm_up_case.yaml") as case:
-            self.run({"argv": ["evaluate", str(case)], "cwd": "/", "umask": os.umask(0o022), "env": {},
+            self.run({"argv": ["evaluate", str(case)], "cwd": "/", "umask": umask, "env": {},
                       "streams": [["utf-8", "strict", False]] * 2})
         gc.collect()
         gc.freeze()
