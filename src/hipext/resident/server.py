@@ -19,7 +19,7 @@ import sys
 import time
 import warnings
 from importlib import resources
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from hipext.resident import wire
 
@@ -81,7 +81,7 @@ class Server:
             return None
         chunks: list[tuple[int, bytes]] = []
         try:
-            outs = [io.TextIOWrapper(_Recorder(i + 1, chunks, bool(tty)), encoding=enc, errors=err, newline="\n",
+            outs = [io.TextIOWrapper(cast(BinaryIO, _Recorder(i + 1, chunks, bool(tty))), encoding=enc, errors=err, newline="\n",
                                      write_through=True) for i, (enc, err, tty) in enumerate(streams[:2])]
         except (LookupError, TypeError, ValueError):
             return None
