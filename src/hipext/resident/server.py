@@ -81,8 +81,8 @@ class Server:
             return None
         chunks: list[tuple[int, bytes]] = []
         try:
-            outs = [io.TextIOWrapper(cast(BinaryIO, _Recorder(i + 1, chunks, bool(tty))), encoding=enc, errors=err, newline="\n",
-                                     write_through=True) for i, (enc, err, tty) in enumerate(streams[:2])]
+            outs = [io.TextIOWrapper(cast(BinaryIO, _Recorder(i + 1, chunks, bool(tty))), encoding=enc, errors=err,
+                                     newline="\n", write_through=True) for i, (enc, err, tty) in enumerate(streams[:2])]
         except (LookupError, TypeError, ValueError):
             return None
         saved_env = {k: v for k, v in os.environ.items() if k.startswith("HIPEXT_")}
