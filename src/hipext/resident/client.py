@@ -41,7 +41,8 @@ def eligible(argv: list[str]) -> bool:
 
 def ask(argv: list[str]) -> tuple[int, list[tuple[int, bytes]]] | str:
     """(exit code, [(1 or 2, bytes)...]) from the server, or why not: 'absent' (start one), 'stale' (it exited;
-    start a fresh one), 'declined' (run here), 'failed' (run here)."""
+    start a fresh one), 'failed' (it died or timed out; start one if none runs), 'declined', 'unsupported' or
+    'unsafe' (run here)."""
     if not wire.supported():
         return "unsupported"
     folder = wire.runtime_dir()
@@ -136,7 +137,7 @@ def main() -> None:
             except BrokenPipeError:  # as click does: quiet, exit 1
                 os._exit(1)
             sys.exit(code)
-        start = answer in ("absent", "stale")
+        start = answer in ("absent", "stale", "failed")  # none runs, or a stuck one holds the lock: no second
     from hipext.cli import main as cli_main
 
     try:

@@ -26,6 +26,14 @@ from hipext.resident import wire
 READ_S = 5.0  # a client sends its whole request at once; a silent one is dropped, not waited for
 
 
+class _Terminated(BaseException):
+    """SIGTERM: not an Exception, so no handler of a request's faults swallows it."""
+
+
+def _terminate(*_: object) -> None:
+    raise _Terminated
+
+
 class _Recorder(io.BufferedIOBase):
     """The bytes written to one of the command's streams, in order with the other stream's."""
 
@@ -223,11 +231,13 @@ def main() -> None:
     except OSError:
         return  # another server is starting or running
     server = Server(folder, wire.code_key(), lock_fd)  # the key before any import: a later edit is seen as stale
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         server.load()
         server.bind()
         server.serve()
+    except _Terminated:
+        pass
     finally:
         server.close()
 
