@@ -249,3 +249,26 @@ def test_status_and_stop(resident):
     assert resident.run("server", "stop").stdout.decode().strip() == f"stopped (pid {pid})"
     assert not (resident.dir / wire.SOCKET_NAME).exists()
     assert resident.run("server", "status").returncode == 1
+
+
+def test_a_warm_call_loads_no_framework(resident):
+    """The client of a warm call imports the standard library's socket and struct cores, nothing of the app."""
+    resident.run("evaluate", EXAMPLE)
+    resident.wait_for_server()
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", "from hipext.resident.client import main; main()",
+                           "evaluate", EXAMPLE], capture_output=True, text=True, cwd=ROOT, env=resident.env,
+                          timeout=WAIT_S)
+    assert proc.returncode == 0 and resident.served() == 1
+    loaded = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert {"hipext.resident.client", "_socket"} <= loaded
+    assert not loaded & {"pydantic", "typer", "yaml", "json", "socket", "re", "typing", "hipext.cli"}, loaded
+
+
+def test_sigterm_stops_the_server_and_removes_its_socket(resident):
+    resident.run("evaluate", EXAMPLE)
+    pid = resident.wait_for_server()
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + WAIT_S
+    while _servers(resident.dir) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _servers(resident.dir) == [] and not (resident.dir / wire.SOCKET_NAME).exists()

@@ -18,13 +18,18 @@ def _ask(op: str) -> dict[str, Any] | None:
     if not wire.supported() or not wire.private_dir(folder, create=False):
         return None
     try:
-        with client.connect(folder) as sock:
-            sock.settimeout(client.ACCEPT_S)
-            wire.send_msg(sock, json.dumps({"op": op, "key": wire.code_key()}).encode())
-            answer = json.loads(wire.recv_msg(sock, wire.MAX_REQUEST_BYTES))
-            return answer if isinstance(answer, dict) else None
+        sock = client.connect(folder)
+    except OSError:
+        return None
+    try:
+        sock.settimeout(client.ACCEPT_S)
+        wire.send_msg(sock, wire.encode_request(op, wire.code_key()))
+        answer = json.loads(wire.recv_msg(sock, wire.MAX_REQUEST_BYTES))
+        return answer if isinstance(answer, dict) else None
     except (OSError, ValueError):
         return None
+    finally:
+        sock.close()
 
 
 @app.command()

@@ -8,9 +8,9 @@ timeout, a broken answer), runs the command in this process exactly as before, b
 
 from __future__ import annotations
 
-import json
+import _socket
 import os
-import socket
+import struct
 import sys
 
 from hipext.resident import wire
@@ -50,41 +50,32 @@ def ask(argv: list[str]) -> tuple[int, list[tuple[int, bytes]]] | str:
         return "unsafe"
     umask = os.umask(0o022)
     os.umask(umask)
-    request = {
-        "op": "evaluate", "key": wire.code_key(), "argv": argv, "cwd": os.getcwd(), "umask": umask,
-        "env": {k: v for k, v in os.environ.items() if k.startswith("HIPEXT_")},
-        "streams": [[s.encoding, s.errors, s.isatty()] for s in (sys.stdout, sys.stderr)],
-    }
+    request = wire.encode_request(
+        "evaluate", wire.code_key(), os.getcwd(), umask, argv,
+        [(s.encoding, s.errors or "strict", s.isatty()) for s in (sys.stdout, sys.stderr)],
+        {k: v for k, v in os.environ.items() if k.startswith("HIPEXT_")})
     try:
         sock = connect(folder)
     except OSError:
         return "absent"
     try:
-        with sock:
-            wire.send_msg(sock, json.dumps(request).encode())
-            sock.settimeout(ACCEPT_S)
-            status = json.loads(wire.recv_msg(sock, wire.MAX_REQUEST_BYTES))["status"]
-            if status != "accepted":
-                return "stale" if status == "stale" else "declined"
-            sock.settimeout(ANSWER_S)
-            head = json.loads(wire.recv_msg(sock, wire.MAX_REQUEST_BYTES))
-            if head["status"] != "done":
-                return "declined"
-            body = wire.recv_msg(sock, wire.MAX_RESPONSE_BYTES)
-            chunks, at = [], 0
-            for stream, n in head["chunks"]:
-                chunks.append((1 if stream == 1 else 2, body[at:at + n]))
-                at += n
-            if at != len(body) or not isinstance(head["code"], int):
-                return "failed"
-            return head["code"], chunks
-    except (OSError, ValueError, KeyError, TypeError):  # timeouts and resets are OSErrors; bad JSON ValueErrors
+        wire.send_msg(sock, request)
+        sock.settimeout(ACCEPT_S)
+        status = wire.recv_msg(sock, wire.MAX_REQUEST_BYTES)
+        if status != wire.ACCEPTED:
+            return "stale" if status == wire.STALE else "declined"
+        sock.settimeout(ANSWER_S)
+        answer = wire.recv_msg(sock, wire.MAX_RESPONSE_BYTES)
+        return "declined" if answer == wire.DECLINED else wire.decode_result(answer)
+    except (OSError, ValueError, struct.error):  # timeouts and resets are OSErrors
         return "failed"
+    finally:
+        sock.close()
 
 
-def connect(folder: str) -> socket.socket:
+def connect(folder: str) -> _socket.socket:
     """A connection to this user's server: OSError when there is none, or when its end is not this user."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         sock.settimeout(CONNECT_S)
         sock.connect(os.path.join(folder, wire.SOCKET_NAME))

@@ -72,7 +72,7 @@ class Server:
         os.umask(umask)
         with resources.as_file(resources.files("hipext.resident") / "warm_up_case.yaml") as case:
             self.run({"argv": ["evaluate", str(case)], "cwd": "/", "umask": umask, "env": {},
-                      "streams": [["utf-8", "strict", False]] * 2})
+                      "streams": [("utf-8", "strict", False)] * 2})
         gc.collect()
         gc.freeze()
         t = os.times()
@@ -82,16 +82,13 @@ class Server:
         """The command's exit code and output, exactly as `hipext.cli.main` would give them in the client's process;
         None when the command ends any other way (usage error, crash): the client then runs it itself."""
         argv, cwd, umask, env, streams = req["argv"], req["cwd"], req["umask"], req["env"], req["streams"]
-        if not (isinstance(argv, list) and all(isinstance(a, str) for a in argv) and argv[:1] == ["evaluate"]
-                and isinstance(cwd, str) and isinstance(umask, int) and 0 <= umask <= 0o777
-                and isinstance(env, dict) and all(isinstance(k, str) and k.startswith("HIPEXT_") and isinstance(v, str)
-                                                  and "\0" not in k + v for k, v in env.items())):
+        if argv[:1] != ["evaluate"] or not 0 <= umask <= 0o777 or not all(k.startswith("HIPEXT_") for k in env):
             return None
         chunks: list[tuple[int, bytes]] = []
         try:
             outs = [io.TextIOWrapper(cast(BinaryIO, _Recorder(i + 1, chunks, bool(tty))), encoding=enc, errors=err,
-                                     newline="\n", write_through=True) for i, (enc, err, tty) in enumerate(streams[:2])]
-        except (LookupError, TypeError, ValueError):
+                                     newline="\n", write_through=True) for i, (enc, err, tty) in enumerate(streams)]
+        except LookupError:
             return None
         saved_env = {k: v for k, v in os.environ.items() if k.startswith("HIPEXT_")}
         saved = sys.argv, sys.stdout, sys.stderr
@@ -153,34 +150,29 @@ class Server:
             conn.settimeout(READ_S)
             if not wire.peer_allowed(wire.peer_cred(conn)):
                 return False
-            req = json.loads(wire.recv_msg(conn, wire.MAX_REQUEST_BYTES))
-            op = req.get("op") if isinstance(req, dict) else None
+            req = wire.decode_request(wire.recv_msg(conn, wire.MAX_REQUEST_BYTES))
+            op = req["op"]
             if op == "evaluate":
-                if req.get("key") != self.key:
+                if req["key"] != self.key:
                     self.close()  # first: the client starts a fresh server once it has its answer
-                    _reply(conn, {"status": "stale"})
+                    wire.send_msg(conn, wire.STALE)
                     return True
-                _reply(conn, {"status": "accepted"})
+                wire.send_msg(conn, wire.ACCEPTED)
                 conn.settimeout(None)
                 result = self.run(req)
                 del req
-                if result is None:
-                    _reply(conn, {"status": "declined"})
-                    return False
-                code, chunks = result
+                wire.send_msg(conn, wire.DECLINED if result is None else wire.encode_result(*result))
+                self.served += result is not None
                 del result
-                _reply(conn, {"status": "done", "code": code, "chunks": [[s, len(b)] for s, b in chunks]})
-                wire.send_msg(conn, b"".join(b for _, b in chunks))
-                self.served += 1
             elif op == "status":
                 _reply(conn, {"status": "running", "pid": os.getpid(), "uptime_s": time.time() - self.started,
                               "served": self.served, "idle_exit_s": wire.idle_exit_s(), "pss_kib": _pss_kib(),
-                              "start_cpu_s": self.start_cpu_s, "current": req.get("key") == self.key})
+                              "start_cpu_s": self.start_cpu_s, "current": req["key"] == self.key})
             elif op == "stop":
                 self.close()
                 _reply(conn, {"status": "stopped", "pid": os.getpid()})
                 return True
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        except (OSError, ValueError, IndexError):
             pass  # the client went away or sent nonsense: it runs the command itself
         return False
 

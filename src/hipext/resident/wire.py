@@ -1,21 +1,29 @@
 """What the client and the server share: where their files live, the key of the installed code, the framing.
 
-Standard library only, and cheap: the client imports this before anything else.
+Standard library only, and cheap: the client imports this before anything else. Hence `_socket`, the C module under
+`socket` (the same calls without `socket`'s enum and selectors), and a request of NUL-separated fields like
+/proc/PID/cmdline rather than JSON (whose `re` import alone costs a quarter of the client's CPU).
 """
 
 from __future__ import annotations
 
+import _socket
 import os
-import socket
 import stat
 import struct
 import sys
+
+TYPE_CHECKING = False  # `typing` imports `re`: for the type checker only, as in the standard library's own modules
+if TYPE_CHECKING:
+    from typing import Any
 
 IDLE_EXIT_S = 900.0  # the server exits after this long without a request; HIPEXT_SERVER_IDLE_S overrides
 MAX_REQUEST_BYTES = 1 << 20  # a request is argv, cwd and a few variables: anything larger is refused unread
 MAX_RESPONSE_BYTES = 1 << 30
 HEADER = struct.Struct(">I")
 UCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
+RESULT, CHUNK = struct.Struct(">iI"), struct.Struct(">BI")  # exit code, chunk count; stream (1, 2), length
+ACCEPTED, STALE, DECLINED, DONE = b"A", b"S", b"D", b"O"
 SOCKET_NAME, PID_NAME, LOCK_NAME = "server.sock", "server.pid", "server.lock"
 KEY_ENV = ("TZ", "LANG", "LC_ALL", "LC_CTYPE", "LC_TIME")  # what the process reads once (time zone, locale)
 
@@ -32,7 +40,7 @@ def disabled() -> bool:
 
 
 def supported() -> bool:
-    return hasattr(socket, "AF_UNIX") and hasattr(socket, "SO_PEERCRED")
+    return hasattr(_socket, "AF_UNIX") and hasattr(_socket, "SO_PEERCRED")
 
 
 def runtime_dir() -> str:
@@ -70,8 +78,8 @@ def peer_allowed(cred: bytes) -> bool:
     return uid == os.getuid()
 
 
-def peer_cred(sock: socket.socket) -> bytes:
-    return sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, UCRED.size)
+def peer_cred(sock: _socket.socket) -> bytes:
+    return sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, UCRED.size)
 
 
 def code_key() -> str:
@@ -101,11 +109,57 @@ def code_key() -> str:
     return "\n".join(parts)
 
 
-def send_msg(sock: socket.socket, data: bytes) -> None:
+def encode_request(op: str, key: str, cwd: str = "/", umask: int = 0, argv: list[str] | None = None,
+                   streams: list[tuple[str, str, bool]] | None = None, env: dict[str, str] | None = None) -> bytes:
+    """op, key, cwd, umask, the argv count and argv, the stream count and each stream's encoding, errors and
+    isatty, then NAME=value of each variable. Strings as the OS encodes them: argv may hold any bytes but NUL."""
+    argv, streams, env = argv or [], streams or [], env or {}
+    fields = [op, key, cwd, str(umask), str(len(argv)), *argv, str(len(streams))]
+    for enc, errors, tty in streams:
+        fields += [enc, errors, "1" if tty else ""]
+    fields += [f"{k}={v}" for k, v in env.items()]
+    return b"\0".join(map(os.fsencode, fields))
+
+
+def decode_request(data: bytes) -> dict[str, Any]:
+    """The fields of ``encode_request``; ValueError (or IndexError) when malformed."""
+    f = [os.fsdecode(x) for x in data.split(b"\0")]
+    n = int(f[4])
+    argv, i = f[5:5 + n], 5 + n
+    m = int(f[i])
+    streams = [(f[i + 1 + 3 * j], f[i + 2 + 3 * j], bool(f[i + 3 + 3 * j])) for j in range(m)]
+    env = dict(x.split("=", 1) for x in f[i + 1 + 3 * m:])
+    if len(argv) != n or len(streams) != m:
+        raise ValueError("truncated request")
+    return {"op": f[0], "key": f[1], "cwd": f[2], "umask": int(f[3]), "argv": argv, "streams": streams, "env": env}
+
+
+def encode_result(code: int, chunks: list[tuple[int, bytes]]) -> bytes:
+    return b"".join([DONE, RESULT.pack(code, len(chunks)), *(CHUNK.pack(s, len(b)) for s, b in chunks),
+                     *(b for _, b in chunks)])
+
+
+def decode_result(data: bytes) -> tuple[int, list[tuple[int, bytes]]]:
+    """(exit code, [(stream, bytes)...]); ValueError unless the message is exactly that."""
+    if data[:1] != DONE:
+        raise ValueError("not a result")
+    code, n = RESULT.unpack_from(data, 1)
+    at = 1 + RESULT.size + n * CHUNK.size
+    chunks = []
+    for j in range(n):
+        stream, size = CHUNK.unpack_from(data, 1 + RESULT.size + j * CHUNK.size)
+        chunks.append((stream, data[at:at + size]))
+        at += size
+    if at != len(data) or any(s not in (1, 2) for s, _ in chunks):
+        raise ValueError("malformed result")
+    return code, chunks
+
+
+def send_msg(sock: _socket.socket, data: bytes) -> None:
     sock.sendall(HEADER.pack(len(data)) + data)
 
 
-def recv_msg(sock: socket.socket, limit: int) -> bytes:
+def recv_msg(sock: _socket.socket, limit: int) -> bytes:
     """One framed message; ConnectionError when the peer closes early or announces more than ``limit`` bytes."""
     (n,) = HEADER.unpack(_recv_exact(sock, HEADER.size))
     if n > limit:
@@ -113,7 +167,7 @@ def recv_msg(sock: socket.socket, limit: int) -> bytes:
     return _recv_exact(sock, n)
 
 
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
+def _recv_exact(sock: _socket.socket, n: int) -> bytes:
     buf = bytearray()
     while len(buf) < n:
         chunk = sock.recv(min(n - len(buf), 1 << 20))
