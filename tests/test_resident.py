@@ -37,8 +37,9 @@ class Resident:
         self.env = {k: v for k, v in os.environ.items() if k != "HIPEXT_NO_SERVER"}
         self.env.update(HIPEXT_RUNTIME_DIR=str(run_dir), HIPEXT_SERVER_IDLE_S="60", PYTHONPATH=str(src))
 
-    def run(self, *args: str, cwd: Path | str = ROOT, **env: str) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run([sys.executable, "-m", "hipext.resident.client", *args], capture_output=True,
+    def run(self, *args: str, cwd: Path | str = ROOT, python: tuple[str, ...] = (),
+            **env: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([sys.executable, *python, "-m", "hipext.resident.client", *args], capture_output=True,
                               cwd=cwd, env={**self.env, **env}, timeout=WAIT_S)
 
     def in_process(self, *args: str, cwd: Path | str = ROOT) -> subprocess.CompletedProcess[bytes]:
@@ -58,8 +59,8 @@ class Resident:
             time.sleep(0.05)
         raise AssertionError("no server started")
 
-    def served(self) -> int:
-        out = self.run("server", "status").stdout.decode()
+    def served(self, python: tuple[str, ...] = (), **env: str) -> int:
+        out = self.run("server", "status", python=python, **env).stdout.decode()
         return int(out.split(" request(s) served")[0].rsplit(" ", 1)[1]) if "running" in out else -1
 
     def lock_free(self) -> bool:
@@ -272,3 +273,16 @@ def test_sigterm_stops_the_server_and_removes_its_socket(resident):
     while _servers(resident.dir) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _servers(resident.dir) == [] and not (resident.dir / wire.SOCKET_NAME).exists()
+
+
+def test_a_client_with_other_interpreter_options_gets_a_server_started_with_them(resident):
+    """-O drops asserts and -W changes which warnings show: the server runs with the client's, and a client with
+    other options is refused (stale) rather than answered by code run otherwise."""
+    opts = {"python": ("-O", "-W", "error::ResourceWarning"), "PYTHONWARNINGS": "default::UserWarning"}
+    expected = resident.in_process("evaluate", EXAMPLE)
+    resident.run("evaluate", EXAMPLE, **opts)
+    pid = resident.wait_for_server()
+    same(resident.run("evaluate", EXAMPLE, **opts), expected)
+    assert resident.served(**opts) == 1
+    same(resident.run("evaluate", EXAMPLE), expected)  # without them: refused, in process, and a new server
+    resident.wait_for_server(other_than=pid)

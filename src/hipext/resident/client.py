@@ -1,6 +1,6 @@
 """The `hipext` console script: `hipext evaluate` goes to the resident server when one answers, else runs here.
 
-Standard library only until it falls back (check with `python -X importtime -m hipext.resident.client`): a warm call
+Standard library only until it falls back (tests/test_resident.py checks with `python -X importtime`): a warm call
 costs this interpreter's start, a socket round trip and the server's evaluation. Anything but a plain `evaluate`
 (help, standard input, /dev or /proc paths, HIPEXT_DEBUG), and any fault (no server, a stale one, a refused peer, a
 timeout, a broken answer), runs the command in this process exactly as before, before any output is written.
@@ -104,9 +104,10 @@ def start_server() -> None:
         return  # a server is starting or running; it took the lock first
     finally:
         os.close(fd)  # released: the server takes it (two clients racing here start two, and one exits at once)
-    null = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
+    null = [(os.POSIX_SPAWN_OPEN, std, os.devnull, os.O_RDWR, 0) for std in (0, 1, 2)]
     try:
-        os.posix_spawn(sys.executable, [sys.executable, "-P", "-m", "hipext.resident.server"], os.environ,
+        os.posix_spawn(sys.executable, [sys.executable, *wire.interpreter_options(), "-m", "hipext.resident.server"],
+                       {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"},  # in the -W options
                        file_actions=null, setsid=True)
     except OSError:
         pass

@@ -30,9 +30,18 @@ KEY_ENV = ("TZ", "LANG", "LC_ALL", "LC_CTYPE", "LC_TIME")  # what the process re
 
 def idle_exit_s() -> float:
     try:
-        return max(float(os.environ.get("HIPEXT_SERVER_IDLE_S", IDLE_EXIT_S)), 0.0)
+        value = float(os.environ.get("HIPEXT_SERVER_IDLE_S", IDLE_EXIT_S))
     except ValueError:
         return IDLE_EXIT_S
+    return value if value >= 1 else 1.0  # also NaN: a blocking wait needs a positive time
+
+
+def interpreter_options() -> list[str]:
+    """The client's options that change how code runs (asserts, warnings, dev and UTF-8 modes), for the server
+    (part of the key: a server started otherwise is stale). -P: no current directory on the server's path."""
+    f = sys.flags
+    return ["-P", *["-O"] * f.optimize, *(["-X", "dev"] if f.dev_mode else []), "-X", f"utf8={f.utf8_mode}",
+            *(f"-W{w}" for w in sys.warnoptions)]
 
 
 def disabled() -> bool:
@@ -89,7 +98,8 @@ def code_key() -> str:
     """
     package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     path = sys.path if sys.flags.safe_path else sys.path[1:]  # the script's own folder is not part of the install
-    parts = [sys.executable, sys.version, package, *(f"{k}={os.environ.get(k)}" for k in KEY_ENV)]
+    parts = [sys.executable, sys.version, package, *interpreter_options()]
+    parts += [f"{k}={os.environ.get(k)}" for k in KEY_ENV]
     for entry in path:
         entry = os.path.abspath(entry)
         try:
