@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,7 @@ NUMPY_BLOCK = 4096  # larger blocks for numpy, whose cost is per call
 
 @dataclass(frozen=True)
 class Basis:
-    """Monomials of total degree <= ``degree`` in ``n_vars`` variables, in construction order.
+    """A set of monomials in ``n_vars`` variables, in construction order.
 
     ``exponents`` (T, n_vars); ``steps`` (S, 4) rows (dst, src, count, var): basis[dst:dst+count] =
     basis[src:src+count] * x[var]; ``n_upto[d]`` = number of monomials of degree <= d (the basis is graded: the
@@ -39,36 +40,54 @@ class Basis:
 
     @property
     def n_below(self) -> int:
-        """Number of monomials of degree < ``degree`` (what the derivatives need)."""
+        """Number of monomials below the top degree (what the derivatives need)."""
         return int(self.n_upto[-2]) if len(self.n_upto) > 1 else 0
 
     @classmethod
     def build(cls, n_vars: int, degree: int) -> Basis:
-        # A monomial's lead is its first variable with a positive exponent (n_vars for the constant). Each degree
-        # is kept sorted by lead, so "monomials of the previous degree with lead >= v" is a contiguous suffix and
-        # x_v times that suffix is the next contiguous block (with lead v).
+        """Every monomial of total degree <= ``degree``."""
+        return cls.of(np.asarray([e for e in itertools.product(range(degree + 1), repeat=n_vars)
+                                  if sum(e) <= degree]).reshape(-1, n_vars))
+
+    @classmethod
+    def of(cls, exponents: np.ndarray) -> Basis:
+        """The monomials ``exponents`` (T, n_vars): the constant and, with each monomial, the one with its first
+        positive exponent (its lead) lowered by one, e.g. a total degree set with some variables' degree capped."""
+        n_vars = exponents.shape[1]
+        wanted = {tuple(e) for e in exponents.tolist()}
+        # Each degree is kept sorted by lead, so "monomials of the previous degree with lead >= v" is a contiguous
+        # suffix and x_v times that suffix is the next contiguous block (with lead v), less any left out of the set.
         levels = [[(0,) * n_vars]]
         leads = [[n_vars]]
         starts = [0]
-        steps = []
-        for _ in range(degree):
+        made: list[tuple[int, int, int]] = []  # (dst, src, var) per monomial
+        for _ in range(int(exponents.sum(axis=1).max())):
             prev, prev_leads, start = levels[-1], leads[-1], starts[-1] + len(levels[-1])
             cur: list[tuple[int, ...]] = []
             cur_leads: list[int] = []
             for v in range(n_vars):
-                first = next(i for i, lead in enumerate(prev_leads) if lead >= v)
-                steps.append((start + len(cur), starts[-1] + first, len(prev) - first, v))
-                for e in prev[first:]:
-                    e2 = list(e)
-                    e2[v] += 1
-                    cur.append(tuple(e2))
-                    cur_leads.append(v)
+                for i, (e, lead) in enumerate(zip(prev, prev_leads, strict=True)):
+                    e2 = e[:v] + (e[v] + 1,) + e[v + 1:]
+                    if lead >= v and e2 in wanted:
+                        made.append((start + len(cur), starts[-1] + i, v))
+                        cur.append(e2)
+                        cur_leads.append(v)
             levels.append(cur)
             leads.append(cur_leads)
             starts.append(start)
-        exps = np.asarray([e for level in levels for e in level], dtype=np.int64).reshape(-1, n_vars)
-        n_upto = np.cumsum([len(level) for level in levels])
-        return cls(exps, np.asarray(steps, dtype=np.int64).reshape(-1, 4), n_upto)
+        exps = [e for level in levels for e in level]
+        if len(exps) != len(wanted) or (0,) * n_vars not in wanted:
+            raise ValueError("exponents: expected the constant and, with each monomial, the one with its lead "
+                             "exponent lowered")
+        steps: list[list[int]] = []
+        for dst, src, v in made:  # runs of consecutive monomials made from consecutive ones: one step each
+            last = steps[-1] if steps else [0, 0, 0, -1]
+            if last[3] == v and last[0] + last[2] == dst and last[1] + last[2] == src and src < last[0]:
+                last[2] += 1  # (a run never reads what it writes)
+            else:
+                steps.append([dst, src, 1, v])
+        return cls(np.asarray(exps, dtype=np.int64).reshape(-1, n_vars),
+                   np.asarray(steps, dtype=np.int64).reshape(-1, 4), np.cumsum([len(level) for level in levels]))
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from hipext.biomech.curves import DeGrooteCurves, TableCurves, interp_uniform
 
 COORDINATES = ("hip_flexion", "hip_adduction", "hip_rotation", "knee_flexion")
 DEFAULT_MODEL_FILE = "rajagopal_lai_uhlrich2023_hip_extensors.npz"
+FORMAT_VERSIONS = (1, 2)  # compiled files this runtime reads (1: one polynomial degree per group)
 FUSED_MIN_POSES = 2048  # below this the numpy path is as fast and avoids importing numba
 BISECTION_STEPS = 6
 ILLINOIS_STEPS = 12
@@ -41,9 +42,8 @@ def _prepare_group(muscle_index: np.ndarray, variables: np.ndarray, exps: np.nda
     if np.any(coef[exps.sum(axis=1)[:, None] > degrees[None, :]]):
         raise ValueError("model: a muscle has coefficients above its polynomial degree; expected a file written by "
                          "hipext model compile")
-    nv = len(variables)
-    basis = kernel.Basis.build(nv, degree)
-    old = {tuple(e): k for k, e in enumerate(exps.tolist()) if sum(e) <= degree}
+    basis = kernel.Basis.of(exps[exps.sum(axis=1) <= degree])
+    old = {tuple(e): k for k, e in enumerate(exps.tolist())}
     perm = np.asarray([old[tuple(e)] for e in basis.exponents.tolist()])
     rows = []
     for j in range(len(muscle_index)):
@@ -135,6 +135,11 @@ class HipExtensorModel:
             raise ValueError(f"model: {str(p)!r} is not a compiled hipext model ({exc})") from None
         if "muscles" not in arrays or "groups" not in arrays:
             raise ValueError(f"model: {str(p)!r} is not a compiled hipext model (missing arrays)")
+        version = int(arrays.get("format_version", 1))
+        if version not in FORMAT_VERSIONS:
+            raise ValueError(f"model: {str(p)!r} has format {version}; expected one of "
+                             f"{', '.join(map(str, FORMAT_VERSIONS))} (recompile it with this hipext: hipext model "
+                             "compile)")
         side = p.with_suffix(".json")
         prov = json.loads(side.read_text(encoding="utf-8")) if side.is_file() else None
         return cls(arrays, prov, p)
