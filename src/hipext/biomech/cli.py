@@ -136,11 +136,10 @@ def compile_cmd(
                 raise UserError(f"--range: got {r!r}; expected coordinate=low:high in degrees") from None
             ranges[k.strip()] = (lo, hi)
         names = tuple(m.strip() for m in muscles.split(",") if m.strip()) or None
-        tolerances = {k: v for k, v in (("tolerance_length_mm", tolerance_length_mm),
-                                        ("tolerance_ma_mm", tolerance_ma_mm)) if v is not None}
         prov = compile_model(model_path=model, out_path=out, muscles=names, range_deg=ranges, n_samples=samples,
                              n_holdout=holdout, n_validation=validation, degree_hip=degree_hip,
-                             degree_knee=degree_knee, seed=seed, **tolerances)
+                             degree_knee=degree_knee, tolerance_length_mm=tolerance_length_mm,
+                             tolerance_ma_mm=tolerance_ma_mm, seed=seed)
         degrees = prov["polynomial_degree"]
         rows = [[m, str(degrees["per_muscle"][m]), e["length_rms_mm"],
                  max(e[f"ma_{c}_rms_mm"] for c in ("hip_flexion", "hip_adduction", "hip_rotation", "knee_flexion")),

@@ -61,8 +61,8 @@ def compile_model(
     n_validation: int = 500,
     degree_hip: int = 7,
     degree_knee: int = 6,
-    tolerance_length_mm: float = TOLERANCE_LENGTH_RMS_MM,
-    tolerance_ma_mm: float = TOLERANCE_MA_RMS_MM,
+    tolerance_length_mm: float | None = None,
+    tolerance_ma_mm: float | None = None,
     seed: int = 0,
     progress: bool = True,
 ) -> dict[str, Any]:
@@ -83,8 +83,11 @@ def compile_model(
     degree_hip, degree_knee
         Maximum total polynomial degree for muscles that do not / do cross the knee.
     tolerance_length_mm, tolerance_ma_mm
-        RMS error (mm) on the validation poses that the lowest degree and cap chosen must keep, per muscle.
+        RMS error (mm) on the validation poses that the lowest degree and cap chosen must keep, per muscle (None:
+        ``TOLERANCE_LENGTH_RMS_MM``, ``TOLERANCE_MA_RMS_MM``).
     """
+    tolerance_length_mm = TOLERANCE_LENGTH_RMS_MM if tolerance_length_mm is None else tolerance_length_mm
+    tolerance_ma_mm = TOLERANCE_MA_RMS_MM if tolerance_ma_mm is None else tolerance_ma_mm
     for name, count, low in (("n_samples", n_samples, 100), ("n_holdout", n_holdout, 10),
                              ("n_validation", n_validation, 10)):
         if int(count) < low:
