@@ -1,14 +1,16 @@
-"""The lengths-and-moment-arms kernel: polynomial basis, two small matrix products, results written in place.
+"""The lengths-and-moment-arms kernel: polynomial basis, small matrix products, results written in place.
 
 One muscle group shares one polynomial basis in its scaled coordinates ``x = (q - centre) / half_range``. The
 monomials are ordered so that each degree is built from the previous one by a few contiguous, broadcast
-multiplications (``Basis.steps``), and graded, so the derivative polynomials (one degree lower) use a prefix of
-the same basis. Lengths are ``w_len @ basis``; moment arms ``w_der @ basis[:t_der]``, one row per (muscle,
-coordinate) the group's polynomial depends on; coordinates a muscle does not cross are never computed (their
-moment arms are exactly zero).
+multiplications (``Basis.steps``), and graded, so a lower degree uses a prefix of the same basis: a muscle fitted at
+degree d needs the monomials of degree <= d for its length and those of degree < d for its moment arms (the
+derivatives). Lengths are ``w_len @ basis``; moment arms ``w_der @ basis[:t_der]``, one row per (muscle, coordinate)
+the group's polynomial depends on; coordinates a muscle does not cross are never computed (their moment arms are
+exactly zero).
 
 Two implementations produce the same numbers: ``evaluate_numpy`` (always available) and a fused kernel compiled
-with numba (``evaluate_fused``), which keeps each block of poses in cache and calls BLAS once per block.
+with numba (``evaluate_fused``), which keeps each block of poses in cache, calls BLAS once per product (the lengths
+or the moment arms of a group's muscles of one degree) and writes each pose's outputs once.
 """
 
 from __future__ import annotations
