@@ -7,6 +7,9 @@ import pytest
 
 # Cheap Argon2 parameters for the hundreds of test sign-ins (the production defaults are tested separately).
 os.environ.setdefault("HIPEXT_ARGON2_FAST_FOR_TESTS", "1")
+# No resident evaluator behind the `hipext` commands that tests run: none may outlive the suite (the tests of the
+# server itself, tests/test_resident.py, turn it on with their own runtime directory and stop what they start).
+os.environ["HIPEXT_NO_SERVER"] = "1"
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "tests" / "cases"

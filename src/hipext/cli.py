@@ -202,10 +202,16 @@ def _register_model(main_app: typer.Typer) -> None:
     main_app.add_typer(model_app, name="model", help="Musculoskeletal model: compile, moment arms, torque, tasks.")
 
 
+def _register_server(main_app: typer.Typer) -> None:
+    from hipext.resident.cli import app as server_app
+
+    main_app.add_typer(server_app, name="server")
+
+
 # Commands that live with their own module, registered only when invoked (or for help): importing them all
 # costs more than evaluating a case.
 LAZY_COMMANDS = {"exercises": _register_care, "export": _register_fhir, "batch": _register_batch,
-                 "model": _register_model, "import": _register_import}
+                 "model": _register_model, "import": _register_import, "server": _register_server}
 
 
 def _register_commands(argv: list[str] | None = None) -> None:
@@ -221,6 +227,9 @@ def _register_commands(argv: list[str] | None = None) -> None:
 
 
 def main() -> None:
+    # hipext uses no pydantic plugin, and looking for one reads every installed distribution's entry points: 8 ms of
+    # a call's CPU. Whoever wants a plugin sets PYDANTIC_DISABLE_PLUGINS themselves (to '' for all).
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     _register_commands(sys.argv[1:])
     try:
         app()

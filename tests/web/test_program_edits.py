@@ -90,3 +90,16 @@ def test_an_edit_the_engine_has_since_changed_is_shown_stale_and_chosen(world, c
     doc = clinician.get(f"/api/patients/{pid}/evaluation").json()
     assert str(doc["program"]["exercises"][0]["dose"]["sets"]) == "1"
     assert all(e["state"] == "applied" for e in doc["clinician_edits"])
+
+
+def test_a_patient_loaded_without_edits_sees_an_edit_added_in_the_same_session(world) -> None:
+    pid = add_patient(world, "A", visits=1)
+    cid = world.clinics["A"]["id"]
+    with world.session() as s:
+        user_id = repo.user_by_username(s, world.clinics["A"]["users"]["clinician"]).id
+        row = repo.get_patient(s, cid, pid)
+        assert row.has_program_edits is False and repo.program_edits(s, row) == []  # no query for none
+        o = repo.add_override(s, row, exercise_id="bridge", field="sets", old_value="3", new_value="4",
+                              reason="clinical judgement", user_id=user_id)
+        assert [e.id for e in repo.program_edits(s, row)] == [o.id]
+        s.rollback()

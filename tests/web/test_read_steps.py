@@ -4,7 +4,7 @@ to change data: a write there would be committed statement by statement instead 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from hipext.store.models import Clinic
 from hipext.web.security import ReadStepWrite, end_transaction, read_step
@@ -50,3 +50,27 @@ def test_a_read_step_inside_a_begun_transaction_leaves_it_as_it_was(world) -> No
         s.flush()  # still the one transaction it was: a write is allowed and rolled back with it
         s.rollback()
         assert s.get(Clinic, cid).name == name
+
+
+
+def test_a_read_step_that_finds_everything_in_memory_takes_no_connection(world) -> None:
+    checkouts: list[object] = []
+
+    def checkout(*_: object) -> None:
+        checkouts.append(1)
+
+    engine = world.app.state.engine
+    event.listen(engine, "checkout", checkout)
+    try:
+        with world.session() as s:
+            read_step(s)
+            end_transaction(s)
+            assert checkouts == []
+            clinic = s.get(Clinic, world.clinics["A"]["id"])  # the step has ended: the next may write
+            name = clinic.name
+            clinic.name = name + " "
+            s.commit()
+            clinic.name = name
+            s.commit()
+    finally:
+        event.remove(engine, "checkout", checkout)

@@ -21,7 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, query_expression, relationship
 from sqlalchemy.types import TypeDecorator
 
 
@@ -137,6 +137,9 @@ class Patient(Base):
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
     visits: Mapped[list[Visit]] = relationship(order_by="Visit.date, Visit.id", lazy="selectin")
+    # Whether the patient has program edits, when the query that loaded the row asked (`hipext.store.repo`): None
+    # otherwise. Edits are never deleted, so once true it stays true.
+    has_program_edits: Mapped[bool | None] = query_expression(expire_on_flush=False)
 
     @property
     def active_visits(self) -> list[Visit]:

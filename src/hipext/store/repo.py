@@ -6,10 +6,11 @@ import datetime as dt
 import hashlib
 from typing import Any
 
-from sqlalchemy import String, bindparam, cast, delete, func, or_, select
+from sqlalchemy import String, bindparam, cast, delete, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, with_expression
+from sqlalchemy.orm.attributes import set_committed_value
 
 from hipext.store import audit_chain
 from hipext.store.models import (
@@ -108,13 +109,18 @@ def list_patients(s: Session, clinic_id: int, q: str | None = None, limit: int =
 # about as much CPU as running it on SQLite (issue 12).
 _PATIENT = (
     select(Patient)
-    .options(joinedload(Patient.visits))
+    .options(
+        joinedload(Patient.visits),
+        # In the same statement: a patient without program edits needs no query for them (`program_edits`).
+        with_expression(Patient.has_program_edits, exists().where(ProgramOverride.patient_id == Patient.id)),
+    )
     .where(Patient.id == bindparam("patient_id"), Patient.clinic_id == bindparam("clinic_id"))
 )
 
 
 def get_patient(s: Session, clinic_id: int, patient_id: int) -> Patient | None:
-    """The patient with their visits (one query), only if they belong to the clinic."""
+    """The patient with their visits and whether they have program edits (one query), only if they belong to the
+    clinic."""
     return s.execute(_PATIENT, {"patient_id": patient_id, "clinic_id": clinic_id}).unique().scalar_one_or_none()
 
 
@@ -368,6 +374,14 @@ def overrides(s: Session, clinic_id: int, patient_id: int) -> list[ProgramOverri
     return list(s.scalars(_OVERRIDES, {"clinic_id": clinic_id, "patient_id": patient_id}))
 
 
+def program_edits(s: Session, row: Patient) -> list[ProgramOverride]:
+    """The patient's program edits; no query when the statement that loaded the row found none (most patients). The
+    row and its edits are then read at the same instant, where two statements could see different ones."""
+    if row.has_program_edits is False:
+        return []
+    return overrides(s, row.clinic_id, row.id)
+
+
 def add_override(
     s: Session,
     row: Patient,
@@ -394,6 +408,7 @@ def add_override(
     s.add(o)
     forget_evaluation(s, row)
     s.flush()
+    set_committed_value(row, "has_program_edits", True)  # this session's later reads of the row see the edit
     return o
 
 

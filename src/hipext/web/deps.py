@@ -28,6 +28,7 @@ from hipext.web.security import (
     end_transaction,
     get_db,
     pending_principal,
+    principal_in_step,
     read_step,
     writer,
 )
@@ -40,9 +41,13 @@ CsrfUser = Annotated[Principal, Depends(csrf_checked)]
 PendingUser = Annotated[Principal, Depends(pending_principal)]  # signed in, a second factor may still be due
 
 
-def _patient(pid: int, p: CurrentUser, db: SessionDep) -> Patient:
-    """The patient of the path's `pid`, only if they belong to the user's clinic (404 otherwise)."""
-    read_step(db)  # one statement: the patient with their visits, filtered by the user's clinic
+def _patient(pid: int, request: Request, db: SessionDep) -> Patient:
+    """The patient of the path's `pid`, only if they belong to the signed-in user's clinic (404 otherwise). The user
+    is found in the same step unless already known: one thread hop and one pooled connection for both, so a route
+    declares `PatientDep` before `CurrentUser` and `AuditDep` (which would otherwise look the user up on a hop of
+    its own first)."""
+    p = principal_in_step(request, db)
+    read_step(db)  # joins the principal's step: the patient with their visits, filtered by the user's clinic
     row = repo.get_patient(db, p.clinic_id, pid)
     end_transaction(db)  # the route runs on another hop (maybe after reading a form): hold no connection meanwhile
     if row is None:
@@ -135,7 +140,7 @@ def evaluation_of(
     state = request.app.state
     settings = state.settings
     if override_rows is None:
-        override_rows = repo.overrides(db, row.clinic_id, row.id)
+        override_rows = repo.program_edits(db, row)
     overrides = services.care_overrides(override_rows)
     if as_of is None:
         return stored_evaluations.default_evaluation(

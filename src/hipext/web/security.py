@@ -88,11 +88,13 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
 
 
 def end_transaction(s: Session) -> None:
-    """Give the connection back to the pool (a commit: objects already loaded stay readable)."""
+    """Give the connection back to the pool (a commit: objects already loaded stay readable). A read step ends here
+    even when it ran no statement (the commit begins and ends an empty transaction: no connection is taken)."""
     s.commit()
 
 
 _READING = "hipext_read_step"
+_AUTOCOMMIT_DUE = "hipext_read_step_autocommit"
 
 
 def read_step(s: Session) -> None:
@@ -104,12 +106,13 @@ def read_step(s: Session) -> None:
     was always seen only by the next request; the clinic filter is in every query). A write in the step is refused
     (`ReadStepWrite`) instead of being committed statement by statement; the step ends with `end_transaction`.
     PostgreSQL runs at READ COMMITTED here, where the statements of one transaction never shared a snapshot either.
+    The connection is taken by the step's first statement: a step that finds everything in memory takes none.
     Called inside a transaction already begun, it changes nothing: the reads join that transaction as before."""
     if s.in_transaction():
         return
-    if s.get_bind().dialect.name == "postgresql":
-        s.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     s.info[_READING] = True
+    if s.get_bind().dialect.name == "postgresql":
+        s.info[_AUTOCOMMIT_DUE] = True
 
 
 class ReadStepWrite(RuntimeError):
@@ -117,9 +120,14 @@ class ReadStepWrite(RuntimeError):
 
 
 @event.listens_for(Session, "do_orm_execute")
-def _refuse_writes_in_read_step(state: ORMExecuteState) -> None:
-    if state.session.info.get(_READING) and not state.is_select:
+def _read_step_statement(state: ORMExecuteState) -> None:
+    s = state.session
+    if not s.info.get(_READING):
+        return
+    if not state.is_select:
         raise ReadStepWrite("a read step may not change data")
+    if s.info.pop(_AUTOCOMMIT_DUE, False) and not s.in_transaction():  # the step's first statement
+        s.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 @event.listens_for(Session, "before_flush")
@@ -132,6 +140,7 @@ def _refuse_flush_in_read_step(session: Session, _ctx: object, _instances: objec
 def _read_step_over(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
         session.info.pop(_READING, None)
+        session.info.pop(_AUTOCOMMIT_DUE, None)
 
 
 async def db_step(s: Session, fn: Callable[..., T], *args: object) -> T:
@@ -259,6 +268,9 @@ _SESSION_USER = (  # built once (issue 12): run with the session id's hash
 
 
 def _session_principal(request: Request, s: Session, stages: tuple[str, ...] = ("full",)) -> Principal | None:
+    """The session's principal. Found, it leaves its read step open, so that the caller's next reads (the patient)
+    share its pooled connection; the caller ends the step. Any write ends the step first: it is a transaction of its
+    own."""
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
@@ -267,30 +279,34 @@ def _session_principal(request: Request, s: Session, stages: tuple[str, ...] = (
     # One round trip for the session and its user (with the user's clinic, joined), in a read step.
     read_step(s)
     found = s.execute(_SESSION_USER, {"sid": repo.sha256(token)}).first()
-    end_transaction(s)  # the writes below, when due, are a transaction of their own
     if found is None:
+        end_transaction(s)
         return None
     ws, user = found
     if now - ws.last_seen_at > settings.idle_timeout or now - ws.created_at > settings.absolute_lifetime:
+        end_transaction(s)
         s.delete(ws)
         s.commit()
         return None
     if not user.active or ws.stage not in stages:
+        end_transaction(s)
         return None
     if now - ws.last_seen_at > dt.timedelta(seconds=30):  # keep the idle clock without a write per request
+        end_transaction(s)
         ws.last_seen_at = now
         s.commit()
     return Principal(user=user, session=ws)
 
 
 def _bearer_principal(request: Request, s: Session) -> Principal | None:
+    """The API token's principal; found, its read step stays open as in `_session_principal`."""
     auth = request.headers.get("authorization", "")
     if not auth.lower().startswith("bearer "):
         return None
     read_step(s)
     user = repo.user_by_api_token(s, auth[7:].strip())
-    end_transaction(s)
     if user is None:  # a guessed, revoked or leaked-and-rotated token: on the record (bounded)
+        end_transaction(s)
         anonymous_audit(request, s, action="auth.token_invalid", actor="api-token", detail=request.url.path[:200])
         s.commit()
         return None
@@ -321,6 +337,18 @@ async def optional_principal(request: Request, s: Session = Depends(get_db)) -> 
     return p
 
 
+def principal_in_step(request: Request, s: Session) -> Principal:
+    """`current_principal` for a sync dependency that reads more on the same worker thread (the path's patient):
+    one thread hop and one pooled connection for both. The principal's read step is left open for those reads; the
+    caller ends it."""
+    p = request.scope.get(_PRINCIPAL, _UNSET)
+    if p is _UNSET:
+        p = _lookup_principal(request, s)
+        request.scope[_PRINCIPAL] = p
+    assert p is None or isinstance(p, Principal)
+    return _signed_in(request, p)
+
+
 async def pending_principal(request: Request, s: Session = Depends(get_db)) -> Principal:
     """A session half-way through signing in (password checked, second factor due or to be set up), or a full one."""
     cached = request.scope.get(_PRINCIPAL)
@@ -335,6 +363,10 @@ async def pending_principal(request: Request, s: Session = Depends(get_db)) -> P
 
 
 async def current_principal(request: Request, p: Principal | None = Depends(optional_principal)) -> Principal:
+    return _signed_in(request, p)
+
+
+def _signed_in(request: Request, p: Principal | None) -> Principal:
     if p is None:
         if request.url.path.startswith("/api"):
             raise HTTPException(

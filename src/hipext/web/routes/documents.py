@@ -51,7 +51,7 @@ def _attachment(pdf: bytes, filename: str) -> Response:
 
 
 @router.get("/patients/{pid}/documents/{document}.pdf")
-def document_pdf(document: str, request: Request, p: CurrentUser, row: PatientDep, db: SessionDep,
+def document_pdf(document: str, request: Request, row: PatientDep, p: CurrentUser, db: SessionDep,
                  audit: AuditDep, as_of: AsOfDep = None) -> Response:
     if document not in DOCUMENTS:
         raise HTTPException(status_code=404, detail="not found")

@@ -20,10 +20,10 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/patients/{pid}/evaluation", response_class=HTMLResponse)
 def evaluation_page(
-    request: Request, p: CurrentUser, row: PatientDep, db: SessionDep, audit: AuditDep, as_of: AsOfDep = None
+    request: Request, row: PatientDep, p: CurrentUser, db: SessionDep, audit: AuditDep, as_of: AsOfDep = None
 ) -> Response:
     read_step(db)  # the program edits, then the stored evaluation: its record key checks they agree with the record
-    ovs = repo.overrides(db, p.clinic_id, row.id)
+    ovs = repo.program_edits(db, row)
     view = evaluation_of(request, db, row, as_of, ovs)
     audit.view("evaluation.view", row.id, detail=f"as of {as_of}" if as_of else None)
     db.commit()

@@ -91,7 +91,7 @@ def patient_create(request: Request, p: WriterUser, db: SessionDep, audit: Audit
 
 def patient_page(request: Request, p: Principal, db: Session, row: Patient, **extra: Any) -> Response:
     view = evaluation_of(request, db, row)
-    ovs = repo.overrides(db, p.clinic_id, row.id)
+    ovs = repo.program_edits(db, row)
     logs = repo.session_logs(db, p.clinic_id, row.id)
     links = repo.links(db, p.clinic_id, row.id)
     now = request.app.state.settings.now()
@@ -165,7 +165,7 @@ def _timeline(
 
 
 @router.get("/patients/{pid}", response_class=HTMLResponse)
-def patient_view(request: Request, p: CurrentUser, row: PatientDep, db: SessionDep, audit: AuditDep) -> Response:
+def patient_view(request: Request, row: PatientDep, p: CurrentUser, db: SessionDep, audit: AuditDep) -> Response:
     audit.view("patient.view", row.id)
     db.commit()
     return patient_page(request, p, db, row)

@@ -39,14 +39,14 @@ def _program_ctx(request: Request, db: Session, row: Patient) -> dict[str, Any]:
         "exercises": program_view.rows(ev),
         "edits": ev.clinician_edits if ev else [],
         "pending": [s for s in ev.clinician_edits if s.state != "applied"] if ev else [],
-        "overrides": list(reversed(repo.overrides(db, row.clinic_id, row.id))),
+        "overrides": list(reversed(repo.program_edits(db, row))),
         "dose_fields": editable_fields(),
         "library": program_view.picker(ev),
     }
 
 
 @router.get("/patients/{pid}/program", response_class=HTMLResponse)
-def program_page(request: Request, p: CurrentUser, row: PatientDep, db: SessionDep, audit: AuditDep) -> Response:
+def program_page(request: Request, row: PatientDep, p: CurrentUser, db: SessionDep, audit: AuditDep) -> Response:
     audit.view("program.view", row.id)
     db.commit()
     return render(request, "program.html", _program_ctx(request, db, row), p)
@@ -122,7 +122,7 @@ def program_override(
 
 @router.get("/patients/{pid}/handout", response_class=HTMLResponse)
 def handout(
-    request: Request, p: CurrentUser, row: PatientDep, view: EvaluationDep, db: SessionDep, audit: AuditDep
+    request: Request, row: PatientDep, p: CurrentUser, view: EvaluationDep, db: SessionDep, audit: AuditDep
 ) -> Response:
     audit.view("handout.print", row.id)
     db.commit()

@@ -214,7 +214,7 @@ def _visit_of(row: Patient, vid: int) -> Visit:
 
 @router.get("/patients/{pid}/visits/{vid}", response_class=HTMLResponse)
 def visit_view(
-    vid: int, request: Request, p: CurrentUser, row: PatientDep, db: SessionDep, audit: AuditDep
+    vid: int, request: Request, row: PatientDep, p: CurrentUser, db: SessionDep, audit: AuditDep
 ) -> Response:
     visit = _visit_of(row, vid)
     audit.view("visit.view", row.id, detail=f"visit {visit.date}")
