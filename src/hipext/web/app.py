@@ -121,6 +121,7 @@ def create_app(
     # about 5 ms of CPU, a document re-read from the store well under one).
     app.state.fragments = EvaluationCache(settings.cache_bytes)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.auto_reload = False  # shipped with the package: no stat() of every template on every render
     templates.env.globals["version"] = __version__
     # The capacity charts are shared with the HTML report (one way out); they return trusted SVG strings.
     templates.env.globals["torque_angle_svg"] = lambda cap: Markup(torque_angle_svg(cap) or "")
