@@ -41,18 +41,24 @@ CsrfUser = Annotated[Principal, Depends(csrf_checked)]
 PendingUser = Annotated[Principal, Depends(pending_principal)]  # signed in, a second factor may still be due
 
 
-def _patient(pid: int, request: Request, db: SessionDep) -> Patient:
-    """The patient of the path's `pid`, only if they belong to the signed-in user's clinic (404 otherwise). The user
-    is found in the same step unless already known: one thread hop and one pooled connection for both, so a route
-    declares `PatientDep` before `CurrentUser` and `AuditDep` (which would otherwise look the user up on a hop of
-    its own first)."""
+def principal_and_patient(request: Request, db: Session, pid: int) -> tuple[Principal, Patient]:
+    """The signed-in user (unless already known) and the patient of the path's `pid`, only if they belong to the
+    user's clinic (404 otherwise), in one step on the calling worker thread: one pooled connection for both. A sync
+    route that calls it itself, instead of declaring `PatientDep`, takes no thread hop before its own (each hop is
+    a wait in the pool's queue under load: the evaluation reads, issue 12)."""
     p = principal_in_step(request, db)
     read_step(db)  # joins the principal's step: the patient with their visits, filtered by the user's clinic
     row = repo.get_patient(db, p.clinic_id, pid)
-    end_transaction(db)  # the route runs on another hop (maybe after reading a form): hold no connection meanwhile
+    end_transaction(db)  # the route may run on another hop (maybe after reading a form): hold no connection
     if row is None:
         raise HTTPException(status_code=404, detail="not found")
-    return row
+    return p, row
+
+
+def _patient(pid: int, request: Request, db: SessionDep) -> Patient:
+    """`principal_and_patient` as a dependency: declare `PatientDep` before `CurrentUser` and `AuditDep` in a route,
+    so that the user is not looked up on a hop of its own first."""
+    return principal_and_patient(request, db, pid)[1]
 
 
 PatientDep = Annotated[Patient, Depends(_patient)]

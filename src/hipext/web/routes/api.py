@@ -17,6 +17,7 @@ from hipext.web import services
 from hipext.web.deps import (
     AsOfDep,
     AuditDep,
+    Auditor,
     CsrfUser,
     CurrentUser,
     EvaluationDep,
@@ -25,6 +26,7 @@ from hipext.web.deps import (
     WriterUser,
     evaluate_saved,
     evaluation_of,
+    principal_and_patient,
 )
 from hipext.web.http import StrictJSONRoute, content_disposition, safe_problems
 from hipext.web.security import read_step
@@ -167,10 +169,11 @@ def add_visit(
     responses={409: {"description": "The case cannot be evaluated"}},
     summary="Evaluate the patient's case (same document as `hipext evaluate --format json`)",
 )
-def get_evaluation(
-    request: Request, row: PatientDep, db: SessionDep, audit: AuditDep, as_of: AsOfDep = None
-) -> Any:
-    # Evaluated here rather than by EvaluationDep: one thread hop fewer for the most frequent API read (issue 12).
+def get_evaluation(request: Request, pid: int, db: SessionDep, as_of: AsOfDep = None) -> Any:
+    # The user, the patient and the evaluation are read here, not by dependencies: the most frequent API read takes
+    # one thread hop (issue 12).
+    p, row = principal_and_patient(request, db, pid)
+    audit = Auditor(db, request, p)
     read_step(db)
     view = evaluation_of(request, db, row, as_of)
     audit.view("evaluation.view", row.id, detail="api")

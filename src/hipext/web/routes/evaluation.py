@@ -11,7 +11,7 @@ from markupsafe import Markup
 from hipext.store import repo
 from hipext.store.models import Patient
 from hipext.web import charts, confirm, program_view, services
-from hipext.web.deps import AsOfDep, AuditDep, CurrentUser, PatientDep, SessionDep, evaluation_of, today
+from hipext.web.deps import AsOfDep, Auditor, SessionDep, evaluation_of, principal_and_patient, today
 from hipext.web.rendering import render
 from hipext.web.security import read_step
 
@@ -19,9 +19,10 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/patients/{pid}/evaluation", response_class=HTMLResponse)
-def evaluation_page(
-    request: Request, row: PatientDep, p: CurrentUser, db: SessionDep, audit: AuditDep, as_of: AsOfDep = None
-) -> Response:
+def evaluation_page(request: Request, pid: int, db: SessionDep, as_of: AsOfDep = None) -> Response:
+    # The user and the patient are read here, not by dependencies: the page takes one thread hop (issue 12).
+    p, row = principal_and_patient(request, db, pid)
+    audit = Auditor(db, request, p)
     read_step(db)  # the program edits, then the stored evaluation: its record key checks they agree with the record
     ovs = repo.program_edits(db, row)
     view = evaluation_of(request, db, row, as_of, ovs)
