@@ -86,6 +86,20 @@ def test_compile_small_model(tmp_path):
     prov = json.loads(out.with_suffix(".json").read_text())
     assert prov["model_family"] == "gait2392" and "negative in flexion" in prov["knee_convention"]
     assert prov["muscles"][0] == "glut_max1_r"
+    # each muscle's degree is the lowest within the tolerance on the validation poses, or the maximum
+    chosen = prov["polynomial_degree"]
+    tol = chosen["tolerance_rms_mm"]
+    for m, d in chosen["per_muscle"].items():
+        err = chosen["validation_error"][m]
+        within = err["length_rms_mm"] <= tol["length"] and err["ma_rms_mm"] <= tol["moment_arm"]
+        assert 1 <= d <= 4 and (d == 4 or within)
+    # a looser tolerance costs fewer multiply-adds per pose
+    r = run("compile", SHARED / "models" / "gait2392_millard2012muscle.osim", "--out", tmp_path / "loose.npz",
+            "--samples", "300", "--holdout", "30", "--validation", "30", "--degree-hip", "4", "--degree-knee", "4",
+            "--tolerance-length-mm", "20", "--tolerance-ma-mm", "20")
+    assert r.exit_code == 0, r.output
+    loose = json.loads((tmp_path / "loose.json").read_text())["polynomial_degree"]
+    assert loose["multiply_adds_per_pose"] < chosen["multiply_adds_per_pose"]
     r = run("moment-arms", "--model", out, "--poses", _write_poses(tmp_path), "--out", tmp_path / "m.csv")
     assert r.exit_code == 0, r.output
 

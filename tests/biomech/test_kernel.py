@@ -21,11 +21,14 @@ def poses(model):
     return q
 
 
-@pytest.mark.parametrize(("n_vars", "degree"), [(1, 4), (3, 7), (4, 6)])
-def test_basis_steps_build_every_monomial_once(n_vars, degree):
-    b = kernel.Basis.build(n_vars, degree)
-    assert sorted(map(tuple, b.exponents.tolist())) == sorted(map(tuple, surrogate.exponents(n_vars, degree).tolist()))
+@pytest.mark.parametrize(("n_vars", "degree", "cap"), [(1, 4, None), (3, 7, None), (4, 6, None), (3, 7, 4), (4, 5, 3),
+                                                       (4, 5, 0)])
+def test_basis_steps_build_every_monomial_once(n_vars, degree, cap):
+    wanted = surrogate.exponents(n_vars, degree, capped=(1, 2)[: n_vars - 1], cap=cap)
+    b = kernel.Basis.build(n_vars, degree) if cap is None else kernel.Basis.of(wanted)
+    assert sorted(map(tuple, b.exponents.tolist())) == sorted(map(tuple, wanted.tolist()))
     degrees = b.exponents.sum(axis=1)
+    assert (np.diff(degrees) >= 0).all() and (b.n_upto == np.cumsum(np.bincount(degrees))).all()  # graded
     assert (degrees[: b.n_below] < degree).all() and (degrees[b.n_below:] == degree).all()
     x = np.random.default_rng(0).uniform(-1, 1, (n_vars, 9))
     values = kernel.basis_block(x, b.steps, np.empty((len(b.exponents), 9)))
@@ -65,10 +68,29 @@ def test_compiled_kernel_equals_numpy_for_any_batch_size_and_dtype(model, poses,
 
 def test_compiled_kernel_multiplies_only_the_non_zero_terms(model):
     plan = kernel.Plan.build(model._groups, model.n_muscles, kernel.BLOCK, np.float64)
-    # every multiply-add is one fitted coefficient of a length or of a moment arm about a coordinate crossed
-    assert (plan.k_count * plan.n_rows).sum() == sum(g.w_len.size + g.w_der.size for g in model._groups)
+    # every multiply-add is one fitted coefficient of a length or of a moment arm about a coordinate crossed, up to
+    # each muscle's own degree: the shipped muscles' degrees differ, and a lower one costs fewer
+    fitted = sum(int(g.n_upto[d]) + len(g.variables) * int(g.n_upto[d - 1]) for g in model._groups for d in g.degrees)
+    assert plan.multiply_adds == fitted == model.provenance["polynomial_degree"]["multiply_adds_per_pose"]
+    assert len(set(model.provenance["polynomial_degree"]["per_muscle"].values())) > 1
+    assert plan.multiply_adds < sum(g.w_len.size + g.w_der.size for g in model._groups)
     crossed = sum(len(g.muscle_index) * len(g.variables) for g in model._groups)
     assert crossed < model.n_muscles * 4 and sum(g.w_der.shape[0] for g in model._groups) == crossed
+
+
+def test_a_file_of_the_previous_format_loads_and_a_newer_one_is_refused(model, poses, tmp_path):
+    arrays = dict(np.load(model.path))
+    old = {k: v for k, v in arrays.items() if not k.endswith("_degrees")} | {"format_version": np.array(1)}
+    np.savez(tmp_path / "v1.npz", **old)  # format 1: every muscle of a group at the group's degree
+    v1 = HipExtensorModel.load(tmp_path / "v1.npz")
+    assert v1._plan(np.dtype(np.float64)).multiply_adds > model._plan(np.dtype(np.float64)).multiply_adds
+    for engine in ("numpy", "fused"):
+        for a, b in zip(v1.lengths_and_moment_arms(poses_rad=poses, engine=engine),
+                        model.lengths_and_moment_arms(poses_rad=poses, engine=engine), strict=True):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)  # the same polynomials
+    np.savez(tmp_path / "v9.npz", **(arrays | {"format_version": np.array(9)}))
+    with pytest.raises(ValueError, match="has format 9; expected one of 1, 2"):
+        HipExtensorModel.load(tmp_path / "v9.npz")
 
 
 def test_without_numba_or_scipy_the_numpy_path_gives_the_same_numbers(model, poses, monkeypatch):

@@ -108,8 +108,15 @@ def compile_cmd(
                                 "Rajagopal or gait2392 family)."),
     samples: int = typer.Option(4000, help="Training poses sampled with OpenSim."),
     holdout: int = typer.Option(500, help="Held-out random poses for the error figures."),
-    degree_hip: int = typer.Option(7, help="Polynomial degree for muscles that do not cross the knee."),
-    degree_knee: int = typer.Option(6, help="Polynomial degree for muscles crossing the knee."),
+    validation: int = typer.Option(500, help="Random poses each muscle's polynomial degree is chosen on."),
+    degree_hip: int = typer.Option(7, help="Maximum polynomial degree for muscles that do not cross the knee."),
+    degree_knee: int = typer.Option(6, help="Maximum polynomial degree for muscles crossing the knee."),
+    tolerance_length_mm: float | None = typer.Option(
+        None, help="Length RMS error (mm, validation poses) each muscle's lowest degree must keep [default: the "
+        "worst muscle's error of the one-degree-per-group fit, recorded in the provenance]."),
+    tolerance_ma_mm: float | None = typer.Option(
+        None, help="Moment-arm RMS error (mm, validation poses) each muscle's lowest degree must keep [default: as "
+        "for lengths]."),
     range_: list[str] = typer.Option([], "--range", help="Fitted range, e.g. --range hip_flexion=-30:110 "
                                      "(deg; repeatable)."),
     seed: int = typer.Option(0, help="Random seed."),
@@ -130,14 +137,17 @@ def compile_cmd(
             ranges[k.strip()] = (lo, hi)
         names = tuple(m.strip() for m in muscles.split(",") if m.strip()) or None
         prov = compile_model(model_path=model, out_path=out, muscles=names, range_deg=ranges, n_samples=samples,
-                             n_holdout=holdout, degree_hip=degree_hip, degree_knee=degree_knee, seed=seed)
-        rows = [[m, e["length_rms_mm"], max(e[f"ma_{c}_rms_mm"] for c in
-                                             ("hip_flexion", "hip_adduction", "hip_rotation", "knee_flexion")),
+                             n_holdout=holdout, n_validation=validation, degree_hip=degree_hip,
+                             degree_knee=degree_knee, tolerance_length_mm=tolerance_length_mm,
+                             tolerance_ma_mm=tolerance_ma_mm, seed=seed)
+        degrees = prov["polynomial_degree"]
+        rows = [[m, str(degrees["per_muscle"][m]), e["length_rms_mm"],
+                 max(e[f"ma_{c}_rms_mm"] for c in ("hip_flexion", "hip_adduction", "hip_rotation", "knee_flexion")),
                  e["ma_max_mm"]] for m, e in prov["fit_error_vs_opensim_holdout"].items()]
         typer.echo(f"compiled {prov['model_file']} ({len(prov['muscles'])} muscles) -> {out}")
-        typer.echo("held-out error against OpenSim (mm):")
-        typer.echo(_table(["muscle", "length_rms", "ma_rms_worst", "ma_max"],
-                          [[r[0], f"{r[1]:.3f}", f"{r[2]:.3f}", f"{r[3]:.2f}"] for r in rows]))
+        typer.echo(f"{degrees['multiply_adds_per_pose']} multiply-adds per pose; held-out error against OpenSim (mm):")
+        typer.echo(_table(["muscle", "degree", "length_rms", "ma_rms_worst", "ma_max"],
+                          [[r[0], r[1], f"{r[2]:.3f}", f"{r[3]:.3f}", f"{r[4]:.2f}"] for r in rows]))
 
     _run(go)
 

@@ -1,19 +1,23 @@
-"""The lengths-and-moment-arms kernel: polynomial basis, two small matrix products, results written in place.
+"""The lengths-and-moment-arms kernel: polynomial basis, small matrix products, results written in place.
 
 One muscle group shares one polynomial basis in its scaled coordinates ``x = (q - centre) / half_range``. The
 monomials are ordered so that each degree is built from the previous one by a few contiguous, broadcast
-multiplications (``Basis.steps``), and graded, so the derivative polynomials (one degree lower) use a prefix of
-the same basis. Lengths are ``w_len @ basis``; moment arms ``w_der @ basis[:t_der]``, one row per (muscle,
-coordinate) the group's polynomial depends on; coordinates a muscle does not cross are never computed (their
-moment arms are exactly zero).
+multiplications (``Basis.steps``), and graded, so a lower degree uses a prefix of the same basis: a muscle fitted at
+degree d needs the monomials of degree <= d for its length and those of degree < d for its moment arms (the
+derivatives). Lengths are ``w_len @ basis``; moment arms ``w_der @ basis[:t_der]``, one row per (muscle, coordinate)
+the group's polynomial depends on; coordinates a muscle does not cross are never computed (their moment arms are
+exactly zero).
 
 Two implementations produce the same numbers: ``evaluate_numpy`` (always available) and a fused kernel compiled
-with numba (``evaluate_fused``), which keeps each block of poses in cache and calls BLAS once per block.
+with numba (``evaluate_fused``), which keeps each block of poses in cache, calls BLAS once per product (the lengths
+or the moment arms of a group's muscles of one degree) and writes each pose's outputs once.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,42 +29,67 @@ NUMPY_BLOCK = 4096  # larger blocks for numpy, whose cost is per call
 
 @dataclass(frozen=True)
 class Basis:
-    """Monomials of total degree <= ``degree`` in ``n_vars`` variables, in construction order.
+    """A set of monomials in ``n_vars`` variables, in construction order.
 
     ``exponents`` (T, n_vars); ``steps`` (S, 4) rows (dst, src, count, var): basis[dst:dst+count] =
-    basis[src:src+count] * x[var]; ``n_below`` = number of monomials of degree < ``degree``.
+    basis[src:src+count] * x[var]; ``n_upto[d]`` = number of monomials of degree <= d (the basis is graded: the
+    monomials of a lower degree are a prefix).
     """
 
     exponents: np.ndarray
     steps: np.ndarray
-    n_below: int
+    n_upto: np.ndarray
+
+    @property
+    def n_below(self) -> int:
+        """Number of monomials below the top degree (what the derivatives need)."""
+        return int(self.n_upto[-2]) if len(self.n_upto) > 1 else 0
 
     @classmethod
     def build(cls, n_vars: int, degree: int) -> Basis:
-        # A monomial's lead is its first variable with a positive exponent (n_vars for the constant). Each degree
-        # is kept sorted by lead, so "monomials of the previous degree with lead >= v" is a contiguous suffix and
-        # x_v times that suffix is the next contiguous block (with lead v).
+        """Every monomial of total degree <= ``degree``."""
+        return cls.of(np.asarray([e for e in itertools.product(range(degree + 1), repeat=n_vars)
+                                  if sum(e) <= degree]).reshape(-1, n_vars))
+
+    @classmethod
+    def of(cls, exponents: np.ndarray) -> Basis:
+        """The monomials ``exponents`` (T, n_vars): the constant and, with each monomial, the one with its first
+        positive exponent (its lead) lowered by one, e.g. a total degree set with some variables' degree capped."""
+        n_vars = exponents.shape[1]
+        wanted = {tuple(e) for e in exponents.tolist()}
+        # Each degree is kept sorted by lead, so "monomials of the previous degree with lead >= v" is a contiguous
+        # suffix and x_v times that suffix is the next contiguous block (with lead v), less any left out of the set.
         levels = [[(0,) * n_vars]]
         leads = [[n_vars]]
         starts = [0]
-        steps = []
-        for _ in range(degree):
+        made: list[tuple[int, int, int]] = []  # (dst, src, var) per monomial
+        for _ in range(int(exponents.sum(axis=1).max())):
             prev, prev_leads, start = levels[-1], leads[-1], starts[-1] + len(levels[-1])
             cur: list[tuple[int, ...]] = []
             cur_leads: list[int] = []
             for v in range(n_vars):
-                first = next(i for i, lead in enumerate(prev_leads) if lead >= v)
-                steps.append((start + len(cur), starts[-1] + first, len(prev) - first, v))
-                for e in prev[first:]:
-                    e2 = list(e)
-                    e2[v] += 1
-                    cur.append(tuple(e2))
-                    cur_leads.append(v)
+                for i, (e, lead) in enumerate(zip(prev, prev_leads, strict=True)):
+                    e2 = e[:v] + (e[v] + 1,) + e[v + 1:]
+                    if lead >= v and e2 in wanted:
+                        made.append((start + len(cur), starts[-1] + i, v))
+                        cur.append(e2)
+                        cur_leads.append(v)
             levels.append(cur)
             leads.append(cur_leads)
             starts.append(start)
-        exps = np.asarray([e for level in levels for e in level], dtype=np.int64).reshape(-1, n_vars)
-        return cls(exps, np.asarray(steps, dtype=np.int64).reshape(-1, 4), int(starts[-1]))
+        exps = [e for level in levels for e in level]
+        if len(exps) != len(wanted) or (0,) * n_vars not in wanted:
+            raise ValueError("exponents: expected the constant and, with each monomial, the one with its lead "
+                             "exponent lowered")
+        steps: list[list[int]] = []
+        for dst, src, v in made:  # runs of consecutive monomials made from consecutive ones: one step each
+            last = steps[-1] if steps else [0, 0, 0, -1]
+            if last[3] == v and last[0] + last[2] == dst and last[1] + last[2] == src and src < last[0]:
+                last[2] += 1  # (a run never reads what it writes)
+            else:
+                steps.append([dst, src, 1, v])
+        return cls(np.asarray(exps, dtype=np.int64).reshape(-1, n_vars),
+                   np.asarray(steps, dtype=np.int64).reshape(-1, 4), np.cumsum([len(level) for level in levels]))
 
 
 @dataclass(frozen=True)
@@ -68,6 +97,8 @@ class Group:
     """One group's prepared arrays for a given dtype."""
 
     muscle_index: np.ndarray  # (mg,) output muscle of each length row
+    degrees: np.ndarray  # (mg,) each muscle's polynomial degree: its coefficients beyond n_upto[degree] are zero
+    n_upto: np.ndarray  # as ``Basis.n_upto``
     variables: np.ndarray  # (nv,) coordinates the polynomials depend on
     centre: np.ndarray  # (nv,)
     inv_half: np.ndarray  # (nv,)
@@ -83,8 +114,8 @@ class Group:
 
     def astype(self, dtype: Any) -> Group:
         f = functools.partial(np.ascontiguousarray, dtype=dtype)
-        return Group(self.muscle_index, self.variables, f(self.centre), f(self.inv_half), self.steps,
-                     f(self.w_len), f(self.w_der), self.der_offset, self.zero_offset)
+        return dataclasses.replace(self, centre=f(self.centre), inv_half=f(self.inv_half), w_len=f(self.w_len),
+                                   w_der=f(self.w_der))
 
 
 def basis_block(x: np.ndarray, steps: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -124,11 +155,11 @@ class Plan:
 
     The groups' monomials are stacked in one basis. Product ``i`` multiplies basis rows ``k_start[i]`` to
     ``k_start[i] + k_count[i]`` of a block of poses by its weights (``weights[w_offset[i]:]`` as (k_count, n_rows))
-    into the results buffer at ``y_offset[i]`` (as (block, n_rows)). Per group, a head product covers every row over
-    the monomials below the top degree (lengths and moment arms) and a tail product the lengths over the top degree.
-    Output value ``c`` of pose ``p`` (M lengths, then M * 4 moment arms) is ``y[src[c, 0] + p * stride[c, 0]] +
-    y[src[c, 1] + p * stride[c, 1]]``; an unused source, and every structurally zero moment arm, reads the zero slot
-    at the end of ``y`` with stride 0: nothing is computed for them.
+    into columns ``col[i]`` to ``col[i] + n_rows[i]`` of the block's results (pose-major, ``n_cols`` per pose). Per
+    group and per polynomial degree d of its muscles, one product gives those muscles' lengths over the monomials of
+    degree <= d and one their moment arms over those of degree < d: a muscle fitted at a lower degree costs only its
+    own terms. Output value ``c`` of a pose (M lengths, then M * 4 moment arms) is its results column ``take[c]``;
+    every structurally zero moment arm reads the last column, which is never written: nothing is computed for them.
     """
 
     centre: np.ndarray  # (4,): the groups share the model's fitted range
@@ -141,48 +172,51 @@ class Plan:
     n_rows: np.ndarray
     w_offset: np.ndarray
     weights: np.ndarray
-    y_offset: np.ndarray
-    src: np.ndarray  # (M * 5, 2)
-    stride: np.ndarray
+    col: np.ndarray
+    take: np.ndarray  # (M * 5,)
     n_basis: int
-    n_results: int
+    n_cols: int
     block: int
+
+    @property
+    def multiply_adds(self) -> int:
+        """Multiply-adds per pose of the products (the basis and the output not counted)."""
+        return int((self.k_count * self.n_rows).sum())
 
     @classmethod
     def build(cls, groups: list[Group], n_muscles: int, block: int, dtype: Any) -> Plan:
         centre, inv_half, used = np.zeros(4), np.ones(4), np.zeros(4, dtype=bool)
-        steps, ones, products = [], [], []  # products: (k_start, weights (rows, k), output column and source)
+        steps, ones, products = [], [], []  # products: (k_start, weights (rows, k), output value of each row)
         base = 0
         for g in groups:
             centre[g.variables], inv_half[g.variables], used[g.variables] = g.centre, g.inv_half, True
             ones.append(base)
             steps += [(dst + base, src + base, cnt, int(g.variables[v])) for dst, src, cnt, v in g.steps.tolist()]
-            t_der = g.w_der.shape[1]
-            outs = [(int(m), 0) for m in g.muscle_index] + [(n_muscles + int(o), 0) for o in g.der_offset]
-            products.append((base, np.vstack([g.w_len[:, :t_der], g.w_der]), outs))
-            products.append((base + t_der, g.w_len[:, t_der:], [(int(m), 1) for m in g.muscle_index]))
+            nv = len(g.variables)
+            for d in np.unique(g.degrees).tolist():
+                sel = np.flatnonzero(g.degrees == d)
+                der = (sel[:, None] * nv + np.arange(nv)).ravel()  # the selected muscles' moment-arm rows
+                products.append((base, g.w_len[sel, :g.n_upto[d]], g.muscle_index[sel]))
+                products.append((base, g.w_der[der, :g.n_upto[d - 1]], n_muscles + g.der_offset[der]))
             base += g.n_terms
         n_rows = [w.shape[0] for _, w, _ in products]
-        y_offset = np.cumsum([0] + [block * r for r in n_rows])
-        src = np.full((n_muscles * 5, 2), y_offset[-1], dtype=np.int64)  # the zero slot
-        stride = np.zeros_like(src)
-        for (_, w, outs), at in zip(products, y_offset, strict=False):
-            for row, (c, which) in enumerate(outs):
-                src[c, which], stride[c, which] = at + row, w.shape[0]
+        col = np.cumsum([0] + n_rows)
+        take = np.full(n_muscles * 5, col[-1], dtype=np.int64)  # the zero column
+        for (_, _, outs), at in zip(products, col, strict=False):
+            take[outs] = at + np.arange(len(outs))
         i64 = functools.partial(np.asarray, dtype=np.int64)
         return cls(
             centre=centre.astype(dtype), inv_half=inv_half.astype(dtype), used=used, steps=i64(steps).reshape(-1, 4),
             ones=i64(ones), k_start=i64([k for k, _, _ in products]), k_count=i64([w.shape[1] for _, w, _ in products]),
             n_rows=i64(n_rows), w_offset=i64(np.cumsum([0] + [w.size for _, w, _ in products])[:-1]),
             weights=np.concatenate([np.ascontiguousarray(w.T).ravel() for _, w, _ in products]).astype(dtype),
-            y_offset=i64(y_offset[:-1]), src=src, stride=stride, n_basis=base, n_results=int(y_offset[-1]) + 1,
-            block=block,
+            col=i64(col[:-1]), take=take, n_basis=base, n_cols=int(col[-1]) + 1, block=block,
         )
 
 
 @functools.cache
 def fused() -> Any:
-    """The numba-compiled kernel, or None without numba or scipy (whose BLAS numba calls); cached on disk."""
+    """The numba-compiled kernel, or None without numba or scipy (whose BLAS it calls); cached on disk."""
     try:
         import numba
         import scipy.linalg.cython_blas  # noqa: F401
@@ -190,12 +224,12 @@ def fused() -> Any:
         return None
 
     @numba.njit(cache=True, nogil=True)
-    def plan_kernel(q, clip, centre, inv_half, used, steps, ones, k_start, k_count, n_rows, w_offset, weights,
-                    y_offset, src, stride, lengths, mas, b_flat, x_flat, y, block):  # pragma: no cover - compiled
-        n, n_len, n_basis = q.shape[0], lengths.shape[1], b_flat.shape[0] // block
+    def plan_kernel(q, clip, centre, inv_half, used, steps, ones, k_start, k_count, n_rows, w_offset, weights, col,
+                    take, lengths, mas, b_flat, x_flat, z, gemm, ints, scalars, block):  # pragma: no cover - compiled
+        n, n_len, n_basis, n_cols = q.shape[0], lengths.shape[1], b_flat.shape[0] // block, z.shape[0] // block
         mflat = mas.reshape(mas.shape[0], -1)
         bad = 0
-        y[y.shape[0] - 1] = 0.0  # the zero slot
+        z[:] = 0.0  # the zero column is never written
         for s in range(0, n, block):
             cnt = min(block, n - s)
             width = min(block, -(-cnt // 8) * 8)  # a short last block is computed on its poses only (rounded up)
@@ -216,21 +250,36 @@ def fused() -> Any:
                 for r in range(k):
                     for p in range(width):
                         b[dst + r, p] = b[sr + r, p] * x[v, p]
-            # pose-major products, one BLAS call each: pose p's results of product i start at y_offset[i] + p * rows
+            # BLAS (column-major) writes each product's rows straight into its columns of the pose-major results:
+            # results^T[col:col+rows, :width] = weights^T (rows x k) @ basis rows (k x width)
+            ints[0], ints[1], ints[4], ints[5] = 78, 84, width, n_cols  # 'N', 'T'
             for i in range(k_start.shape[0]):
-                kc, nr = k_count[i], n_rows[i]
-                w = weights[w_offset[i]:w_offset[i] + kc * nr].reshape(kc, nr)
-                np.dot(b[k_start[i]:k_start[i] + kc].T, w, y[y_offset[i]:y_offset[i] + width * nr].reshape(width, nr))
-            # each pose's outputs written once and in order: no second pass over the output memory
+                ints[2], ints[3] = n_rows[i], k_count[i]
+                gemm(ints[0:].ctypes, ints[1:].ctypes, ints[2:].ctypes, ints[4:].ctypes, ints[3:].ctypes,
+                     scalars[0:].ctypes, weights[w_offset[i]:].ctypes, ints[2:].ctypes, b[k_start[i]:].ctypes,
+                     ints[4:].ctypes, scalars[1:].ctypes, z[col[i]:].ctypes, ints[5:].ctypes)
+            # each pose's outputs gathered from its results row and written once, in order
             for p in range(cnt):
-                row_len, row_ma = lengths[s + p], mflat[s + p]
+                zr, row_len, row_ma = z[p * n_cols:(p + 1) * n_cols], lengths[s + p], mflat[s + p]
                 for c in range(n_len):
-                    row_len[c] = y[src[c, 0] + p * stride[c, 0]] + y[src[c, 1] + p * stride[c, 1]]
+                    row_len[c] = zr[take[c]]
                 for c in range(row_ma.shape[0]):
-                    row_ma[c] = y[src[n_len + c, 0] + p * stride[n_len + c, 0]]
+                    row_ma[c] = zr[take[n_len + c]]
         return bad
 
     return plan_kernel
+
+
+@functools.cache
+def _gemm(dtype: np.dtype) -> Any:
+    """scipy's BLAS ?gemm as a function pointer the compiled kernel calls (arguments by address, Fortran order)."""
+    import ctypes
+
+    from numba.extending import get_cython_function_address
+
+    name = "dgemm" if dtype == np.float64 else "sgemm"
+    return ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 13)(
+        get_cython_function_address("scipy.linalg.cython_blas", name))
 
 
 def evaluate_fused(kernel: Any, plan: Plan, q: np.ndarray, lengths: np.ndarray, mas: np.ndarray, *,
@@ -238,10 +287,11 @@ def evaluate_fused(kernel: Any, plan: Plan, q: np.ndarray, lengths: np.ndarray, 
     """As ``evaluate_numpy``, with the compiled kernel and a plan made for ``lengths.dtype``."""
     dtype = lengths.dtype
     b, x = np.empty(plan.n_basis * plan.block, dtype=dtype), np.empty(4 * plan.block, dtype=dtype)
-    y = np.empty(plan.n_results, dtype=dtype)
+    z = np.empty(plan.n_cols * plan.block, dtype=dtype)
+    ints, scalars = np.zeros(6, dtype=np.int32), np.array([1.0, 0.0], dtype=dtype)  # BLAS arguments; alpha, beta
     return int(kernel(q, clip, plan.centre, plan.inv_half, plan.used, plan.steps, plan.ones, plan.k_start,
-                      plan.k_count, plan.n_rows, plan.w_offset, plan.weights, plan.y_offset, plan.src, plan.stride,
-                      lengths, mas, b, x, y, plan.block))
+                      plan.k_count, plan.n_rows, plan.w_offset, plan.weights, plan.col, plan.take, lengths, mas, b, x,
+                      z, _gemm(dtype), ints, scalars, plan.block))
 
 
 @functools.cache

@@ -22,6 +22,7 @@ from hipext.biomech.curves import DeGrooteCurves, TableCurves, interp_uniform
 
 COORDINATES = ("hip_flexion", "hip_adduction", "hip_rotation", "knee_flexion")
 DEFAULT_MODEL_FILE = "rajagopal_lai_uhlrich2023_hip_extensors.npz"
+FORMAT_VERSIONS = (1, 2)  # compiled files this runtime reads (1: one polynomial degree per group)
 FUSED_MIN_POSES = 2048  # below this the numpy path is as fast and avoids importing numba
 BISECTION_STEPS = 6
 ILLINOIS_STEPS = 12
@@ -34,11 +35,14 @@ Engine = Literal["auto", "numpy", "fused"]
 
 
 def _prepare_group(muscle_index: np.ndarray, variables: np.ndarray, exps: np.ndarray, coef: np.ndarray,
-                   centre: np.ndarray, half: np.ndarray) -> kernel.Group:
-    """Re-express one group's fitted polynomials (exponents ``exps``, coefficients (T, mg)) in the kernel's basis."""
-    degree = int(exps.sum(axis=1).max())
-    nv = len(variables)
-    basis = kernel.Basis.build(nv, degree)
+                   degrees: np.ndarray, centre: np.ndarray, half: np.ndarray) -> kernel.Group:
+    """Re-express one group's fitted polynomials (exponents ``exps``, coefficients (T, mg), each muscle's degree)
+    in the kernel's basis."""
+    degree = int(degrees.max())
+    if np.any(coef[exps.sum(axis=1)[:, None] > degrees[None, :]]):
+        raise ValueError("model: a muscle has coefficients above its polynomial degree; expected a file written by "
+                         "hipext model compile")
+    basis = kernel.Basis.of(exps[exps.sum(axis=1) <= degree])
     old = {tuple(e): k for k, e in enumerate(exps.tolist())}
     perm = np.asarray([old[tuple(e)] for e in basis.exponents.tolist()])
     rows = []
@@ -51,6 +55,8 @@ def _prepare_group(muscle_index: np.ndarray, variables: np.ndarray, exps: np.nda
     assert not w_der[:, basis.n_below:].any()
     return kernel.Group(
         muscle_index=np.asarray(muscle_index, dtype=np.int64),
+        degrees=np.asarray(degrees, dtype=np.int64),
+        n_upto=basis.n_upto,
         variables=np.asarray(variables, dtype=np.int64),
         centre=np.ascontiguousarray(centre[variables]),
         inv_half=np.ascontiguousarray(1.0 / half[variables]),
@@ -61,6 +67,13 @@ def _prepare_group(muscle_index: np.ndarray, variables: np.ndarray, exps: np.nda
         zero_offset=np.asarray([4 * j + v for j in muscle_index for v in range(4) if v not in variables],
                                dtype=np.int64),
     )
+
+
+def _muscle_degrees(arrays: dict[str, np.ndarray], g: int) -> np.ndarray:
+    """Each muscle's polynomial degree; files of format 1 fitted every muscle of a group at the group's degree."""
+    if f"group{g}_degrees" in arrays:
+        return np.asarray(arrays[f"group{g}_degrees"], dtype=np.int64)
+    return np.full(len(arrays[f"group{g}_muscle_index"]), int(arrays[f"group{g}_exponents"].sum(axis=1).max()))
 
 
 class HipExtensorModel:
@@ -81,7 +94,8 @@ class HipExtensorModel:
         half = (self.range_high_rad - self.range_low_rad) / 2
         self._groups = [
             _prepare_group(arrays[f"group{g}_muscle_index"], arrays[f"group{g}_variables"],
-                           arrays[f"group{g}_exponents"], arrays[f"group{g}_coefficients"], centre, half)
+                           arrays[f"group{g}_exponents"], arrays[f"group{g}_coefficients"],
+                           _muscle_degrees(arrays, g), centre, half)
             for g in np.atleast_1d(arrays["groups"])
         ]
         self._typed_groups: dict[np.dtype, list[kernel.Group]] = {np.dtype(np.float64): self._groups}
@@ -121,6 +135,11 @@ class HipExtensorModel:
             raise ValueError(f"model: {str(p)!r} is not a compiled hipext model ({exc})") from None
         if "muscles" not in arrays or "groups" not in arrays:
             raise ValueError(f"model: {str(p)!r} is not a compiled hipext model (missing arrays)")
+        version = int(arrays.get("format_version", 1))
+        if version not in FORMAT_VERSIONS:
+            raise ValueError(f"model: {str(p)!r} has format {version}; expected one of "
+                             f"{', '.join(map(str, FORMAT_VERSIONS))} (recompile it with this hipext: hipext model "
+                             "compile)")
         side = p.with_suffix(".json")
         prov = json.loads(side.read_text(encoding="utf-8")) if side.is_file() else None
         return cls(arrays, prov, p)

@@ -12,11 +12,14 @@ import itertools
 import numpy as np
 
 
-def exponents(n_vars: int, degree: int) -> np.ndarray:
-    """Exponent tuples of all monomials of total degree <= ``degree``, graded order, shape (T, n_vars)."""
+def exponents(n_vars: int, degree: int, *, capped: tuple[int, ...] = (), cap: int | None = None) -> np.ndarray:
+    """Exponent tuples of all monomials of total degree <= ``degree``, graded order, shape (T, n_vars); with
+    ``cap``, only those whose combined degree in the variables ``capped`` is <= ``cap``."""
     if n_vars < 1 or degree < 0:
         raise ValueError(f"n_vars, degree: got {n_vars}, {degree}; expected n_vars >= 1 and degree >= 0")
-    out = [e for e in itertools.product(range(degree + 1), repeat=n_vars) if sum(e) <= degree]
+    limit = degree if cap is None else cap
+    out = [e for e in itertools.product(range(degree + 1), repeat=n_vars)
+           if sum(e) <= degree and sum(e[v] for v in capped) <= limit]
     out.sort(key=lambda e: (sum(e), tuple(-v for v in e)))
     return np.asarray(out, dtype=np.int64).reshape(-1, n_vars)
 
@@ -66,6 +69,8 @@ def fit_length_polynomial(
     lengths_m: np.ndarray,
     moment_arms_m: np.ndarray,
     degree: int,
+    capped: tuple[int, ...] = (),
+    cap: int | None = None,
     derivative_weight: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Least-squares (Hermite) fit of length and moment arms of one muscle.
@@ -82,6 +87,8 @@ def fit_length_polynomial(
         Moment arms (m) about each coordinate, shape (N, n_vars); moment arm = -dL/dq.
     degree
         Total polynomial degree.
+    capped, cap
+        Variables (columns of ``x``) whose combined degree is at most ``cap`` (None: ``degree``).
     derivative_weight
         Weight (m per m/rad) of the moment-arm equations against the length equations.
 
@@ -90,7 +97,7 @@ def fit_length_polynomial(
     (exponents, coefficients)
     """
     n_vars = x.shape[1]
-    exps = exponents(n_vars, degree)
+    exps = exponents(n_vars, degree, capped=capped, cap=cap)
     parent, var = recurrence(exps)
     b = basis(np.ascontiguousarray(x.T), parent, var).T  # (N, T)
     rows = [b]
@@ -105,3 +112,13 @@ def fit_length_polynomial(
     scale[scale == 0] = 1.0
     coef = np.linalg.lstsq(a / scale, y, rcond=None)[0] / scale
     return exps, coef
+
+
+def evaluate(exps: np.ndarray, coef: np.ndarray, x: np.ndarray, half_range_rad: np.ndarray) -> tuple[np.ndarray,
+                                                                                                   np.ndarray]:
+    """Lengths (N,) and moment arms (N, n_vars) of the polynomial ``coef`` over ``exps`` at scaled coordinates
+    ``x`` (N, n_vars): the slow, plain evaluation the compiler checks fits with."""
+    parent, var = recurrence(exps)
+    b = basis(np.ascontiguousarray(x.T), parent, var).T
+    mas = [-(b @ (derivative_matrix(exps, v) @ coef)) / half_range_rad[v] for v in range(x.shape[1])]
+    return b @ coef, np.stack(mas, axis=1)
