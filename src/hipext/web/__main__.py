@@ -1,5 +1,6 @@
 """`python -m hipext.web`: migrate, seed the demo clinic (embedded SQLite default only, or --demo), print the URL,
-serve. A database that cannot be reached ends start-up with one line naming it, and exit status 2."""
+serve. A database that cannot be reached ends start-up with one line naming it, and exit status 2.
+`python -m hipext.web recompute-evaluations`: see `hipext.web.recompute`."""
 
 from __future__ import annotations
 
@@ -25,7 +26,17 @@ def wants_demo(args: argparse.Namespace) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m hipext.web", description="Run the hipext clinic web app.")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["recompute-evaluations"]:  # a maintenance command (after an upgrade), not the server
+        from hipext.web.recompute import main as recompute
+
+        recompute(argv[1:])
+        return
+    ap = argparse.ArgumentParser(
+        prog="python -m hipext.web",
+        description="Run the hipext clinic web app. `python -m hipext.web recompute-evaluations --help`: recompute "
+        "the stored evaluations made by other rules (after an upgrade).",
+    )
     ap.add_argument("--host", default=os.environ.get("HIPEXT_HOST", "127.0.0.1"))
     ap.add_argument("--port", type=int, default=int(os.environ.get("HIPEXT_PORT", "8000")))
     ap.add_argument("--database-url", default=None, help="default: $HIPEXT_DATABASE_URL or sqlite:///hipext.sqlite3")
