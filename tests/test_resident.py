@@ -286,3 +286,26 @@ def test_a_client_with_other_interpreter_options_gets_a_server_started_with_them
     assert resident.served(**opts) == 1
     same(resident.run("evaluate", EXAMPLE), expected)  # without them: refused, in process, and a new server
     resident.wait_for_server(other_than=pid)
+
+
+def test_a_request_stuck_past_the_answer_limit_is_run_by_the_client_and_the_server_exits(resident, tmp_path):
+    """A named pipe no one writes to yet: the server waits on it; at the limit it exits, and the client opens the
+    pipe itself, as `hipext evaluate` always did."""
+    resident.env["HIPEXT_SERVER_ANSWER_S"] = "2"
+    expected = resident.in_process("evaluate", EXAMPLE)
+    resident.run("evaluate", EXAMPLE)
+    pid = resident.wait_for_server()
+    fifo = tmp_path / "case.yaml"
+    os.mkfifo(fifo)
+    client = subprocess.Popen([sys.executable, "-m", "hipext.resident.client", "evaluate", str(fifo)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=resident.env)
+    try:
+        deadline = time.monotonic() + WAIT_S
+        while not _zombie(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _zombie(pid), "the stuck server exited"
+        Path(fifo).write_bytes(Path(EXAMPLE).read_bytes())  # now the client's own open() gets the case
+        out, err = client.communicate(timeout=WAIT_S)
+    finally:
+        client.kill()
+    assert (client.returncode, out, err) == (expected.returncode, expected.stdout, expected.stderr)

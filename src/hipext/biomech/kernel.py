@@ -9,8 +9,8 @@ the group's polynomial depends on; coordinates a muscle does not cross are never
 exactly zero).
 
 Two implementations produce the same numbers: ``evaluate_numpy`` (always available) and a fused kernel compiled
-with numba (``evaluate_fused``), which keeps each block of poses in cache, calls BLAS once per product (the lengths
-or the moment arms of a group's muscles of one degree) and writes each pose's outputs once.
+with numba (``evaluate_fused``), which keeps each block of poses in cache, calls BLAS once per product (the rows of a
+group that need the same prefix of its basis) and writes each pose's outputs once.
 """
 
 from __future__ import annotations
@@ -155,10 +155,11 @@ class Plan:
 
     The groups' monomials are stacked in one basis. Product ``i`` multiplies basis rows ``k_start[i]`` to
     ``k_start[i] + k_count[i]`` of a block of poses by its weights (``weights[w_offset[i]:]`` as (k_count, n_rows))
-    into columns ``col[i]`` to ``col[i] + n_rows[i]`` of the block's results (pose-major, ``n_cols`` per pose). Per
-    group and per polynomial degree d of its muscles, one product gives those muscles' lengths over the monomials of
-    degree <= d and one their moment arms over those of degree < d: a muscle fitted at a lower degree costs only its
-    own terms. Output value ``c`` of a pose (M lengths, then M * 4 moment arms) is its results column ``take[c]``;
+    into columns ``col[i]`` to ``col[i] + n_rows[i]`` of the block's results (pose-major, ``n_cols`` per pose). A
+    muscle fitted at degree d needs the monomials of degree <= d for its length and those of degree < d for its
+    moment arms: each product gathers a group's rows that need the same prefix of its basis (the lengths of degree d
+    and the moment arms of degree d + 1), so a lower degree costs only its own terms and the products stay as large
+    as they can. Output value ``c`` of a pose (M lengths, then M * 4 moment arms) is its results column ``take[c]``;
     every structurally zero moment arm reads the last column, which is never written: nothing is computed for them.
     """
 
@@ -192,12 +193,14 @@ class Plan:
             centre[g.variables], inv_half[g.variables], used[g.variables] = g.centre, g.inv_half, True
             ones.append(base)
             steps += [(dst + base, src + base, cnt, int(g.variables[v])) for dst, src, cnt, v in g.steps.tolist()]
+            # every row as (weights, output value, monomials it needs: a prefix of the basis)
             nv = len(g.variables)
-            for d in np.unique(g.degrees).tolist():
-                sel = np.flatnonzero(g.degrees == d)
-                der = (sel[:, None] * nv + np.arange(nv)).ravel()  # the selected muscles' moment-arm rows
-                products.append((base, g.w_len[sel, :g.n_upto[d]], g.muscle_index[sel]))
-                products.append((base, g.w_der[der, :g.n_upto[d - 1]], n_muscles + g.der_offset[der]))
+            rows = [(g.w_len[j], int(g.muscle_index[j]), int(g.n_upto[d])) for j, d in enumerate(g.degrees)]
+            rows += [(g.w_der[r], n_muscles + int(g.der_offset[r]), int(g.n_upto[g.degrees[r // nv] - 1]))
+                     for r in range(len(g.der_offset))]
+            for k in sorted({k for _, _, k in rows}):  # one product per prefix
+                mine = [(w[:k], out) for w, out, k_row in rows if k_row == k]
+                products.append((base, np.asarray([w for w, _ in mine]), np.asarray([out for _, out in mine])))
             base += g.n_terms
         n_rows = [w.shape[0] for _, w, _ in products]
         col = np.cumsum([0] + n_rows)

@@ -17,7 +17,6 @@ from hipext.resident import wire
 
 CONNECT_S = 1.0  # a live server accepts at once; a stale socket file refuses at once
 ACCEPT_S = 30.0  # waiting in line behind another client's request
-ANSWER_S = 300.0  # the longest evaluation or PDF the server is given before this process does it itself
 
 
 def eligible(argv: list[str]) -> bool:
@@ -64,7 +63,7 @@ def ask(argv: list[str]) -> tuple[int, list[tuple[int, bytes]]] | str:
         status = wire.recv_msg(sock, wire.MAX_REQUEST_BYTES)
         if status != wire.ACCEPTED:
             return "stale" if status == wire.STALE else "declined"
-        sock.settimeout(ANSWER_S)
+        sock.settimeout(wire.answer_limit_s() + CONNECT_S)  # the server gives up first, and exits
         answer = wire.recv_msg(sock, wire.MAX_RESPONSE_BYTES)
         return "declined" if answer == wire.DECLINED else wire.decode_result(answer)
     except (OSError, ValueError, struct.error):  # timeouts and resets are OSErrors

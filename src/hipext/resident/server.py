@@ -27,7 +27,8 @@ READ_S = 5.0  # a client sends its whole request at once; a silent one is droppe
 
 
 class _Terminated(BaseException):
-    """SIGTERM: not an Exception, so no handler of a request's faults swallows it."""
+    """SIGTERM, or SIGALRM at the answer time limit: not an Exception, so no handler of a request's faults
+    swallows it."""
 
 
 def _terminate(*_: object) -> None:
@@ -159,7 +160,9 @@ class Server:
                     return True
                 wire.send_msg(conn, wire.ACCEPTED)
                 conn.settimeout(None)
+                signal.setitimer(signal.ITIMER_REAL, wire.answer_limit_s())  # stuck past it: SIGALRM, exit
                 result = self.run(req)
+                signal.setitimer(signal.ITIMER_REAL, 0)
                 del req
                 wire.send_msg(conn, wire.DECLINED if result is None else wire.encode_result(*result))
                 self.served += result is not None
@@ -224,6 +227,7 @@ def main() -> None:
         return  # another server is starting or running
     server = Server(folder, wire.code_key(), lock_fd)  # the key before any import: a later edit is seen as stale
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGALRM, _terminate)
     try:
         server.load()
         server.bind()

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from typing import Any
 
 IDLE_EXIT_S = 900.0  # the server exits after this long without a request; HIPEXT_SERVER_IDLE_S overrides
+# The longest a request may run (HIPEXT_SERVER_ANSWER_S overrides): the client then runs the command itself, and
+# the server, stuck (say on a named pipe no one writes to), exits.
+ANSWER_LIMIT_S = 300.0
 MAX_REQUEST_BYTES = 1 << 20  # a request is argv, cwd and a few variables: anything larger is refused unread
 MAX_RESPONSE_BYTES = 1 << 30
 HEADER = struct.Struct(">I")
@@ -29,10 +32,18 @@ KEY_ENV = ("TZ", "LANG", "LC_ALL", "LC_CTYPE", "LC_TIME")  # what the process re
 
 
 def idle_exit_s() -> float:
+    return _seconds("HIPEXT_SERVER_IDLE_S", IDLE_EXIT_S)
+
+
+def answer_limit_s() -> float:
+    return _seconds("HIPEXT_SERVER_ANSWER_S", ANSWER_LIMIT_S)
+
+
+def _seconds(name: str, default: float) -> float:
     try:
-        value = float(os.environ.get("HIPEXT_SERVER_IDLE_S", IDLE_EXIT_S))
+        value = float(os.environ.get(name, default))
     except ValueError:
-        return IDLE_EXIT_S
+        return default
     return value if value >= 1 else 1.0  # also NaN: a blocking wait needs a positive time
 
 
