@@ -48,21 +48,23 @@ def _source_lists(document: Any) -> tuple[dict[str, None], list[tuple[tuple[Any,
     of keys and indexes to the container that holds it, with the list."""
     found: dict[str, None] = {}
     lists: list[tuple[tuple[Any, ...], list[Any]]] = []
-    path: list[Any] = []
-
-    def walk(x: dict[str, Any] | list[Any]) -> None:  # recurses into containers only: most values are scalars
-        for k, v in (x.items() if isinstance(x, dict) else enumerate(x)):
-            if k == "sources" and isinstance(v, list):
-                found.update((s, None) for s in v if isinstance(s, str))
-                lists.append((tuple(path), v))
-            elif isinstance(v, (dict, list)):
-                path.append(k)
-                walk(v)
-                path.pop()
-
     if isinstance(document, (dict, list)):
-        walk(document)
+        _walk_sources(document, [], found, lists)
     return found, lists
+
+
+def _walk_sources(x: dict[str, Any] | list[Any], path: list[Any], found: dict[str, None],
+                  lists: list[tuple[tuple[Any, ...], list[Any]]]) -> None:
+    # A module function, not a closure calling itself: such a closure is a reference cycle that would keep the
+    # whole document for the garbage collector, whose passes then grow with the case (evaluation not linear).
+    for k, v in (x.items() if isinstance(x, dict) else enumerate(x)):  # recurses into containers only
+        if k == "sources" and isinstance(v, list):
+            found.update((s, None) for s in v if isinstance(s, str))
+            lists.append((tuple(path), v))
+        elif isinstance(v, (dict, list)):
+            path.append(k)
+            _walk_sources(v, path, found, lists)
+            path.pop()
 
 
 def capacity_section(case: Case, results: list[Result], ev: Evidence) -> dict[str, Any] | None:

@@ -64,14 +64,25 @@ def find_blocked(document: Any, screening: Screening | dict[str, Any]) -> list[t
         hits.extend((m.group(1), ".".join(path)) for m in rx.finditer(text))
 
     def names_in(text: str, path: tuple[str, ...]) -> None:
-        hits.extend((m.group(1), ".".join(path)) for m in name_rx.finditer(text)
-                    if m.group(1).lower() in blocked_names)
+        if path and path[-1] not in ("id", "rule"):
+            hits.extend((m.group(1), ".".join(path)) for m in name_rx.finditer(text)
+                        if m.group(1).lower() in blocked_names)
 
-    _walk(document, (), _ALLOWED_PATHS, ids_in)
+    _scan(document, _ALLOWED_PATHS, ids_in, lambda text: any(i in text for i in ids))
     if blocked_names and isinstance(document, dict) and "program" in document:
-        _walk({k: v for k, v in document.items() if (k,) not in _NAME_FREE}, (), set(),
-              lambda text, path: names_in(text, path) if path and path[-1] not in ("id", "rule") else None)
+        _scan({k: v for k, v in document.items() if (k,) not in _NAME_FREE}, set(), names_in,
+              lambda text: any(n in text.lower() for n in blocked_names))
     return hits
+
+
+def _scan(document: Any, skip: set[tuple[str, ...]], visit: Any, may_hold: Any) -> None:
+    """``visit`` every text of ``document``, only if ``may_hold`` says their concatenation may hold a hit: a hit
+    contains a blocked id (or, lower-cased, a blocked name), and a few substring tests of one text are far cheaper
+    than the expressions on each (the guard runs on every evaluation; a hit is a bug)."""
+    texts: list[str] = []
+    _walk(document, (), skip, lambda text, _path: texts.append(text))
+    if may_hold("\0".join(texts)):
+        _walk(document, (), skip, visit)
 
 
 def find_contradictions(document: Any, screening: Screening | dict[str, Any]) -> list[tuple[str, str]]:
